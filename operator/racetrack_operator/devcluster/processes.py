@@ -1,0 +1,149 @@
+"""Child processes of a local cluster: ports, spawning, and stopping only what we started.
+
+Every component is spawned by us with ``PR_SET_PDEATHSIG``, so if the launching process dies
+without a chance to clean up (``kill -9``, a crashed test run) the kernel takes the components
+down with it instead of leaving orphans bound to ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Ports above 32767 collide with the kernel's ephemeral range (outgoing connections), which
+# was seen to steal a component's port under load; stay below it.
+_PORT_RANGE = (20000, 32000)
+_PR_SET_PDEATHSIG = 1
+
+
+class ComponentError(RuntimeError):
+    """A component could not start or stopped working; the message names it and its log."""
+
+
+class PortInUseError(ComponentError):
+    pass
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class PortAllocator:
+    """Hands out distinct free loopback ports outside the ephemeral range."""
+
+    taken: set[int] = field(default_factory=set)
+
+    def claim(self, component: str, wanted: int | None = None) -> int:
+        if wanted is not None:
+            if wanted in self.taken or not port_is_free(wanted):
+                raise PortInUseError(
+                    f"port {wanted} for {component} is already in use on 127.0.0.1; "
+                    "choose another port or stop whatever listens there"
+                )
+            self.taken.add(wanted)
+            return wanted
+        for _ in range(200):
+            port = random.randrange(*_PORT_RANGE)
+            if port not in self.taken and port_is_free(port):
+                self.taken.add(port)
+                return port
+        raise PortInUseError(f"no free loopback port found for {component}")
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@dataclass
+class Component:
+    """One running child process and where its output goes."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    #: Extra environment variables on top of ours (None: inherit ours unchanged).
+    env: dict[str, str] | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env} if self.env is not None else None,
+                preexec_fn=_die_with_parent,
+            )
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def check_alive(self) -> None:
+        """Raise a one-line error naming the component and its log if it has exited."""
+        if self.process is not None and self.process.poll() is not None:
+            raise ComponentError(
+                f"{self.name} exited with code {self.process.returncode}: "
+                f"{last_log_line(self.log_path)} (log: {self.log_path})"
+            )
+
+    def stop(self, grace_seconds: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=grace_seconds)
+
+
+def last_log_line(path: Path) -> str:
+    with contextlib.suppress(OSError):
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
+        lines = [line for line in lines if line]
+        if lines:
+            return lines[-1][:300]
+    return "no output"
+
+
+def wait_until(
+    what: str,
+    condition: Callable[[], bool],
+    timeout: float,
+    watched: list[Component],
+    interval: float = 0.05,
+) -> None:
+    """Poll ``condition`` until true; fail early, naming the component, if one exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for component in watched:
+            component.check_alive()
+        with contextlib.suppress(Exception):
+            if condition():
+                return
+        if time.monotonic() > deadline:
+            names = ", ".join(f"{c.name} (log: {c.log_path})" for c in watched)
+            raise ComponentError(f"timed out after {timeout:.0f} s waiting for {what}; see {names}")
+        time.sleep(interval)

@@ -1,0 +1,14 @@
+"""Pinned versions of everything the dev cluster builds.
+
+The Go module files under ``gomod/`` require the same versions; a unit test keeps them in
+step, and the binary cache is keyed by these strings so a bump never reuses old binaries.
+"""
+
+from typing import Final
+
+KUBERNETES_VERSION: Final = "v1.37.2"
+ETCD_VERSION: Final = "v3.6.16"
+KWOK_VERSION: Final = "v0.8.0"
+
+#: The Go release the modules declare; older toolchains refuse to build k8s.io/kubernetes.
+MINIMUM_GO_VERSION: Final = (1, 26)
