@@ -1,0 +1,1 @@
+"""The ``racetrack`` command line."""

@@ -1,0 +1,130 @@
+"""``racetrack dev up|down|status``: a local cluster for development and tests."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from racetrack_operator.devcluster import devstate
+from racetrack_operator.devcluster.build import BinaryCache
+from racetrack_operator.devcluster.launcher import ClusterOptions
+from racetrack_operator.devcluster.versions import KUBERNETES_VERSION
+
+
+def register(commands: Any) -> None:
+    dev = commands.add_parser("dev", help="run a local Kubernetes cluster for development")
+    actions = dev.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    up = actions.add_parser("up", help="build (first time only) and start the dev cluster")
+    up.add_argument("--apiserver-port", type=int, help="API server port (default: a free one)")
+    up.add_argument(
+        "--apiserver-arg",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="extra kube-apiserver flag, e.g. --apiserver-arg=--v=4 (repeatable)",
+    )
+    up.set_defaults(handler=_up)
+
+    down = actions.add_parser("down", help="stop the dev cluster and remove its data")
+    down.set_defaults(handler=_down)
+
+    status = actions.add_parser("status", help="say whether the dev cluster runs, and where")
+    status.set_defaults(handler=_status)
+
+    build = actions.add_parser("build", help="build the cluster binaries now (cached)")
+    build.set_defaults(handler=_build)
+
+    kubectl = actions.add_parser(
+        "kubectl", help="run the matching kubectl against the dev cluster", add_help=False
+    )
+    kubectl.add_argument("kubectl_args", nargs=argparse.REMAINDER)
+    kubectl.set_defaults(handler=_kubectl)
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _print_usage(state: devstate.DevState) -> None:
+    print(f"KUBECONFIG={state.kubeconfig}")
+    print(
+        f"Use it with:\n"
+        f"  export KUBECONFIG={state.kubeconfig}\n"
+        f"  kubectl get nodes\n"
+        f"A kubectl of the same version ({KUBERNETES_VERSION}) is at {state.kubectl}\n"
+        f"Logs: {state.log_dir}\n"
+        f"Stop it with: racetrack dev down"
+    )
+
+
+def _up(args: argparse.Namespace) -> int:
+    state_dir = devstate.default_state_dir()
+    try:
+        state = devstate.up(
+            state_dir,
+            ClusterOptions(apiserver_port=args.apiserver_port, apiserver_args=args.apiserver_arg),
+            BinaryCache(progress=_err),
+            progress=_err,
+        )
+    except devstate.AlreadyRunning as running:
+        _err(
+            f"A dev cluster is already running (API server {running.state.server}); "
+            "not starting another. Stop it first with: racetrack dev down"
+        )
+        _print_usage(running.state)
+        return 0
+    except devstate.DevClusterError as error:
+        _err(f"racetrack dev up: {error}")
+        return 1
+    print(f"Dev cluster ready: API server {state.server} (Kubernetes {KUBERNETES_VERSION}).")
+    _print_usage(state)
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    try:
+        stopped = devstate.down(devstate.default_state_dir())
+    except devstate.DevClusterError as error:
+        _err(f"racetrack dev down: {error}")
+        return 1
+    print("Dev cluster stopped and its data removed." if stopped else "No dev cluster is running.")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    state = devstate.running_state(devstate.default_state_dir())
+    if state is None:
+        print("No dev cluster is running. Start one with: racetrack dev up")
+        return 1
+    print(f"Dev cluster running: API server {state.server}, supervisor pid {state.supervisor_pid}")
+    print(f"KUBECONFIG={state.kubeconfig}")
+    for name, pid in state.components.items():
+        alive = devstate.process_start_ticks(pid) is not None
+        print(f"  {name:<24} pid {pid:<8} {'running' if alive else 'STOPPED'}")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    cache = BinaryCache(progress=_err)
+    try:
+        cache.ensure()
+    except RuntimeError as error:
+        _err(f"racetrack dev build: {error}")
+        return 1
+    _err(f"Cluster binaries are ready in {cache.bin_dir}")
+    return 0
+
+
+def _kubectl(args: argparse.Namespace) -> int:
+    state = devstate.running_state(devstate.default_state_dir())
+    if state is None:
+        _err("No dev cluster is running. Start one with: racetrack dev up")
+        return 1
+    kubectl_args = args.kubectl_args
+    if kubectl_args[:1] == ["--"]:
+        kubectl_args = kubectl_args[1:]
+    # Replace this process so kubectl owns the terminal (watch, edit, exec).
+    os.execv(state.kubectl, [state.kubectl, f"--kubeconfig={state.kubeconfig}", *kubectl_args])
