@@ -1,0 +1,79 @@
+"""The local control plane is a real one: controllers, scheduler, garbage collection, CRDs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from racetrack_operator.devcluster.launcher import FAKE_NODE_NAME, LocalCluster
+
+pytestmark = pytest.mark.cluster
+
+
+def eventually(condition: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Poll until ``condition`` returns something truthy; the deadline only stops a hang."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {condition.__doc__}")
+        time.sleep(0.2)
+
+
+def test_kubectl_reports_the_pinned_server_version_and_a_ready_node(cluster: LocalCluster) -> None:
+    version = cluster.kubectl("version", "-o", "json").stdout
+    assert '"gitVersion": "v1.37.2"' in version
+    nodes = cluster.kubectl("get", "nodes", "--no-headers").stdout
+    assert FAKE_NODE_NAME in nodes
+    assert " Ready " in nodes
+
+
+def test_deployment_becomes_available_then_is_garbage_collected(cluster: LocalCluster) -> None:
+    api = cluster.api_client()
+    apps = client.AppsV1Api(api)
+    core = client.CoreV1Api(api)
+    labels = {"app": "web"}
+    deployment = client.V1Deployment(
+        metadata=client.V1ObjectMeta(name="web"),
+        spec=client.V1DeploymentSpec(
+            replicas=3,
+            selector=client.V1LabelSelector(match_labels=labels),
+            template=client.V1PodTemplateSpec(
+                metadata=client.V1ObjectMeta(labels=labels),
+                spec=client.V1PodSpec(
+                    containers=[client.V1Container(name="web", image="registry.invalid/web:1")]
+                ),
+            ),
+        ),
+    )
+    apps.create_namespaced_deployment("default", deployment)
+
+    def available() -> bool:
+        """the Deployment reports 3 available replicas"""
+        deployment = apps.read_namespaced_deployment("web", "default").to_dict()
+        return bool(deployment["status"]["available_replicas"] == 3)
+
+    eventually(available)
+    pods = core.list_namespaced_pod("default", label_selector="app=web").to_dict()["items"]
+    assert len(pods) == 3
+    assert {pod["spec"]["node_name"] for pod in pods} == {FAKE_NODE_NAME}
+    assert all(pod["status"]["phase"] == "Running" for pod in pods)
+    replica_sets = apps.list_namespaced_replica_set("default", label_selector="app=web").to_dict()
+    assert len(replica_sets["items"]) == 1
+    assert replica_sets["items"][0]["metadata"]["owner_references"][0]["name"] == "web"
+
+    apps.delete_namespaced_deployment("web", "default")  # background propagation: GC's job
+
+    def collected() -> bool:
+        """the ReplicaSet and Pods of the deleted Deployment are gone"""
+        sets = apps.list_namespaced_replica_set("default", label_selector="app=web").items
+        pods = core.list_namespaced_pod("default", label_selector="app=web").items
+        return not sets and not pods
+
+    eventually(collected)

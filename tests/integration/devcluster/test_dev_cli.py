@@ -1,0 +1,153 @@
+"""``racetrack dev up/status/down`` as a user runs them, including every way they can fail."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from racetrack_operator.devcluster import devstate
+from racetrack_operator.devcluster.build import default_cache_dir
+
+pytestmark = pytest.mark.cluster
+
+RACETRACK = [sys.executable, "-m", "racetrack_operator.cli.main"]
+
+
+def run(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*RACETRACK, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture
+def dev_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """An environment whose dev cluster state lives in a fresh folder (binaries stay cached)."""
+    env = {
+        **os.environ,
+        "RACETRACK_STATE_DIR": str(tmp_path / "state"),
+        "RACETRACK_CACHE_DIR": str(default_cache_dir()),
+    }
+    yield env
+    run("dev", "down", env=env)
+
+
+def pids_alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if devstate.process_start_ticks(pid) is not None]
+
+
+def test_up_status_down_round_trip(dev_env: dict[str, str], tmp_path: Path) -> None:
+    up = run("dev", "up", env=dev_env)
+    assert up.returncode == 0, up.stderr
+    kubeconfig_lines = [line for line in up.stdout.splitlines() if line.startswith("KUBECONFIG=")]
+    assert len(kubeconfig_lines) == 1
+    kubeconfig = Path(kubeconfig_lines[0].removeprefix("KUBECONFIG="))
+    assert kubeconfig.is_absolute() and kubeconfig.is_file()
+    assert "kubectl get nodes" in up.stdout
+
+    state = devstate.read_state(tmp_path / "state")
+    assert state is not None
+    nodes = subprocess.run(
+        [state.kubectl, f"--kubeconfig={kubeconfig}", "get", "nodes", "--no-headers"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert " Ready " in nodes
+
+    second = run("dev", "up", env=dev_env)
+    assert second.returncode == 0
+    assert "already running" in second.stderr
+    assert f"KUBECONFIG={kubeconfig}" in second.stdout
+    assert devstate.read_state(tmp_path / "state") == state  # nothing new was started
+
+    status = run("dev", "status", env=dev_env)
+    assert status.returncode == 0
+    assert state.server in status.stdout
+    assert "STOPPED" not in status.stdout
+    for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"):
+        assert name in status.stdout
+
+    through_cli = run("dev", "kubectl", "get", "namespaces", "-o", "name", env=dev_env)
+    assert "namespace/default" in through_cli.stdout
+
+    started = [state.supervisor_pid, *state.components.values()]
+    down = run("dev", "down", env=dev_env)
+    assert down.returncode == 0
+    assert "stopped" in down.stdout
+    assert pids_alive(started) == []
+    assert not kubeconfig.exists()
+    assert not (tmp_path / "state" / "data").exists()
+
+    after = run("dev", "status", env=dev_env)
+    assert after.returncode == 1
+    assert "No dev cluster is running" in after.stdout
+
+
+def test_a_port_in_use_fails_with_one_line_and_starts_nothing(
+    dev_env: dict[str, str], tmp_path: Path
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        up = run("dev", "up", f"--apiserver-port={port}", env=dev_env)
+    assert up.returncode == 1
+    assert f"port {port} for kube-apiserver is already in use" in up.stderr
+    assert devstate.read_state(tmp_path / "state") is None
+
+
+def test_a_component_dying_during_start_is_named_with_its_log_and_nothing_is_left(
+    dev_env: dict[str, str], tmp_path: Path
+) -> None:
+    up = run("dev", "up", "--apiserver-arg=--no-such-flag=1", env=dev_env)
+    assert up.returncode == 1
+    error_line = up.stderr.strip().splitlines()[-1]
+    assert error_line.startswith("racetrack dev up: kube-apiserver exited with code 1")
+    assert "unknown flag: --no-such-flag" in error_line
+    log = tmp_path / "state" / "logs" / "kube-apiserver.log"
+    assert f"(log: {log})" in error_line
+    assert devstate.read_state(tmp_path / "state") is None
+    etcd_leftovers = subprocess.run(
+        ["pgrep", "-f", f"--data-dir={tmp_path / 'state'}"], capture_output=True, text=True
+    )
+    assert etcd_leftovers.stdout == ""
+
+
+def test_missing_go_is_explained_when_binaries_must_be_built(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "RACETRACK_STATE_DIR": str(tmp_path / "state"),
+        "RACETRACK_CACHE_DIR": str(tmp_path / "empty-cache"),
+        "PATH": str(Path(sys.executable).parent),
+    }
+    up = run("dev", "up", env=env)
+    assert up.returncode == 1
+    assert "Go toolchain not found on PATH" in up.stderr
+    assert devstate.read_state(tmp_path / "state") is None
+
+
+def test_a_failing_module_download_names_the_component_and_its_log(tmp_path: Path) -> None:
+    go = shutil.which("go")
+    assert go is not None
+    env = {
+        **os.environ,
+        "RACETRACK_STATE_DIR": str(tmp_path / "state"),
+        "RACETRACK_CACHE_DIR": str(tmp_path / "empty-cache"),
+        # An empty module cache and no proxy: the first download must fail at once.
+        "GOMODCACHE": str(tmp_path / "gomodcache"),
+        "GOPROXY": "off",
+    }
+    up = run("dev", "up", env=env)
+    assert up.returncode == 1
+    message = up.stderr.strip().splitlines()[-1]
+    assert message.startswith("racetrack dev up: Building etcd v3.6.16 failed")
+    assert "GOPROXY=off" in message
+    assert str(tmp_path / "empty-cache" / "build-logs" / "etcd-v3.6.16.log") in message
+    assert not (tmp_path / "empty-cache" / "bin" / "etcd-v3.6.16").exists()
