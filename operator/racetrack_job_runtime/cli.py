@@ -1,0 +1,104 @@
+"""``racetrack-job run path/to/entrypoint.py[:ClassName] [--port N] [--host H]``.
+
+Order of start: parse configuration (bad values exit 2 naming the variable), set up
+logging, import the entrypoint and find the class (failure exits 1 with a message naming
+the file and the error), then serve. The class is constructed in the background once the
+server listens (see ``job``).
+
+uvicorn picks uvloop and httptools when installed (they are dependencies on Linux). Its own
+access log is off (ours carries the tracing id), and graceful shutdown waits at most 3 s,
+as the original's did. After the server stops (uvicorn re-raises SIGTERM/SIGINT once it
+shut down, into our handler), the log queue is drained and the process exits 0 with
+``os._exit``: a worker thread stuck in user code must not keep a terminating pod alive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from racetrack_job_runtime import __version__, logs
+from racetrack_job_runtime.app import create_app
+from racetrack_job_runtime.config import ConfigError, RuntimeConfig, load_config
+from racetrack_job_runtime.job import JobState
+from racetrack_job_runtime.loader import EntrypointError, load_job_class
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="racetrack-job", description="Serve a Racetrack python3 job over HTTP."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="serve a job class")
+    run.add_argument(
+        "entrypoint",
+        nargs="?",
+        help="path/to/entrypoint.py[:ClassName] (default: $JOB_ENTRYPOINT_PATH)",
+    )
+    run.add_argument("entrypoint_class", nargs="?", help="class name (original wrapper's form)")
+    run.add_argument("--port", type=int, help="listen port (default: $JOB_PORT or 7000)")
+    run.add_argument("--host", help="listen address (default: $JOB_HOST or 0.0.0.0)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(
+            os.environ,
+            entrypoint=args.entrypoint,
+            entrypoint_class=args.entrypoint_class or None,
+            host=args.host,
+            port=args.port,
+        )
+    except ConfigError as exc:
+        print(f"racetrack-job: configuration error: {exc}", file=sys.stderr)
+        return 2
+    flush_logs = logs.setup_logging(config.log_structured)
+    log = logs.get_logger()
+    try:
+        job_class = load_job_class(
+            config.entrypoint_path, config.entrypoint_class, config.venv_packages_path
+        )
+    except EntrypointError as exc:
+        log.error("Cannot load the job: %s", exc, exc_info=exc.__cause__ is not None)
+        flush_logs()
+        print(f"racetrack-job: cannot load the job: {exc}", file=sys.stderr)
+        return 1
+    log.info("Loaded job class %s from %s", job_class.__name__, config.entrypoint_path)
+
+    def exit_now(signum: int, frame: FrameType | None) -> None:
+        flush_logs()
+        sys.stderr.flush()
+        os._exit(0)
+
+    # uvicorn handles SIGTERM/SIGINT while serving, then restores these handlers and
+    # re-raises the signal once it has shut down gracefully: it lands here.
+    signal.signal(signal.SIGTERM, exit_now)
+    signal.signal(signal.SIGINT, exit_now)
+    serve(config, job_class)
+    exit_now(0, None)
+    return 0
+
+
+def serve(config: RuntimeConfig, job_class: type) -> None:
+    entry_dir = Path(config.entrypoint_path).resolve().parent
+    app = create_app(config, JobState(job_class, search_dirs=[entry_dir]))
+    server_config = uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=3,
+        server_header=False,
+    )
+    uvicorn.Server(server_config).run()
