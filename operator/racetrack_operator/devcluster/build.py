@@ -33,6 +33,16 @@ KUBERNETES_COMMANDS: dict[str, str] = {
     "kubectl": "k8s.io/kubernetes/cmd/kubectl",
 }
 
+#: Node binaries, built from the same module only when real nodes are asked for, into a
+#: cache group of their own so the simulated path never pays for them.
+KUBERNETES_NODE_COMMANDS: dict[str, str] = {
+    "kubelet": "k8s.io/kubernetes/cmd/kubelet",
+    "kube-proxy": "k8s.io/kubernetes/cmd/kube-proxy",
+}
+
+#: Bumped when ``gomod/pause`` changes, so the cache never reuses an old sandbox binary.
+PAUSE_BUILD = "1"
+
 #: kwok's upstream stage definitions (node heartbeat, pods becoming ready, deletion), copied
 #: from its module at build time so running a cluster never needs the Go toolchain.
 KWOK_STAGE_FILES = (
@@ -48,6 +58,13 @@ Progress = Callable[[str], None]
 
 class BuildError(RuntimeError):
     """A binary could not be built; the message names the component and its log."""
+
+
+@dataclass(frozen=True)
+class NodeBinaries:
+    kubelet: Path
+    kube_proxy: Path
+    pause: Path
 
 
 @dataclass(frozen=True)
@@ -128,6 +145,67 @@ class BinaryCache:
 
     def kwok_dir(self) -> Path:
         return self.bin_dir / f"kwok-{versions.KWOK_VERSION}"
+
+    def kubernetes_node_dir(self) -> Path:
+        return self.bin_dir / f"kubernetes-node-{versions.KUBERNETES_VERSION}"
+
+    def pause_dir(self) -> Path:
+        return self.bin_dir / f"pause-{PAUSE_BUILD}"
+
+    def node_binaries(self) -> NodeBinaries:
+        return NodeBinaries(
+            kubelet=self.kubernetes_node_dir() / "kubelet",
+            kube_proxy=self.kubernetes_node_dir() / "kube-proxy",
+            pause=self.pause_dir() / "pause",
+        )
+
+    def ensure_node(self) -> NodeBinaries:
+        """Build the real node's binaries if missing (kubelet, kube-proxy, the pause binary)."""
+        if not all(
+            (self.kubernetes_node_dir() / name).is_file() for name in KUBERNETES_NODE_COMMANDS
+        ):
+            self._build_into(
+                self.kubernetes_node_dir(),
+                f"{', '.join(KUBERNETES_NODE_COMMANDS)} {versions.KUBERNETES_VERSION}",
+                "~2 minutes on 2 cores",
+                lambda go, out, env: [
+                    (
+                        [
+                            go,
+                            "build",
+                            "-trimpath",
+                            "-ldflags",
+                            _version_ldflags(),
+                            "-o",
+                            str(out) + "/",
+                            *KUBERNETES_NODE_COMMANDS.values(),
+                        ],
+                        GOMOD_DIR / "kubernetes",
+                    )
+                ],
+            )
+        if not (self.pause_dir() / "pause").is_file():
+            self._build_into(
+                self.pause_dir(),
+                "the pause (pod sandbox) binary",
+                "a few seconds",
+                lambda go, out, env: [
+                    (
+                        [
+                            go,
+                            "build",
+                            "-trimpath",
+                            "-ldflags",
+                            "-s -w",
+                            "-o",
+                            str(out / "pause"),
+                            ".",
+                        ],
+                        GOMOD_DIR / "pause",
+                    )
+                ],
+            )
+        return self.node_binaries()
 
     def binaries(self) -> Binaries:
         kubernetes = self.kubernetes_dir()
