@@ -1,0 +1,120 @@
+"""The real node's own network namespace, joined to the host by a veth pair.
+
+The kubelet refuses a loopback node IP, and a CNI bridge, pod routes and kube-proxy's
+iptables rules must not touch the machine's own network (other engineers and clusters share
+it). So each real node lives in a network namespace the launcher creates: containerd, the
+kubelet and kube-proxy enter it with ``nsenter --net`` (only the network namespace: they
+must share the host's mount namespace so the kubelet's volume mounts are visible to runc).
+
+Addresses come from ``10.237.0.0/16``, one /30 per node (host side ``.1``, node side ``.2``),
+picked so they collide with nothing already on the machine. The host side doubles as the
+API server's address, so pods reach it through the ``kubernetes`` Service. Pods get
+``10.244.0.0/24`` inside the namespace; the host never routes there, so two nodes (two
+clusters) can use the same pod range without conflict.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+ADDRESS_POOL = ipaddress.IPv4Network("10.237.0.0/16")
+POD_SUBNET = "10.244.0.0/24"
+CLUSTER_CIDR = "10.244.0.0/16"
+NETNS_DIR = Path("/run/netns")
+
+
+class NetworkError(RuntimeError):
+    """A namespace, link or address could not be set up; the message has ip's answer."""
+
+
+@dataclass(frozen=True)
+class NodeNetwork:
+    netns: str
+    host_link: str
+    node_link: str
+    host_ip: str
+    node_ip: str
+    prefix: int = 30
+
+    @property
+    def netns_path(self) -> Path:
+        return NETNS_DIR / self.netns
+
+
+def plan(suffix: str, used: set[ipaddress.IPv4Address]) -> NodeNetwork:
+    """Names and the first free /30 of the pool for a node (pure)."""
+    if not re.fullmatch(r"[a-z0-9]{1,8}", suffix):
+        raise ValueError(f"suffix must be 1-8 lowercase letters or digits, got {suffix!r}")
+    for block in ADDRESS_POOL.subnets(new_prefix=30):
+        hosts = list(block.hosts())
+        if not any(address in block for address in used):
+            return NodeNetwork(
+                netns=f"racetrack-{suffix}",
+                # Interface names are limited to 15 characters.
+                host_link=f"rt{suffix}h",
+                node_link=f"rt{suffix}n",
+                host_ip=str(hosts[0]),
+                node_ip=str(hosts[1]),
+            )
+    raise NetworkError(f"no free /30 left in {ADDRESS_POOL}")
+
+
+def used_addresses(ip_output: str) -> set[ipaddress.IPv4Address]:
+    """IPv4 addresses from ``ip -o -4 addr show`` output (pure)."""
+    found = re.findall(r"\binet (\d+\.\d+\.\d+\.\d+)/", ip_output)
+    return {ipaddress.IPv4Address(address) for address in found}
+
+
+def _ip(*args: str, netns: str | None = None) -> str:
+    argv = ["ip", *(["-n", netns] if netns else []), *args]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise NetworkError(f"`{' '.join(argv)}` failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def create(suffix: str) -> NodeNetwork:
+    """Create the namespace, the veth pair, addresses and routes; undo all of it on failure."""
+    network = plan(suffix, used_addresses(_ip("-o", "-4", "addr", "show")))
+    _ip("netns", "add", network.netns)
+    try:
+        _ip(
+            "link", "add", network.host_link, "type", "veth",
+            "peer", "name", network.node_link, "netns", network.netns,
+        )  # fmt: skip
+        _ip("addr", "add", f"{network.host_ip}/{network.prefix}", "dev", network.host_link)
+        _ip("link", "set", network.host_link, "up")
+        ns = network.netns
+        _ip("link", "set", "lo", "up", netns=ns)
+        _ip(
+            "addr", "add", f"{network.node_ip}/{network.prefix}", "dev", network.node_link, netns=ns
+        )
+        _ip("link", "set", network.node_link, "up", netns=ns)
+        _ip("route", "add", "default", "via", network.host_ip, netns=ns)
+        # Forwarding between the pod bridge and the veth is per namespace; the host's own
+        # setting is left alone.
+        sysctl = NETNS_DIR / network.netns
+        subprocess.run(
+            ["nsenter", f"--net={sysctl}", "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"],
+            check=True,
+            capture_output=True,
+        )
+    except BaseException:
+        destroy(network)
+        raise
+    return network
+
+
+def destroy(network: NodeNetwork) -> None:
+    """Remove the namespace (which takes the veth pair, the bridge and its rules with it)."""
+    subprocess.run(["ip", "link", "del", network.host_link], capture_output=True, check=False)
+    subprocess.run(["ip", "netns", "del", network.netns], capture_output=True, check=False)
+
+
+def in_netns(network: NodeNetwork, argv: list[str]) -> list[str]:
+    """``argv`` run inside the node's network namespace only."""
+    return ["nsenter", f"--net={network.netns_path}", "--", *argv]
