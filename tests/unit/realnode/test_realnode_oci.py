@@ -1,0 +1,81 @@
+"""OCI images written by our own code: reproducible layers, valid documents, references."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from racetrack_operator.devcluster.realnode import oci, pause
+
+
+def write_hello(tar: tarfile.TarFile) -> None:
+    oci.add_directory(tar, "app")
+    oci.add_file(tar, "app/hello.txt", b"hello\n")
+
+
+def test_the_same_content_gives_the_same_layer_digest(tmp_path: Path) -> None:
+    first = oci.BlobStore(tmp_path / "a").add_layer(write_hello)
+    second = oci.BlobStore(tmp_path / "b").add_layer(write_hello)
+    assert first == second
+
+
+def test_a_layer_is_a_gzip_tar_whose_digests_match(tmp_path: Path) -> None:
+    store = oci.BlobStore(tmp_path)
+    layer = store.add_layer(write_hello)
+    compressed = store.path(layer.blob.digest).read_bytes()
+    assert "sha256:" + hashlib.sha256(compressed).hexdigest() == layer.blob.digest
+    raw = gzip.decompress(compressed)
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == layer.diff_id
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        member = tar.getmember("app/hello.txt")
+        assert (member.uid, member.mtime) == (0, 0)
+        extracted = tar.extractfile(member)
+        assert extracted is not None and extracted.read() == b"hello\n"
+
+
+def test_an_image_on_top_of_another_reuses_its_layers(tmp_path: Path) -> None:
+    store = oci.BlobStore(tmp_path)
+    base_layer = store.add_layer(write_hello)
+    store.write_image(oci.ImageConfig(cmd=["true"]), [base_layer], "base")
+    top = store.add_layer(lambda tar: oci.add_file(tar, "job/x.py", b"x = 1\n"))
+    store.write_image(oci.ImageConfig(cmd=["python3"]), [*store.layers_of("base"), top], "job")
+    assert store.layers_of("job") == [base_layer, top]
+    found = store.manifest("job")
+    assert found is not None
+    _, manifest = found
+    config = json.loads(store.path(manifest["config"]["digest"]).read_bytes())
+    assert config["rootfs"]["diff_ids"] == [base_layer.diff_id, top.diff_id]
+    assert config["config"]["Cmd"] == ["python3"]
+    index = json.loads((tmp_path / "index.json").read_text())
+    names = [m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"]]
+    assert names == ["base", "job"]
+
+
+def test_the_pause_image_runs_the_pause_binary(tmp_path: Path) -> None:
+    binary = tmp_path / "pause-binary"
+    binary.write_bytes(b"\x7fELF-not-really")
+    store = oci.BlobStore(tmp_path / "store")
+    ref = pause.ensure_image(store, binary)
+    found = store.manifest(ref)
+    assert found is not None
+    config = json.loads(store.path(found[1]["config"]["digest"]).read_bytes())
+    assert config["config"]["Entrypoint"] == ["/pause"]
+    assert pause.ensure_image(store, binary) == ref
+
+
+def test_references_split_into_registry_repository_and_tag() -> None:
+    ref = oci.Reference.parse("127.0.0.1:5000/racetrack/python3-base:latest")
+    assert (ref.registry, ref.repository, ref.tag) == (
+        "127.0.0.1:5000",
+        "racetrack/python3-base",
+        "latest",
+    )
+    assert str(ref) == "127.0.0.1:5000/racetrack/python3-base:latest"
+    with pytest.raises(ValueError, match="host:port"):
+        oci.Reference.parse("python3-base")
