@@ -1,0 +1,178 @@
+"""The desired Deployment of a Job (prebuilt image path).
+
+Runtime settings follow the original Kubernetes infrastructure plugin (reference 4.2): non-root
+uid 100000 / gid 100000 / fsGroup 200000, no privilege escalation, all capabilities dropped,
+preferred spreading over nodes. Port, probes (paths and timings) and the environment derived
+from ``jobtypeExtra`` come from the job type (``racetrack_operator.jobtypes``), never from here.
+The image pull policy is a setting (``IfNotPresent`` by default: images are immutable tags).
+
+Environment precedence, lowest first: Secret keys (``envFrom``), then the job type's variables,
+then ``spec.runtimeEnv``, then the operator's own (``JOB_NAME``...). Kubernetes lets ``env`` win
+over ``envFrom``, so a Secret can never override what the operator or the manifest set.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from typing import Any
+
+from racetrack_operator.api.v1alpha1 import Job
+from racetrack_operator.api.v1alpha1.common import quantity_value
+from racetrack_operator.api.v1alpha1.job import REDEPLOY_ANNOTATION
+from racetrack_operator.jobtypes import JobType, Probe
+from racetrack_operator.render import names
+from racetrack_operator.render.hashing import render_hash
+from racetrack_operator.settings import Settings
+
+RUN_AS_USER = 100000
+RUN_AS_GROUP = 100000
+FS_GROUP = 200000
+
+
+def resources(job: Job, settings: Settings) -> dict[str, dict[str, str]]:
+    """Requests (min) and limits (max), with defaults; a max below an explicit min is raised."""
+    spec = job.spec.resources
+    memory_min = (spec and spec.memory_min) or settings.default_memory_min
+    memory_max = (spec and spec.memory_max) or _at_least(settings.default_memory_max, memory_min)
+    cpu_min = (spec and spec.cpu_min) or settings.default_cpu_min
+    cpu_max = (spec and spec.cpu_max) or _at_least(settings.default_cpu_max, cpu_min)
+    return {
+        "requests": {"memory": memory_min, "cpu": cpu_min},
+        "limits": {"memory": memory_max, "cpu": cpu_max},
+    }
+
+
+def _at_least(default: str, minimum: str) -> str:
+    # As the original did: a default limit never ends up below the Job's explicit request.
+    return minimum if quantity_value(default) < quantity_value(minimum) else default
+
+
+def deployment_timestamp(job: Job) -> str:
+    """``JOB_DEPLOYMENT_TIMESTAMP``: changes on redeploy, stable otherwise (so renders are too)."""
+    redeploy = (job.metadata.get("annotations") or {}).get(REDEPLOY_ANNOTATION)
+    if redeploy:
+        return str(redeploy)
+    created = job.metadata.get("creationTimestamp")
+    if not created:
+        return "0"
+    return str(calendar.timegm(time.strptime(str(created), "%Y-%m-%dT%H:%M:%SZ")))
+
+
+def environment(job: Job, job_type: JobType, settings: Settings) -> list[dict[str, str]]:
+    """Raises ``JobTypeError`` when ``jobtypeExtra`` lacks what the job type needs."""
+    merged: dict[str, str] = {
+        **job_type.runtime_env(job.spec.jobtype_extra),
+        **job.spec.runtime_env,
+    }
+    operator_env = {
+        "JOB_NAME": job.spec.name,
+        "JOB_VERSION": job.spec.version,
+        "JOB_DEPLOYMENT_TIMESTAMP": deployment_timestamp(job),
+        "JOB_TYPE_VERSION": job.spec.jobtype,
+    }
+    if settings.pub_url:
+        operator_env["PUB_URL"] = settings.pub_url
+    merged.update(operator_env)
+    return [{"name": key, "value": merged[key]} for key in sorted(merged)]
+
+
+def probe(spec: Probe) -> dict[str, Any]:
+    """An HTTP GET probe, or a TCP one when the job type serves no health endpoint."""
+    action: dict[str, Any] = (
+        {"tcpSocket": {"port": names.PORT_NAME}}
+        if spec.path is None
+        else {"httpGet": {"path": spec.path, "port": names.PORT_NAME}}
+    )
+    out = {
+        **action,
+        "periodSeconds": spec.period_seconds,
+        "timeoutSeconds": spec.timeout_seconds,
+        "failureThreshold": spec.failure_threshold,
+    }
+    if spec.initial_delay_seconds:
+        out["initialDelaySeconds"] = spec.initial_delay_seconds
+    return out
+
+
+def container(job: Job, job_type: JobType, settings: Settings) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": names.CONTAINER_NAME,
+        "image": job.spec.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "ports": [{"name": names.PORT_NAME, "containerPort": job_type.port, "protocol": "TCP"}],
+        "env": environment(job, job_type, settings),
+        "resources": resources(job, settings),
+        "startupProbe": probe(job_type.probes.startup),
+        "livenessProbe": probe(job_type.probes.liveness),
+        "readinessProbe": probe(job_type.probes.readiness),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    if job.spec.secret_runtime_env is not None:
+        out["envFrom"] = [{"secretRef": {"name": job.spec.secret_runtime_env.name}}]
+    return out
+
+
+def pod_annotations(job: Job) -> dict[str, str]:
+    redeploy = (job.metadata.get("annotations") or {}).get(REDEPLOY_ANNOTATION)
+    # Copying the annotation into the pod template is what makes a redeploy roll the pods.
+    return {REDEPLOY_ANNOTATION: str(redeploy)} if redeploy else {}
+
+
+def desired_deployment(job: Job, job_type: JobType, settings: Settings) -> dict[str, Any]:
+    """The Deployment, with the hash of everything above in an annotation."""
+    labels = names.labels(job)
+    pod_spec: dict[str, Any] = {
+        "containers": [container(job, job_type, settings)],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_GROUP,
+            "fsGroup": FS_GROUP,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "enableServiceLinks": False,
+        "affinity": {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "topologyKey": "kubernetes.io/hostname",
+                            "labelSelector": {"matchLabels": names.selector_labels(job)},
+                        },
+                    }
+                ]
+            }
+        },
+    }
+    if settings.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": name} for name in settings.image_pull_secrets]
+    template_metadata: dict[str, Any] = {"labels": labels}
+    if annotations := pod_annotations(job):
+        template_metadata["annotations"] = annotations
+    spec = {
+        "replicas": job.spec.replicas,
+        "revisionHistoryLimit": 3,
+        "selector": {"matchLabels": names.selector_labels(job)},
+        "template": {"metadata": template_metadata, "spec": pod_spec},
+    }
+    body: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": names.child_name(job),
+            "namespace": job.namespace,
+            "labels": labels,
+            "ownerReferences": [names.owner_reference(job)],
+        },
+        "spec": spec,
+    }
+    body["metadata"]["annotations"] = {
+        names.ANNOTATION_RENDER_HASH: render_hash(body),
+        names.ANNOTATION_JOB_GENERATION: str(job.generation),
+    }
+    return body

@@ -1,0 +1,77 @@
+"""JobFamily status: version order, latest, deletions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rtjob_fixtures import adder  # type: ignore[import-not-found]
+
+from racetrack_operator.api.v1alpha1 import Job
+from racetrack_operator.api.v1alpha1.common import Condition
+from racetrack_operator.render.family import desired_family, family_status, semver_key
+
+
+def job(version: str, *, ready: bool, available: int = 0, **meta: Any) -> Job:
+    base = adder(spec={"version": version}, name=f"adder-{version.replace('.', '-')}", **meta)
+    status = "True" if ready else "False"
+    copied: Job = base.model_copy(
+        update={
+            "status": base.status.model_copy(
+                update={
+                    "conditions": [Condition(type="Ready", status=status)],
+                    "available_replicas": available,
+                }
+            )
+        }
+    )
+    return copied
+
+
+def test_versions_sorted_by_semver_and_latest_is_highest_ready_stable() -> None:
+    jobs = [
+        job("1.10.0", ready=False),
+        job("1.2.0", ready=True),
+        job("1.9.0", ready=True),
+        job("2.0.0-rc.1", ready=True),
+    ]
+    jobs[0] = jobs[0].model_copy(
+        update={"status": jobs[0].status.model_copy(update={"conditions": []})}
+    )
+    s = family_status(jobs, generation=1)
+    assert [v.version for v in s.versions] == ["2.0.0-rc.1", "1.10.0", "1.9.0", "1.2.0"]
+    assert s.latest == "1.9.0"
+
+
+def test_a_rolling_version_keeps_serving_as_latest() -> None:
+    s = family_status([job("1.0.0", ready=False, available=2)], generation=1)
+    assert s.versions[0].ready is True
+    assert s.latest == "1.0.0"
+
+
+def test_deleting_jobs_leave_the_family_and_no_latest() -> None:
+    leaving = job("1.0.0", ready=True, deletionTimestamp="2026-11-25T12:00:00Z")
+    s = family_status([leaving], generation=3)
+    assert s.versions == [] and s.latest is None and s.observed_generation == 3
+
+
+@pytest.mark.parametrize(
+    ("lower", "higher"),
+    [
+        ("1.0.0-alpha", "1.0.0"),
+        ("1.0.0-alpha", "1.0.0-alpha.1"),
+        ("1.0.0-alpha.1", "1.0.0-alpha.beta"),
+        ("1.0.0-beta.2", "1.0.0-beta.11"),
+        ("1.0.0-rc.1", "1.0.0"),
+        ("1.9.0", "1.10.0"),
+        ("not-semver", "0.0.1"),
+    ],
+)
+def test_semver_precedence(lower: str, higher: str) -> None:
+    assert semver_key(lower) < semver_key(higher)
+
+
+def test_desired_family_is_not_owned_by_any_job() -> None:
+    family = desired_family("ml", "adder", "ml-team@example.org")
+    assert "ownerReferences" not in family["metadata"]
+    assert family["metadata"]["labels"]["racetrack.io/family"] == "adder"
