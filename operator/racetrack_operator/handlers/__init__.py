@@ -1,0 +1,9 @@
+"""kopf handlers, one module per kind; importing this package registers them all.
+
+Each handler is a few lines forwarding to ``racetrack_operator.reconcile``. Run them with
+``python -m racetrack_operator`` (or ``kopf run -m racetrack_operator.handlers -A``).
+"""
+
+from racetrack_operator.handlers import deployment, job, jobfamily, startup
+
+__all__ = ["deployment", "job", "jobfamily", "startup"]

@@ -1,0 +1,76 @@
+"""kopf settings and the shared reconcile context.
+
+Every setting we change from kopf's default says which problem it solves.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from racetrack_operator import metrics
+from racetrack_operator.reconcile.context import Context
+from racetrack_operator.reconcile.kube import Kube, load_api_client
+from racetrack_operator.settings import Settings
+
+PREFIX = "operator.racetrack.io"
+FINALIZER = "racetrack.io/finalizer"
+
+log = logging.getLogger(__name__)
+
+
+def configure(settings: kopf.OperatorSettings) -> None:
+    # Our own finalizer name, so `kubectl get -o yaml` says who holds an object. No handler
+    # needs one today: children go with their Job by ownerReferences (garbage collection) and
+    # families learn of deletions from the watch, so deleting a Job never waits on us.
+    settings.persistence.finalizer = FINALIZER
+    # kopf's per-object storage (progress, last handled spec) goes into our own annotations,
+    # never into status.kopf, which our structural status schema would prune. Our handlers are
+    # watch handlers and store nothing today (see handlers.job); this keeps any future
+    # on.create/on.update handler from writing under kopf's names. The prefix is a subdomain
+    # of racetrack.io, not racetrack.io itself: kopf hides every annotation under its storage
+    # prefix from its diffs, which would make racetrack.io/redeploy-at invisible.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=PREFIX, key="last-handled-configuration"
+    )
+    # Only the events we post explicitly (Ready, Stalled, Recovered, DeploymentUpdated) reach
+    # `kubectl describe`; handler log lines and retries would drown them.
+    settings.posting.loggers = False
+    settings.posting.level = logging.INFO
+    # kopf logs every successful handler call at INFO: thousands of lines per minute with many
+    # Jobs. Our own modules log what happened (created, updated, stalled); kopf's warnings and
+    # errors still show.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+
+
+@kopf.on.startup(id="racetrack-startup")
+async def startup(
+    settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+) -> None:
+    configure(settings)
+    operator_settings = Settings.from_env()
+    # Here rather than in __main__, so `kopf run -m racetrack_operator.handlers` has them too.
+    port = metrics.serve(operator_settings.metrics_port)
+    logger.info("Serving metrics on port %d.", port)
+    workers = operator_settings.api_concurrency
+    memo.ctx = Context(Kube(load_api_client(workers), workers), operator_settings)
+    scope = ", ".join(operator_settings.namespaces) or "all namespaces"
+    logger.info("Racetrack operator started, watching %s.", scope)
+
+
+@kopf.on.cleanup(id="racetrack-cleanup")
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    ctx: Context | None = memo.get("ctx")
+    if ctx is not None:
+        if ctx.family_syncs is not None:
+            ctx.family_syncs.cancel()
+        ctx.requeue.cancel_all()
+        ctx.kube.close()
+
+
+def context(memo: kopf.Memo) -> Context:
+    ctx: Context = memo.ctx
+    return ctx

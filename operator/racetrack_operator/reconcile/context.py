@@ -1,0 +1,35 @@
+"""What every reconciliation needs, built once at operator start and kept in kopf's memo."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable
+from typing import Any
+
+from racetrack_operator.reconcile.coalesce import Coalescer
+from racetrack_operator.reconcile.jobstate import JobState
+from racetrack_operator.reconcile.kube import Kube
+from racetrack_operator.reconcile.locks import KeyedLocks
+from racetrack_operator.reconcile.requeue import Requeue
+from racetrack_operator.settings import Settings
+
+
+@dataclasses.dataclass
+class Context:
+    kube: Kube
+    settings: Settings
+    locks: KeyedLocks = dataclasses.field(default_factory=KeyedLocks)
+    # Families known to exist, so each is looked up once per process, not once per Job.
+    known_families: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    # Deployment bodies waiting for a status refresh of their Job, by (namespace, job): a
+    # newer event replaces the body instead of queueing one more refresh.
+    waiting_refresh: dict[Hashable, dict[str, Any] | None] = dataclasses.field(default_factory=dict)
+    # What the Deployment watch last said about each Job's Deployment (render.status's
+    # deployment_view), so status refreshes and no-change checks need no GET.
+    deployments: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
+    # What the last reconciliation of each Job learnt (see reconcile.jobstate).
+    jobs: dict[tuple[str, str], JobState] = dataclasses.field(default_factory=dict)
+    # Reconciliations to run again later (waiting on the world, or after an error).
+    requeue: Requeue = dataclasses.field(default_factory=Requeue)
+    # Created on first use by ``racetrack_operator.reconcile.family.request_sync``.
+    family_syncs: Coalescer | None = None

@@ -1,0 +1,246 @@
+"""Reconcile one Job: checks, JobFamily, Deployment and Service, then status and events.
+
+Level-triggered, in the controller-runtime manner: ``reconcile_job`` runs whenever the Job's
+watch shows something we have not acted on (``needs_apply``), makes the children match, and
+requeues itself when the world may still fix a problem (a missing Secret) or a call failed.
+``sync_job`` is also called by the Deployment watch (``apply=False``: only refresh status from
+the Deployment, using what the last reconciliation learnt, see ``jobstate``). Both run under
+one lock per Job, so status writes never interleave; status is written only when it changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any, cast
+
+import kopf
+
+from racetrack_operator import conditions as c
+from racetrack_operator import metrics
+from racetrack_operator.api.v1alpha1.job import REDEPLOY_ANNOTATION
+from racetrack_operator.reconcile import children
+from racetrack_operator.reconcile import kube as k
+from racetrack_operator.reconcile.context import Context
+from racetrack_operator.reconcile.family import ensure_family, request_sync
+from racetrack_operator.reconcile.jobstate import Desired, JobState, event_ref, load
+from racetrack_operator.render.diff import merge_patch
+from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
+from racetrack_operator.render.status import Problem, events, job_status
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    problem: Problem | None
+    ready: bool
+
+
+async def sync_job(
+    ctx: Context,
+    namespace: str,
+    name: str,
+    *,
+    apply: bool,
+    deployment: dict[str, Any] | None = None,
+    raw: dict[str, Any] | None = None,
+) -> Outcome | None:
+    """Returns None when the Job is gone or being deleted, or the refresh was merged.
+
+    ``raw`` is the Job as kopf handed it to a handler (saves a read); ``deployment`` is what
+    the Deployment watch just reported.
+    """
+    key = (namespace, name)
+    if not apply:
+        # Deployment events come in bursts during a rollout: while a refresh for this Job is
+        # already waiting for the lock, hand it the newer Deployment instead of queueing.
+        if key in ctx.waiting_refresh:
+            ctx.waiting_refresh[key] = deployment
+            return None
+        ctx.waiting_refresh[key] = deployment
+    started = time.monotonic()
+    try:
+        async with ctx.locks.hold(("job", namespace, name)):
+            if not apply:
+                deployment = ctx.waiting_refresh.pop(key, deployment)
+            result = await _sync_locked(ctx, key, apply=apply, deployment=deployment, raw=raw)
+    except Exception:
+        metrics.ERRORS.labels("Job").inc()
+        metrics.RECONCILES.labels("Job", "error").inc()
+        raise
+    finally:
+        metrics.DURATION.labels("Job").observe(time.monotonic() - started)
+    if result is None:
+        return None
+    outcome, family = result
+    metrics.RECONCILES.labels("Job", "stalled" if outcome.problem else "ok").inc()
+    if family:
+        request_sync(ctx, namespace, family)
+    return outcome
+
+
+def needs_apply(state: JobState | None, raw: dict[str, Any]) -> bool:
+    """Whether a watched Job differs from what we last reconciled (not just our status)."""
+    if state is None:
+        return True
+    meta: dict[str, Any] = raw.get("metadata") or {}
+    known = state.job.metadata
+    if meta.get("deletionTimestamp"):
+        return False
+    if (meta.get("uid"), meta.get("generation")) != (known.get("uid"), known.get("generation")):
+        return True
+    annotations = meta.get("annotations") or {}
+    known_annotations = known.get("annotations") or {}
+    return bool(annotations.get(REDEPLOY_ANNOTATION) != known_annotations.get(REDEPLOY_ANNOTATION))
+
+
+async def reconcile_job(
+    ctx: Context, namespace: str, name: str, raw: dict[str, Any] | None = None
+) -> None:
+    """Apply the Job; on a retryable problem or an error, try again later by itself."""
+    key = (namespace, name)
+
+    async def again() -> None:
+        await reconcile_job(ctx, namespace, name)
+
+    try:
+        outcome = await sync_job(ctx, namespace, name, apply=True, raw=raw)
+    except Exception:
+        delay = ctx.requeue.backoff(key)
+        log.exception("Reconciling Job %s/%s failed; retrying in %.0f s.", namespace, name, delay)
+        ctx.requeue.schedule(key, delay, again)
+        return
+    ctx.requeue.succeeded(key)
+    if outcome is not None and outcome.problem is not None:
+        log.warning(
+            "Job %s/%s is stalled (%s): %s",
+            namespace,
+            name,
+            outcome.problem.reason,
+            outcome.problem.message,
+        )
+        if outcome.problem.retry:
+            ctx.requeue.schedule(key, ctx.settings.stalled_retry_seconds, again)
+
+
+def forget(ctx: Context, namespace: str, name: str) -> None:
+    ctx.jobs.pop((namespace, name), None)
+    ctx.requeue.cancel((namespace, name))
+    metrics.JOB_CONDITIONS.forget(namespace, name)
+
+
+async def _sync_locked(
+    ctx: Context,
+    key: tuple[str, str],
+    *,
+    apply: bool,
+    deployment: dict[str, Any] | None,
+    raw: dict[str, Any] | None,
+) -> tuple[Outcome, str] | None:
+    namespace, name = key
+    path = k.racetrack("jobs", namespace, name)
+    state = ctx.jobs.get(key)
+    if apply or state is None:
+        if raw is None:
+            raw = await ctx.kube.get(path)
+        if raw is None or raw["metadata"].get("deletionTimestamp"):
+            forget(ctx, namespace, name)
+            return None
+        previous = state
+        state, desired = await load(ctx.kube, ctx.settings, raw, previous)
+        if previous is not None and previous.job.metadata.get("uid") == raw["metadata"]["uid"]:
+            state.service_hash = previous.service_hash
+        if apply and state.parsed:
+            await ensure_family(ctx, namespace, state.job.spec.name, state.job.spec.owner_email)
+        if apply and desired is not None:
+            try:
+                deployment = await _apply(ctx, state, desired)
+            except children.NotOurs as error:
+                state.problem = Problem(
+                    c.REASON_NAME_CONFLICT,
+                    f"{error}; delete it or give this Job another metadata.name",
+                    retry=True,
+                )
+        ctx.jobs[key] = state
+    if deployment is None:
+        # Even when stalled, report on whatever Deployment is running.
+        deployment = ctx.deployments.get(key) or await ctx.kube.get(k.deployments(namespace, name))
+
+    old = state.job.status
+    new = job_status(
+        state.job,
+        problem=state.problem,
+        deployment=deployment,
+        desired_hash=state.desired_hash,
+        url=state.url,
+        timestamp=c.now(),
+    )
+    patch = merge_patch(old.to_wire(), new.to_wire())
+    if patch is not None:
+        try:
+            await ctx.kube.merge_patch(f"{path}/status", {"status": patch})
+        except k.ApiError as error:
+            if error.status == 404:  # deleted meanwhile
+                forget(ctx, namespace, name)
+                return None
+            raise
+        state.job = state.job.model_copy(update={"status": new})
+    for event in events(old, new):
+        kopf.event(
+            cast(kopf.Body, event_ref(state.job)),
+            type=event.type,
+            reason=event.reason,
+            message=event.message,
+        )
+    metrics.JOB_CONDITIONS.record(
+        namespace, name, {cond.type: cond.status for cond in new.conditions}
+    )
+    ready = c.is_true(new.conditions, c.READY)
+    # The family lists versions and their readiness: tell it when either may have changed.
+    family_changed = patch is not None and (
+        c.is_true(old.conditions, c.READY) != ready or old.observed_generation == 0
+    )
+    family = state.job.spec.name if state.parsed and family_changed else ""
+    return Outcome(state.problem, ready), family
+
+
+async def _apply(ctx: Context, state: JobState, desired: Desired) -> dict[str, Any]:
+    job = state.job
+    namespace = str(job.namespace)
+    seen = ctx.deployments.get((namespace, job.name))
+    live, done = await children.ensure(
+        ctx.kube,
+        k.deployments(namespace),
+        desired.deployment,
+        replace=True,
+        seen=seen,
+        create_first=True,
+    )
+    if done:
+        log.info("%s Deployment %s/%s.", done.capitalize(), namespace, job.name)
+    if done == "updated":
+        # Creation is told by the Ready event; a rollout of a running Job deserves its own.
+        kopf.event(
+            cast(kopf.Body, event_ref(job)),
+            type="Normal",
+            reason="DeploymentUpdated",
+            message=f"Rolling out generation {job.generation} to Deployment {job.name}.",
+        )
+    service_hash = desired.service["metadata"]["annotations"][ANNOTATION_RENDER_HASH]
+    if state.service_hash == service_hash:
+        # This process already made sure of this very Service; a Service deleted by hand
+        # since is put back by the next change of the Job or an operator restart.
+        return live
+    _, service_done = await children.ensure(
+        ctx.kube,
+        k.services(namespace),
+        desired.service,
+        replace=False,
+        create_first=done == "created",
+    )
+    state.service_hash = service_hash
+    if service_done:
+        log.info("%s Service %s/%s.", service_done.capitalize(), namespace, job.name)
+    return live

@@ -1,0 +1,138 @@
+"""A small async JSON client over the ``kubernetes`` package's connection and auth handling.
+
+We speak plain dicts (the renderers produce dicts, the status models dump to dicts) and reach
+the API by path, which keeps every call site explicit about what it reads and writes. The
+``kubernetes`` client is synchronous, so calls run in a thread pool sized for the connection
+pool; kopf's own watches stay on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+from typing import Any
+
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+JsonDict = dict[str, Any]
+
+# Metadata without the data: enough to know a Secret exists, and its values never reach us.
+PARTIAL_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, reason: str, body: str) -> None:
+        super().__init__(f"HTTP {status} {reason}: {body[:500]}")
+        self.status = status
+        self.body = body
+
+
+def load_api_client(pool_size: int) -> Any:
+    """From $KUBECONFIG (or ~/.kube/config), else the in-cluster service account."""
+    configuration = k8s_client.Configuration()
+    try:
+        k8s_config.load_kube_config(client_configuration=configuration)
+    except k8s_config.ConfigException:
+        k8s_config.load_incluster_config(client_configuration=configuration)
+    configuration.connection_pool_maxsize = pool_size
+    return k8s_client.ApiClient(configuration)
+
+
+class Kube:
+    def __init__(self, api_client: Any, workers: int = 16) -> None:
+        self._api = api_client
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="kube"
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+    ) -> JsonDict:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._pool, self._request, method, path, body, query or [], content_type, accept
+        )
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        query: list[tuple[str, str]],
+        content_type: str,
+        accept: str,
+    ) -> JsonDict:
+        headers = {"Accept": accept}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        _, url, headers, body, _ = self._api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=query,
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self._api.call_api(method, url, header_params=headers, body=body)
+        data = response.read()
+        if response.status >= 400:
+            text = data.decode(errors="replace")
+            raise ApiError(response.status, str(response.reason), text)
+        parsed: JsonDict = json.loads(data) if data else {}
+        return parsed
+
+    async def get(self, path: str, *, accept: str = "application/json") -> JsonDict | None:
+        """The object, or None when it does not exist."""
+        try:
+            return await self.request("GET", path, accept=accept)
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def create(self, collection: str, body: JsonDict) -> JsonDict | None:
+        """The created object, or None when one of that name already exists."""
+        try:
+            return await self.request("POST", collection, body)
+        except ApiError as error:
+            if error.status == 409:
+                return None
+            raise
+
+    async def merge_patch(self, path: str, patch: JsonDict) -> JsonDict:
+        return await self.request("PATCH", path, patch, content_type=MERGE_PATCH)
+
+    async def replace(self, path: str, body: JsonDict) -> JsonDict:
+        return await self.request("PUT", path, body)
+
+
+def deployments(namespace: str, name: str | None = None) -> str:
+    base = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    return f"{base}/{name}" if name else base
+
+
+def services(namespace: str, name: str | None = None) -> str:
+    base = f"/api/v1/namespaces/{namespace}/services"
+    return f"{base}/{name}" if name else base
+
+
+def secret(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/secrets/{name}"
+
+
+def racetrack(plural: str, namespace: str, name: str | None = None) -> str:
+    base = f"/apis/racetrack.io/v1alpha1/namespaces/{namespace}/{plural}"
+    return f"{base}/{name}" if name else base

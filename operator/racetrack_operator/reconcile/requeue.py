@@ -1,0 +1,62 @@
+"""Run a reconciliation again later: for a Job waiting on the world, or after an error.
+
+Our Job handler is a watch handler (see ``handlers.job``), which kopf does not retry, so the
+retry policy lives here: one pending retry per key (the earliest wins), exponential backoff
+for errors, reset by a success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Hashable
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 60.0
+
+
+class Requeue:
+    def __init__(self) -> None:
+        self._pending: dict[Hashable, tuple[float, asyncio.Task[None]]] = {}
+        self._failures: dict[Hashable, int] = {}
+
+    def schedule(self, key: Hashable, delay: float, work: Callable[[], Awaitable[None]]) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay
+        pending = self._pending.get(key)
+        if pending is not None:
+            if pending[0] <= due:
+                return
+            pending[1].cancel()
+        task = loop.create_task(self._later(key, delay, work))
+        self._pending[key] = (due, task)
+
+    async def _later(
+        self, key: Hashable, delay: float, work: Callable[[], Awaitable[None]]
+    ) -> None:
+        await asyncio.sleep(delay)
+        self._pending.pop(key, None)
+        await work()
+
+    def backoff(self, key: Hashable) -> float:
+        """The delay before the next retry after a failure, growing with each one."""
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        return float(min(MAX_BACKOFF, 2 ** (failures - 1)))
+
+    def succeeded(self, key: Hashable) -> None:
+        self._failures.pop(key, None)
+
+    def cancel(self, key: Hashable) -> None:
+        self._failures.pop(key, None)
+        pending = self._pending.pop(key, None)
+        if pending is not None:
+            pending[1].cancel()
+
+    def cancel_all(self) -> None:
+        for key in list(self._pending):
+            self.cancel(key)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._pending

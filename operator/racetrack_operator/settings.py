@@ -1,0 +1,86 @@
+"""Operator settings from ``RACETRACK_*`` environment variables, with documented defaults.
+
+One frozen object, read once at start (crate-operator style), passed to whatever needs it, so
+tests build their own without touching ``os.environ``. Defaults for job resources are the
+original Lifecycle's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+
+PREFIX = "RACETRACK_"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the variable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    namespaces: tuple[str, ...] = ()
+    """RACETRACK_NAMESPACES: comma-separated namespaces to watch; empty = all namespaces."""
+    metrics_port: int = 9090
+    """RACETRACK_METRICS_PORT: Prometheus metrics on 0.0.0.0:PORT/metrics; 0 = a free port."""
+    liveness_endpoint: str = "http://0.0.0.0:8080/healthz"
+    """RACETRACK_LIVENESS_ENDPOINT: kopf's liveness probe URL; empty = none."""
+    stalled_retry_seconds: float = 10.0
+    """RACETRACK_STALLED_RETRY_SECONDS: how often a Job waiting for a Secret looks again."""
+    default_memory_min: str = "256Mi"
+    """RACETRACK_DEFAULT_MEMORY_MIN: memory request when the Job sets none."""
+    default_memory_max: str = "1Gi"
+    """RACETRACK_DEFAULT_MEMORY_MAX: memory limit when the Job sets none."""
+    default_cpu_min: str = "10m"
+    """RACETRACK_DEFAULT_CPU_MIN: CPU request when the Job sets none."""
+    default_cpu_max: str = "1000m"
+    """RACETRACK_DEFAULT_CPU_MAX: CPU limit when the Job sets none."""
+    image_pull_policy: str = "IfNotPresent"
+    """RACETRACK_IMAGE_PULL_POLICY: Always, IfNotPresent or Never."""
+    image_pull_secrets: tuple[str, ...] = ()
+    """RACETRACK_IMAGE_PULL_SECRETS: comma-separated Secret names for private registries."""
+    api_concurrency: int = 64
+    """RACETRACK_API_CONCURRENCY: API requests in flight at once (threads and connections).
+
+    Many concurrent writes let the API server and etcd batch them; with thousands of Jobs
+    converging at once this, not the operator's CPU, sets the pace."""
+    pub_url: str = ""
+    """RACETRACK_PUB_URL: gateway URL given to jobs as PUB_URL (for job-to-job calls)."""
+    cluster_domain: str = "cluster.local"
+    """RACETRACK_CLUSTER_DOMAIN: used in status.url."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        source = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = source.get(PREFIX + field.name.upper())
+            if raw is None:
+                continue
+            values[field.name] = _parse(field.name, field.type, raw)
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.image_pull_policy not in ("Always", "IfNotPresent", "Never"):
+            raise SettingsError(
+                f"{PREFIX}IMAGE_PULL_POLICY must be Always, IfNotPresent or Never, "
+                f"not {settings.image_pull_policy!r}"
+            )
+        return settings
+
+
+def _parse(name: str, type_: object, raw: str) -> object:
+    variable = PREFIX + name.upper()
+    text = raw.strip()
+    if type_ in ("tuple[str, ...]", tuple[str, ...]):
+        return tuple(item.strip() for item in text.split(",") if item.strip())
+    if type_ in ("int", int):
+        try:
+            return int(text)
+        except ValueError:
+            raise SettingsError(f"{variable} must be an integer, not {raw!r}") from None
+    if type_ in ("float", float):
+        try:
+            return float(text)
+        except ValueError:
+            raise SettingsError(f"{variable} must be a number, not {raw!r}") from None
+    return text
