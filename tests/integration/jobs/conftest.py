@@ -1,0 +1,65 @@
+"""Fixtures for the racetrack.io API and operator tests on the real local control plane.
+
+The ``cluster`` fixture (tests/conftest.py) gives one control plane per session; here we add
+the CRDs once, a fresh namespace per test (so tests never see each other's objects) and, for
+operator tests, the operator as a real subprocess.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rtjob_helpers import REPO, OperatorProcess  # type: ignore[import-not-found]
+
+from racetrack_operator.devcluster.launcher import LocalCluster
+
+
+@pytest.fixture(scope="session")
+def crds(cluster: LocalCluster) -> LocalCluster:
+    """The cluster with our CRDs applied from crds/ (as a user would) and Established."""
+    applied = cluster.kubectl("apply", "--server-side", "-k", str(REPO / "crds"), check=False)
+    assert applied.returncode == 0, applied.stderr
+    cluster.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd",
+        "-l",
+        "app.kubernetes.io/part-of=racetrack-operator",
+    )
+    return cluster
+
+
+@pytest.fixture
+def namespace(crds: LocalCluster) -> Iterator[str]:
+    name = f"rt-{uuid.uuid4().hex[:8]}"
+    crds.kubectl("create", "namespace", name)
+    yield name
+    crds.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def operator_process(
+    crds: LocalCluster, tmp_path: Path, namespace: str
+) -> Iterator[OperatorProcess]:
+    """A running operator, watching only this test's namespace so parallel tests never mix."""
+    proc = OperatorProcess(
+        crds.kubeconfig,
+        tmp_path,
+        {
+            "RACETRACK_NAMESPACES": namespace,
+            "RACETRACK_METRICS_PORT": "0",
+            # No fixed port: tests run next to other operators (racetrack dev up, CI jobs).
+            "RACETRACK_LIVENESS_ENDPOINT": "",
+            "RACETRACK_STALLED_RETRY_SECONDS": "2",
+        },
+    )
+    proc.start()
+    yield proc
+    proc.stop()
+    assert proc.process is not None
+    # An operator that crashed during the test is a failure even if the objects looked right.
+    assert proc.process.returncode in (0, -15), proc.logs()[-5000:]

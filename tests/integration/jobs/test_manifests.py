@@ -1,0 +1,126 @@
+"""manifests/ installs, and its RBAC is enough, and no more, for the operator to do its job.
+
+The operator runs as a subprocess authenticated with a token of the manifests' ServiceAccount,
+so every API call it makes is checked against the ClusterRole we ship.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+import yaml
+from rtjob_helpers import REPO, OperatorProcess, eventually  # type: ignore[import-not-found]
+
+from racetrack_operator.devcluster.launcher import LocalCluster
+
+pytestmark = pytest.mark.cluster
+
+SA = "system:serviceaccount:racetrack-system:racetrack-operator"
+
+
+@pytest.fixture(scope="module")
+def installed(crds: LocalCluster) -> LocalCluster:
+    manifests = str(REPO / "manifests")
+    result = crds.kubectl(
+        "apply", "--server-side", "--force-conflicts", "-k", manifests, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return crds
+
+
+def service_account_kubeconfig(cluster: LocalCluster, path: Path) -> Path:
+    token = cluster.kubectl(
+        "create", "token", "racetrack-operator", "-n", "racetrack-system", "--duration=1h"
+    ).stdout.strip()
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    server_cluster = dict(admin["clusters"][0]["cluster"])
+    if "certificate-authority" in server_cluster:
+        ca = Path(server_cluster.pop("certificate-authority")).read_bytes()
+        server_cluster["certificate-authority-data"] = base64.b64encode(ca).decode()
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "local", "cluster": server_cluster}],
+        "users": [{"name": "operator", "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": "local", "user": "operator"}}],
+        "current-context": "operator",
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_operator_deployment_is_one_replica_recreate(installed: LocalCluster) -> None:
+    rendered = list(
+        yaml.safe_load_all(installed.kubectl("kustomize", str(REPO / "manifests")).stdout)
+    )
+    (deployment,) = [d for d in rendered if d["kind"] == "Deployment"]
+    assert deployment["metadata"]["namespace"] == "racetrack-system"
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert {d["metadata"]["name"] for d in rendered if d["kind"] == "CustomResourceDefinition"} == {
+        p.name.removesuffix(".yaml") for p in (REPO / "crds").glob("*.racetrack.io.yaml")
+    }
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource", "allowed"),
+    [
+        ("patch", "jobs.racetrack.io/status", True),
+        ("create", "deployments.apps", True),
+        ("get", "secrets", True),
+        ("list", "secrets", False),
+        ("watch", "secrets", False),
+        ("delete", "deployments.apps", False),
+        ("delete", "jobs.racetrack.io", False),
+        ("delete", "jobfamilies.racetrack.io", False),
+        ("create", "pods", False),
+        ("update", "customresourcedefinitions.apiextensions.k8s.io", False),
+    ],
+)
+def test_rbac_is_least_privilege(
+    installed: LocalCluster, verb: str, resource: str, allowed: bool
+) -> None:
+    answer = installed.kubectl(
+        "auth", "can-i", verb, resource, "-n", "default", "--as", SA, check=False
+    )
+    assert answer.stdout.strip() == ("yes" if allowed else "no")
+
+
+def test_operator_works_with_only_its_service_account(
+    installed: LocalCluster, namespace: str, tmp_path: Path
+) -> None:
+    kubeconfig = service_account_kubeconfig(installed, tmp_path / "operator.kubeconfig")
+    operator = OperatorProcess(
+        kubeconfig,
+        tmp_path,
+        {"RACETRACK_NAMESPACES": namespace, "RACETRACK_METRICS_PORT": "0",
+         "RACETRACK_LIVENESS_ENDPOINT": "", "RACETRACK_STALLED_RETRY_SECONDS": "2"},
+    )  # fmt: skip
+    operator.start()
+    try:
+        installed.kubectl("apply", "-n", namespace, "-f", str(REPO / "examples" / "adder.yaml"))
+        installed.kubectl(
+            "apply", "-n", namespace, "-f", str(REPO / "examples" / "scorer-with-secret.yaml")
+        )
+
+        def all_ready() -> bool:
+            out = installed.kubectl(
+                "get", "rtjobs", "-n", namespace, "-o",
+                "jsonpath={.items[*].status.conditions[?(@.type=='Ready')].status}",
+            ).stdout.split()  # fmt: skip
+            return out == ["True", "True"]
+
+        eventually(all_ready, 90, "both Jobs Ready under the ServiceAccount's RBAC")
+        installed.kubectl("delete", "rtjob", "adder-v1-0-0", "-n", namespace)
+
+        def forgotten() -> bool:
+            family = installed.kubectl("get", "jobfamily", "adder", "-n", namespace, "-o", "yaml")
+            return "adder-v1-0-0" not in family.stdout
+
+        eventually(forgotten, 60, "the family forgot the deleted version")
+    finally:
+        operator.stop()
+    logs = operator.logs()
+    assert "Forbidden" not in logs and " 403" not in logs, logs[-3000:]
