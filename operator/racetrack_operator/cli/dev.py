@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from typing import Any
 
-from racetrack_operator.devcluster import devstate
+from racetrack_operator.devcluster import addons, devstate, example
 from racetrack_operator.devcluster.build import BinaryCache
 from racetrack_operator.devcluster.launcher import ClusterOptions
 from racetrack_operator.devcluster.versions import KUBERNETES_VERSION
@@ -26,13 +27,37 @@ def register(commands: Any) -> None:
         metavar="FLAG",
         help="extra kube-apiserver flag, e.g. --apiserver-arg=--v=4 (repeatable)",
     )
+    up.add_argument(
+        "--no-operator",
+        action="store_true",
+        help="start only the cluster (no CRDs, no operator), e.g. to run the operator yourself",
+    )
+    up.add_argument(
+        "--nodes",
+        choices=["simulated", "real", "auto"],
+        default="simulated",
+        help="simulated (kwok, default), real (containerd + kubelet in a network namespace, "
+        "with a local registry; falls back to simulated where the machine cannot run "
+        "containers), or auto (real where possible)",
+    )
     up.set_defaults(handler=_up)
+
+    prereqs = actions.add_parser(
+        "prereqs", help="install the Debian packages real nodes need (idempotent, as root)"
+    )
+    prereqs.set_defaults(handler=_prereqs)
 
     down = actions.add_parser("down", help="stop the dev cluster and remove its data")
     down.set_defaults(handler=_down)
 
     status = actions.add_parser("status", help="say whether the dev cluster runs, and where")
     status.set_defaults(handler=_status)
+
+    example = actions.add_parser(
+        "example",
+        help="deploy examples/adder.yaml and wait until it is Ready (and, on a real node, call it)",
+    )
+    example.set_defaults(handler=_example)
 
     build = actions.add_parser("build", help="build the cluster binaries now (cached)")
     build.set_defaults(handler=_build)
@@ -55,7 +80,13 @@ def _print_usage(state: devstate.DevState) -> None:
         f"  export KUBECONFIG={state.kubeconfig}\n"
         f"  kubectl get nodes\n"
         f"A kubectl of the same version ({KUBERNETES_VERSION}) is at {state.kubectl}\n"
-        f"Logs: {state.log_dir}\n"
+        + (
+            f"Nodes: real; local registry: {state.registry} "
+            f"(base image {state.registry}/racetrack/python3-base:latest)\n"
+            if state.nodes == "real"
+            else ""
+        )
+        + f"Logs: {state.log_dir}\n"
         f"Stop it with: racetrack dev down"
     )
 
@@ -68,6 +99,8 @@ def _up(args: argparse.Namespace) -> int:
             ClusterOptions(apiserver_port=args.apiserver_port, apiserver_args=args.apiserver_arg),
             BinaryCache(progress=_err),
             progress=_err,
+            with_operator=not args.no_operator,
+            nodes=args.nodes,
         )
     except devstate.AlreadyRunning as running:
         _err(
@@ -118,6 +151,18 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prereqs(args: argparse.Namespace) -> int:
+    from racetrack_operator.devcluster.realnode import prereqs
+
+    try:
+        installed = prereqs.install(progress=_err)
+    except prereqs.PrereqError as error:
+        _err(f"racetrack dev prereqs: {error}")
+        return 1
+    print(f"Installed {', '.join(installed)}." if installed else "All packages are installed.")
+    return 0
+
+
 def _kubectl(args: argparse.Namespace) -> int:
     state = devstate.running_state(devstate.default_state_dir())
     if state is None:
@@ -128,3 +173,19 @@ def _kubectl(args: argparse.Namespace) -> int:
         kubectl_args = kubectl_args[1:]
     # Replace this process so kubectl owns the terminal (watch, edit, exec).
     os.execv(state.kubectl, [state.kubectl, f"--kubeconfig={state.kubeconfig}", *kubectl_args])
+
+
+def _example(args: argparse.Namespace) -> int:
+    state = devstate.running_state(devstate.default_state_dir())
+    if state is None:
+        _err("No dev cluster is running. Start one with: racetrack dev up")
+        return 1
+    try:
+        example.run(state, BinaryCache(progress=_err), addons.repository_root(), _err)
+    except subprocess.CalledProcessError as error:
+        _err(f"racetrack dev example: {' '.join(map(str, error.cmd[:3]))} failed: {error.stderr}")
+        return 1
+    except (OSError, RuntimeError) as error:
+        _err(f"racetrack dev example: {error}")
+        return 1
+    return 0

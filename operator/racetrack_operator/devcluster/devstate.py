@@ -21,6 +21,7 @@ from pathlib import Path
 
 from racetrack_operator.devcluster.build import BinaryCache, Progress
 from racetrack_operator.devcluster.launcher import ClusterOptions
+from racetrack_operator.devcluster.realnode import assets as realnode_assets
 
 SUPERVISOR_MODULE = "racetrack_operator.devcluster.supervisor"
 _STATE_FILE = "state.json"
@@ -39,6 +40,11 @@ class DevState:
     kubectl: str
     log_dir: str
     components: dict[str, int]
+    #: "real" or "simulated"; with real nodes, where the local registry answers.
+    nodes: str = "simulated"
+    registry: str = ""
+    #: With real nodes, the node's network namespace, where cluster IPs route.
+    netns: str = ""
 
 
 def default_state_dir() -> Path:
@@ -106,7 +112,12 @@ class AlreadyRunning(DevClusterError):
 
 
 def up(
-    state_dir: Path, options: ClusterOptions, cache: BinaryCache, progress: Progress
+    state_dir: Path,
+    options: ClusterOptions,
+    cache: BinaryCache,
+    progress: Progress,
+    with_operator: bool = True,
+    nodes: str = "simulated",
 ) -> DevState:
     state_dir.mkdir(parents=True, exist_ok=True)
     existing = running_state(state_dir)
@@ -114,6 +125,7 @@ def up(
         raise AlreadyRunning(existing)
     try:
         cache.ensure()
+        nodes = realnode_assets.prepare(nodes, cache, progress)
     except RuntimeError as error:
         raise DevClusterError(str(error)) from error
     log_dir = state_dir / "logs"
@@ -130,6 +142,9 @@ def up(
     if options.apiserver_port is not None:
         argv.append(f"--apiserver-port={options.apiserver_port}")
     argv += [f"--apiserver-arg={arg}" for arg in options.apiserver_args]
+    if not with_operator:
+        argv.append("--no-operator")
+    argv.append(f"--nodes={nodes}")
     with (log_dir / "supervisor.log").open("wb") as log:
         supervisor = subprocess.Popen(
             argv,

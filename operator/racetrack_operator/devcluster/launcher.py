@@ -6,6 +6,10 @@ first), then the controller manager, scheduler and kwok together, then a fake No
 cluster counts as ready when ``/readyz`` answers ok, the Node is Ready and the ``default``
 ServiceAccount exists (without it, Pods of the default namespace are refused).
 
+With ``ClusterOptions.real_node`` the cluster gets a real node (containerd, kubelet,
+kube-proxy in a network namespace) and a local registry instead of kwok; the API server then
+listens on the namespace's host-side address instead of loopback. See :mod:`.realnode.setup`.
+
 Anything that fails during start stops everything started so far before the error is raised.
 """
 
@@ -26,6 +30,7 @@ from typing import Any
 from racetrack_operator.devcluster import pki
 from racetrack_operator.devcluster.build import Binaries
 from racetrack_operator.devcluster.processes import Component, PortAllocator, wait_until
+from racetrack_operator.devcluster.realnode import setup as realnode
 
 FAKE_NODE_NAME = "kwok-node-0"
 _FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -45,6 +50,8 @@ class ClusterOptions:
     apiserver_port: int | None = None
     #: Extra flags for kube-apiserver, as kind's ``extraArgs`` (for example feature gates).
     apiserver_args: list[str] = field(default_factory=list)
+    #: A real node and a registry instead of the simulated kwok node (None: simulated).
+    real_node: realnode.RealNodeOptions | None = None
 
 
 class LocalCluster:
@@ -68,6 +75,8 @@ class LocalCluster:
         self.components: list[Component] = []
         self.ports = PortAllocator()
         self.apiserver_port = 0
+        self.bind_address = "127.0.0.1"
+        self.real: realnode.RealNodeHandle | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -83,7 +92,7 @@ class LocalCluster:
 
     @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.apiserver_port}"
+        return f"https://{self.bind_address}:{self.apiserver_port}"
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -98,6 +107,10 @@ class LocalCluster:
 
     def stop(self) -> None:
         """Stop every component we started (newest first) and remove temporary data."""
+        if self.real is not None:
+            # The node first: its pods, shims, mounts and cgroups need containerd to go.
+            self.real.stop()
+            self.real = None
         for component in reversed(self.components):
             component.stop()
         self.components.clear()
@@ -124,8 +137,15 @@ class LocalCluster:
         cm_port = self.ports.claim("kube-controller-manager")
         scheduler_port = self.ports.claim("kube-scheduler")
         kwok_port = self.ports.claim("kwok")
+        real_options = self.options.real_node
+        registry_port = self.ports.claim("registry") if real_options else 0
+        if real_options is not None:
+            self.real = realnode.prepare_network()
+            self.bind_address = self.real.network.host_ip
 
-        certs = pki.generate_cluster_pki(self.data_dir / "pki")
+        certs = pki.generate_cluster_pki(
+            self.data_dir / "pki", extra_server_ips=[self.bind_address] if self.real else None
+        )
         pki.write_kubeconfig(self.kubeconfig, self.server, certs.ca, certs.admin, "admin")
         cm_kubeconfig = self.data_dir / "controller-manager.kubeconfig"
         pki.write_kubeconfig(
@@ -136,18 +156,19 @@ class LocalCluster:
             scheduler_kubeconfig, self.server, certs.ca, certs.scheduler, "scheduler"
         )
 
-        self._spawn("etcd", _etcd_args(self.binaries, self.data_dir, etcd_client, etcd_peer))
-        self._wait("etcd to be healthy", lambda: _http_ok(f"http://127.0.0.1:{etcd_client}/health"))
+        self.spawn("etcd", _etcd_args(self.binaries, self.data_dir, etcd_client, etcd_peer))
+        self.wait("etcd to be healthy", lambda: _http_ok(f"http://127.0.0.1:{etcd_client}/health"))
 
         api = ApiServerClient(self.server, certs)
-        self._spawn(
+        self.spawn(
             "kube-apiserver",
             _apiserver_args(self.binaries, self.data_dir, certs, self.apiserver_port, etcd_client)
+            + (realnode.apiserver_args(self.real, certs) if self.real else [])
             + self.options.apiserver_args,
         )
-        self._wait("kube-apiserver /readyz", api.ready)
+        self.wait("kube-apiserver /readyz", api.ready)
 
-        self._spawn(
+        self.spawn(
             "kube-controller-manager",
             [
                 str(self.binaries.kube_controller_manager),
@@ -170,7 +191,7 @@ class LocalCluster:
                 "--kube-api-burst=2000",
             ],
         )
-        self._spawn(
+        self.spawn(
             "kube-scheduler",
             [
                 str(self.binaries.kube_scheduler),
@@ -185,7 +206,35 @@ class LocalCluster:
                 "--kube-api-burst=2000",
             ],
         )
-        self._spawn(
+        if self.real is not None and real_options is not None:
+            realnode.start(
+                self.real,
+                real_options,
+                certs,
+                self.server,
+                self.data_dir,
+                registry_port,
+                self.spawn,
+                self.components,
+                self.progress,
+            )
+            node_name = self.real.node.name if self.real.node else ""
+            wait_until(
+                f"node {node_name} to be Ready",
+                lambda: api.node_ready(node_name),
+                realnode.NODE_TIMEOUT,
+                self.components,
+                interval=0.5,
+            )
+        else:
+            self._start_kwok(api, kwok_port)
+        self.wait(
+            "the default ServiceAccount",
+            lambda: api.exists("/api/v1/namespaces/default/serviceaccounts/default"),
+        )
+
+    def _start_kwok(self, api: ApiServerClient, kwok_port: int) -> None:
+        self.spawn(
             "kwok",
             [
                 str(self.binaries.kwok),
@@ -201,20 +250,18 @@ class LocalCluster:
             ],
         )
         api.create_if_missing("/api/v1/nodes", fake_node_manifest(FAKE_NODE_NAME))
-        self._wait(f"node {FAKE_NODE_NAME} to be Ready", lambda: api.node_ready(FAKE_NODE_NAME))
-        self._wait(
-            "the default ServiceAccount",
-            lambda: api.exists("/api/v1/namespaces/default/serviceaccounts/default"),
-        )
+        self.wait(f"node {FAKE_NODE_NAME} to be Ready", lambda: api.node_ready(FAKE_NODE_NAME))
 
-    def _spawn(self, name: str, argv: list[str]) -> Component:
-        component = Component(name, argv, self.log_dir / f"{name}.log")
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Component:
+        """Start a process that belongs to this cluster: logged, watched, stopped with it."""
+        component = Component(name, argv, self.log_dir / f"{name}.log", env)
         component.start()
         self.components.append(component)
         self.progress(f"Started {name} (pid {component.pid})")
         return component
 
-    def _wait(self, what: str, condition: Callable[[], bool]) -> None:
+    def wait(self, what: str, condition: Callable[[], bool]) -> None:
+        """Wait for ``condition``, failing early if any component of the cluster exits."""
         wait_until(what, condition, _START_TIMEOUT, self.components)
 
     def check_alive(self) -> None:
@@ -227,7 +274,7 @@ class LocalCluster:
         """A ``kubernetes.client.ApiClient`` for this cluster (imported lazily: it is slow)."""
         from kubernetes import config
 
-        return config.new_client_from_config(config_file=str(self.kubeconfig))  # type: ignore[no-untyped-call]
+        return config.new_client_from_config(config_file=str(self.kubeconfig))
 
     def kubectl(
         self,

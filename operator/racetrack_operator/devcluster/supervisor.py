@@ -11,15 +11,17 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
 
-from racetrack_operator.devcluster import devstate
+from racetrack_operator.devcluster import addons, devstate
 from racetrack_operator.devcluster.build import BinaryCache
 from racetrack_operator.devcluster.launcher import ClusterOptions, LocalCluster
 from racetrack_operator.devcluster.processes import ComponentError
+from racetrack_operator.devcluster.realnode import assets as realnode_assets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-fd", type=int, required=True)
     parser.add_argument("--apiserver-port", type=int)
     parser.add_argument("--apiserver-arg", action="append", default=[])
+    parser.add_argument("--no-operator", action="store_true")
+    parser.add_argument("--nodes", choices=["real", "simulated"], default="simulated")
     args = parser.parse_args(argv)
 
     report = os.fdopen(args.report_fd, "w", buffering=1)
@@ -46,17 +50,27 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
 
-    binaries = BinaryCache(args.cache_dir).binaries()
+    cache = BinaryCache(args.cache_dir)
+    binaries = cache.binaries()
     cluster = LocalCluster(
         binaries,
         args.state_dir,
-        ClusterOptions(apiserver_port=args.apiserver_port, apiserver_args=args.apiserver_arg),
+        ClusterOptions(
+            apiserver_port=args.apiserver_port,
+            apiserver_args=args.apiserver_arg,
+            real_node=realnode_assets.options(cache) if args.nodes == "real" else None,
+        ),
         progress=lambda message: send("progress", message),
     )
     try:
         cluster.start()
-    except (ComponentError, OSError) as error:
-        send("error", str(error))
+        if not args.no_operator:
+            addons.apply_crds(cluster)
+            addons.start_operator(cluster)
+    except (ComponentError, OSError, subprocess.CalledProcessError) as error:
+        cluster.stop()
+        detail = getattr(error, "stderr", None) or ""
+        send("error", f"{error} {detail}".strip())
         return 1
     devstate.write_state(
         args.state_dir,
@@ -68,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             kubectl=str(binaries.kubectl),
             log_dir=str(cluster.log_dir),
             components={c.name: c.pid or 0 for c in cluster.components},
+            nodes=args.nodes,
+            registry=cluster.real.registry_host if cluster.real else "",
+            netns=str(cluster.real.network.netns_path) if cluster.real else "",
         ),
     )
     send("ready")

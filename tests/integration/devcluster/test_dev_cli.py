@@ -71,8 +71,26 @@ def test_up_status_down_round_trip(dev_env: dict[str, str], tmp_path: Path) -> N
     assert status.returncode == 0
     assert state.server in status.stdout
     assert "STOPPED" not in status.stdout
-    for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"):
+    for name in (
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kwok",
+        "racetrack-operator",
+    ):
         assert name in status.stdout
+
+    crds = run("dev", "kubectl", "get", "crd", "jobs.racetrack.io", "-o", "name", env=dev_env)
+    assert crds.stdout.strip() == "customresourcedefinition.apiextensions.k8s.io/jobs.racetrack.io"
+
+    example = run("dev", "example", env=dev_env)
+    assert example.returncode == 0, example.stderr
+    adder_row = next(
+        line for line in example.stdout.splitlines() if line.startswith("adder-v1-0-0")
+    )
+    assert adder_row.split()[1:4] == ["adder", "1.0.0", "True"]
+    assert "no container runs" in example.stderr
 
     through_cli = run("dev", "kubectl", "get", "namespaces", "-o", "name", env=dev_env)
     assert "namespace/default" in through_cli.stdout
@@ -88,6 +106,16 @@ def test_up_status_down_round_trip(dev_env: dict[str, str], tmp_path: Path) -> N
     after = run("dev", "status", env=dev_env)
     assert after.returncode == 1
     assert "No dev cluster is running" in after.stdout
+
+
+def test_no_operator_starts_only_the_cluster(dev_env: dict[str, str], tmp_path: Path) -> None:
+    up = run("dev", "up", "--no-operator", env=dev_env)
+    assert up.returncode == 0, up.stderr
+    state = devstate.read_state(tmp_path / "state")
+    assert state is not None
+    assert "racetrack-operator" not in state.components
+    crds = run("dev", "kubectl", "get", "crd", "-o", "name", env=dev_env)
+    assert "racetrack.io" not in crds.stdout
 
 
 def test_a_port_in_use_fails_with_one_line_and_starts_nothing(

@@ -1,0 +1,68 @@
+"""What ``racetrack dev up`` runs on a bare cluster: the racetrack.io CRDs and the operator.
+
+The operator runs as one more component of the cluster (same log folder, stopped with it),
+started with the same command a developer would type, ``python -m racetrack_operator``, and
+counted as started once its liveness endpoint answers.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import urllib.request
+from pathlib import Path
+
+from racetrack_operator.devcluster.launcher import LocalCluster
+
+OPERATOR_COMPONENT = "racetrack-operator"
+
+
+def repository_root() -> Path:
+    """The checkout this package runs from; the CRDs and examples live there, not in wheels."""
+    root = Path(__file__).resolve().parents[3]
+    if not (root / "crds" / "kustomization.yaml").is_file():
+        raise FileNotFoundError(
+            f"no crds/kustomization.yaml under {root}: run racetrack dev from a checkout of "
+            "racetrack-operator (pip install -e .), or use --no-operator"
+        )
+    return root
+
+
+def apply_crds(cluster: LocalCluster) -> None:
+    crds = repository_root() / "crds"
+    cluster.kubectl("apply", "--server-side", "-k", str(crds))
+    cluster.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "crd",
+        "-l",
+        "app.kubernetes.io/part-of=racetrack-operator",
+        "--timeout=60s",
+    )
+    cluster.progress("Applied the racetrack.io CRDs")
+
+
+def start_operator(cluster: LocalCluster) -> None:
+    metrics_port = cluster.ports.claim("racetrack-operator metrics")
+    liveness_port = cluster.ports.claim("racetrack-operator liveness")
+    liveness = f"http://127.0.0.1:{liveness_port}/healthz"
+    component = cluster.spawn(
+        OPERATOR_COMPONENT,
+        [sys.executable, "-m", "racetrack_operator"],
+        env={
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "RACETRACK_METRICS_PORT": str(metrics_port),
+            "RACETRACK_LIVENESS_ENDPOINT": liveness,
+            "PYTHONUNBUFFERED": "1",
+            **({"PATH": os.environ["PATH"]} if "PATH" in os.environ else {}),
+        },
+    )
+    cluster.wait("the racetrack operator's liveness endpoint", lambda: _ok(liveness))
+    cluster.progress(
+        f"Operator running (pid {component.pid}; metrics on 127.0.0.1:{metrics_port}/metrics)"
+    )
+
+
+def _ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return bool(response.status == 200)
