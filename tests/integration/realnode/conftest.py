@@ -1,0 +1,34 @@
+"""A cluster with a real node (containerd, kubelet, kube-proxy) and a local registry.
+
+One per test session, started only when a ``realnode`` test runs. On a machine that cannot
+run containers the tests are skipped with the one-line reason the launcher would print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from realnode_helpers import real_node_options  # type: ignore[import-not-found]
+
+from racetrack_operator.devcluster.build import BinaryCache
+from racetrack_operator.devcluster.launcher import ClusterOptions, LocalCluster
+
+
+@pytest.fixture(scope="session")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    cache = BinaryCache()
+    options = real_node_options(cache)
+    binaries = cache.ensure()
+    work_dir = tmp_path_factory.mktemp("real-cluster")
+    with LocalCluster(binaries, work_dir, ClusterOptions(real_node=options)) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _real_cluster_needs_marker(request: pytest.FixtureRequest) -> None:
+    if (
+        "real_cluster" in request.fixturenames
+        and request.node.get_closest_marker("realnode") is None
+    ):
+        pytest.fail("tests that use `real_cluster` must be marked @pytest.mark.realnode")

@@ -1,0 +1,96 @@
+"""Helpers for the real-node tests (a module of its own: ``conftest`` names are ambiguous)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from racetrack_operator.devcluster.build import BinaryCache
+from racetrack_operator.devcluster.launcher import LocalCluster
+from racetrack_operator.devcluster.realnode import baseimage, detect, oci
+from racetrack_operator.devcluster.realnode.setup import RealNodeOptions
+
+
+def real_node_options(cache: BinaryCache) -> RealNodeOptions:
+    """Build what a real node needs (cached), or skip with the reason it cannot run here."""
+    support = detect.check()
+    if not support.ok:
+        pytest.skip(f"real nodes are not possible here: {support.reason}")
+    node_binaries = cache.ensure_node()
+    base = baseimage.BaseImageBuilder(cache.cache_dir, cache.progress).ensure()
+    return RealNodeOptions(node_binaries, cache.cache_dir, base)
+
+
+def call_in_node(cluster: LocalCluster, url: str, body: object) -> tuple[int, str]:
+    """POST JSON to ``url`` from inside the node's network namespace, as a pod's peer would.
+
+    Cluster IPs are routed only there (kube-proxy's rules live in the node's namespace).
+    """
+    assert cluster.real is not None
+    script = (
+        "import json, sys, urllib.request, urllib.error\n"
+        "request = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(),"
+        " headers={'Content-Type': 'application/json'})\n"
+        "try:\n"
+        "    response = urllib.request.urlopen(request, timeout=10)\n"
+        "    print(response.status, response.read().decode())\n"
+        "except urllib.error.HTTPError as error:\n"
+        "    print(error.code, error.read().decode())\n"
+    )
+    result = subprocess.run(
+        [
+            "nsenter",
+            f"--net={cluster.real.network.netns_path}",
+            "--",
+            sys.executable,
+            "-c",
+            script,
+            url,
+            json.dumps(body),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if result.returncode != 0:
+        return 0, result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no output"
+    status, _, text = result.stdout.strip().partition(" ")
+    return int(status), text
+
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def eventually(condition: Callable[[], Any], timeout: float = 120.0) -> Any:
+    """Poll until ``condition`` returns something truthy; the deadline only stops a hang."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {condition.__doc__}")
+        time.sleep(0.5)
+
+
+def push_adder_image(cluster: LocalCluster, tag: str) -> str:
+    """The prebuilt job image: the base image plus examples/jobs/adder, in the registry."""
+    assert cluster.real is not None and cluster.options.real_node is not None
+    options = cluster.options.real_node
+    assert options.base_image is not None
+    store = oci.BlobStore(options.image_store)
+    ref_name = f"test-adder-{tag}"
+    baseimage.job_image(
+        store, options.base_image, REPO / "examples/jobs/adder", "entrypoint.py", ref_name
+    )
+    target = oci.Reference(cluster.real.registry_host, "jobs/adder", tag)
+    oci.push(store, ref_name, target, cluster.real.registry_url)
+    return str(target)
