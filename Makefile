@@ -6,7 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install binaries dev down test lint format typecheck unit integration manifests bench clean
+# Debian packages the tests need: Chromium renders the job runtime's docs page.
+SYSTEM_PACKAGES := chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install system-packages prereqs binaries dev down test lint format typecheck unit integration manifests bench clean
 
 install: $(STAMP)
 
@@ -18,21 +22,36 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# Debian packages real nodes need (containerd, runc, CNI plugins, registry, debootstrap,
+# iptables); does nothing when they are installed.
+prereqs: install
+	$(BIN)/racetrack dev prereqs
+
 # The control plane binaries, built from Go modules once and cached outside the repository.
-binaries: install
+binaries: install prereqs
 	$(BIN)/racetrack dev build
 
-# The main job: a local cluster with the racetrack.io API and an example Job.
+# The main job: a local cluster running the racetrack.io CRDs and the operator, with a real
+# node where the machine can run containers (simulated nodes otherwise), and the example adder
+# Job deployed until Ready; on a real node its image is made here and perform is called.
 dev: binaries
-	$(BIN)/racetrack dev up
-	$(BIN)/racetrack dev kubectl apply -k crds/
-	$(BIN)/racetrack dev kubectl get crds -l app.kubernetes.io/part-of=racetrack-operator
+	$(BIN)/racetrack dev up --nodes auto
+	$(BIN)/racetrack dev example
 
 down: install
 	$(BIN)/racetrack dev down
 
+system-packages:
+	@missing=""; for package in $(SYSTEM_PACKAGES); do \
+		dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
 # Everything CI runs: lint, types, unit and integration tests against a real control plane.
-test: binaries lint typecheck
+test: system-packages binaries lint typecheck
 	$(BIN)/pytest
 
 unit: install
