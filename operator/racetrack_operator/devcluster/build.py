@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +122,24 @@ def _version_ldflags() -> str:
     return " ".join(flags)
 
 
+BuildSteps = Callable[[str, Path, dict[str, str]], list[tuple[list[str], Path]]]
+
+
+def _go_build(
+    module: str, ldflags: str, packages: Iterable[str], binary: str | None = None
+) -> BuildSteps:
+    """``go build`` of packages of one of our modules under ``gomod/``, into the target folder
+    (or as the single file ``binary``)."""
+    package_list = list(packages)
+
+    def steps(go: str, out: Path, env: dict[str, str]) -> list[tuple[list[str], Path]]:
+        output = str(out / binary) if binary else f"{out}/"
+        argv = [go, "build", "-trimpath", "-ldflags", ldflags, "-o", output, *package_list]
+        return [(argv, GOMOD_DIR / module)]
+
+    return steps
+
+
 class BinaryCache:
     """Builds missing binaries and reports where each one is."""
 
@@ -168,42 +186,14 @@ class BinaryCache:
                 self.kubernetes_node_dir(),
                 f"{', '.join(KUBERNETES_NODE_COMMANDS)} {versions.KUBERNETES_VERSION}",
                 "~2 minutes on 2 cores",
-                lambda go, out, env: [
-                    (
-                        [
-                            go,
-                            "build",
-                            "-trimpath",
-                            "-ldflags",
-                            _version_ldflags(),
-                            "-o",
-                            str(out) + "/",
-                            *KUBERNETES_NODE_COMMANDS.values(),
-                        ],
-                        GOMOD_DIR / "kubernetes",
-                    )
-                ],
+                _go_build("kubernetes", _version_ldflags(), KUBERNETES_NODE_COMMANDS.values()),
             )
         if not (self.pause_dir() / "pause").is_file():
             self._build_into(
                 self.pause_dir(),
                 "the pause (pod sandbox) binary",
                 "a few seconds",
-                lambda go, out, env: [
-                    (
-                        [
-                            go,
-                            "build",
-                            "-trimpath",
-                            "-ldflags",
-                            "-s -w",
-                            "-o",
-                            str(out / "pause"),
-                            ".",
-                        ],
-                        GOMOD_DIR / "pause",
-                    )
-                ],
+                _go_build("pause", "-s -w", ["."], binary="pause"),
             )
         return self.node_binaries()
 
@@ -219,11 +209,6 @@ class BinaryCache:
             kwok_stages=self.kwok_dir() / "stages.yaml",
         )
 
-    def is_complete(self) -> bool:
-        return all(
-            path.is_file() for path in vars(self.binaries()).values() if isinstance(path, Path)
-        )
-
     def ensure(self) -> Binaries:
         """Build whatever is missing (slow only the first time) and return every path."""
         if not (self.etcd_dir() / "etcd").is_file():
@@ -231,21 +216,7 @@ class BinaryCache:
                 self.etcd_dir(),
                 f"etcd {versions.ETCD_VERSION}",
                 "~1 minute",
-                lambda go, out, env: [
-                    (
-                        [
-                            go,
-                            "build",
-                            "-trimpath",
-                            "-ldflags",
-                            "-s -w",
-                            "-o",
-                            str(out / "etcd"),
-                            ".",
-                        ],
-                        GOMOD_DIR / "etcd",
-                    ),
-                ],
+                _go_build("etcd", "-s -w", ["."], binary="etcd"),
             )
         if not (self.kwok_dir() / "kwok").is_file():
             self._build_into(
@@ -256,21 +227,7 @@ class BinaryCache:
                 self.kubernetes_dir(),
                 f"{', '.join(KUBERNETES_COMMANDS)} {versions.KUBERNETES_VERSION}",
                 "~6 minutes on 2 cores",
-                lambda go, out, env: [
-                    (
-                        [
-                            go,
-                            "build",
-                            "-trimpath",
-                            "-ldflags",
-                            _version_ldflags(),
-                            "-o",
-                            str(out) + "/",
-                            *KUBERNETES_COMMANDS.values(),
-                        ],
-                        GOMOD_DIR / "kubernetes",
-                    )
-                ],
+                _go_build("kubernetes", _version_ldflags(), KUBERNETES_COMMANDS.values()),
             )
         return self.binaries()
 
@@ -284,7 +241,7 @@ class BinaryCache:
         target: Path,
         what: str,
         estimate: str,
-        steps: Callable[[str, Path, dict[str, str]], list[tuple[list[str], Path]]],
+        steps: BuildSteps,
     ) -> None:
         go = find_go()
         self.log_dir.mkdir(parents=True, exist_ok=True)
