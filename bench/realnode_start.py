@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 
 from racetrack_operator.devcluster.build import BinaryCache
 from racetrack_operator.devcluster.launcher import ClusterOptions, LocalCluster
-from racetrack_operator.devcluster.realnode import baseimage, cgroups, cleanup, detect, oci
+from racetrack_operator.devcluster.realnode import baseimage, cgroups, cleanup, detect, network, oci
 from racetrack_operator.devcluster.realnode.setup import RealNodeOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,28 +80,8 @@ def in_node(cluster: LocalCluster) -> list[str]:
 
 def perform_ok(cluster: LocalCluster, url: str) -> bool:
     assert cluster.real is not None
-    script = (
-        "import sys, urllib.request\n"
-        'r = urllib.request.Request(sys.argv[1], data=b\'{"a": 40, "b": 2}\','
-        " headers={'Content-Type': 'application/json'})\n"
-        "print(urllib.request.urlopen(r, timeout=2).read().decode())\n"
-    )
-    result = subprocess.run(
-        [
-            "nsenter",
-            f"--net={cluster.real.network.netns_path}",
-            "--",
-            sys.executable,
-            "-c",
-            script,
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    )
-    return result.returncode == 0 and result.stdout.strip() == "42"
+    status, answer = network.post_json(cluster.real.network.netns_path, url, {"a": 40, "b": 2}, 2)
+    return status == 200 and answer == "42"
 
 
 def applied_to_first_call(cluster: LocalCluster, options: RealNodeOptions) -> float:

@@ -10,8 +10,6 @@ simulated nodes the Job becomes Ready, but no container runs, which it says.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ import yaml
 from racetrack_operator.devcluster.build import BinaryCache
 from racetrack_operator.devcluster.devstate import DevState
 from racetrack_operator.devcluster.launcher import run_kubectl
-from racetrack_operator.devcluster.realnode import assets, baseimage, oci
+from racetrack_operator.devcluster.realnode import assets, baseimage, network, oci
 
 EXAMPLE_JOB = Path("examples/adder.yaml")
 EXAMPLE_CODE = Path("examples/jobs/adder")
@@ -47,33 +45,6 @@ def push_job_image(state: DevState, cache: BinaryCache, root: Path, job: dict[st
     )
     oci.push(store, ref_name, target, f"http://{state.registry}")
     return str(target)
-
-
-def call_perform(state: DevState, url: str, body: dict[str, Any]) -> str:
-    """POST to a Service URL from inside the node's network namespace, where it routes."""
-    script = (
-        "import sys, urllib.request\n"
-        "request = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(),"
-        " headers={'Content-Type': 'application/json'})\n"
-        "print(urllib.request.urlopen(request, timeout=10).read().decode())\n"
-    )
-    result = subprocess.run(
-        [
-            "nsenter",
-            f"--net={state.netns}",
-            "--",
-            sys.executable,
-            "-c",
-            script,
-            url,
-            json.dumps(body),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout.strip()
 
 
 def run(state: DevState, cache: BinaryCache, root: Path, say: Callable[[str], None]) -> None:
@@ -110,5 +81,7 @@ def run(state: DevState, cache: BinaryCache, root: Path, say: Callable[[str], No
     ).stdout.strip()
     perform_url = f"http://{address}/api/v1/perform"
     body = {"a": 40, "b": 2}
-    answer = call_perform(state, perform_url, body)
+    status, answer = network.post_json(Path(state.netns), perform_url, body)
+    if status != 200:
+        raise RuntimeError(f"POST {perform_url} answered {status or 'nothing'}: {answer}")
     print(f"POST {perform_url} {json.dumps(body)} -> {answer}")

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import support  # type: ignore[import-not-found]
 from racetrack_operator.devcluster.build import BinaryCache
 from racetrack_operator.devcluster.launcher import LocalCluster
-from racetrack_operator.devcluster.realnode import baseimage, detect, oci
+from racetrack_operator.devcluster.realnode import baseimage, detect, network, oci
 from racetrack_operator.devcluster.realnode.setup import RealNodeOptions
 
 
@@ -29,56 +26,17 @@ def real_node_options(cache: BinaryCache) -> RealNodeOptions:
 
 
 def call_in_node(cluster: LocalCluster, url: str, body: object) -> tuple[int, str]:
-    """POST JSON to ``url`` from inside the node's network namespace, as a pod's peer would.
-
-    Cluster IPs are routed only there (kube-proxy's rules live in the node's namespace).
-    """
+    """POST JSON to ``url`` from inside the node's network namespace, as a pod's peer would."""
     assert cluster.real is not None
-    script = (
-        "import json, sys, urllib.request, urllib.error\n"
-        "request = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(),"
-        " headers={'Content-Type': 'application/json'})\n"
-        "try:\n"
-        "    response = urllib.request.urlopen(request, timeout=10)\n"
-        "    print(response.status, response.read().decode())\n"
-        "except urllib.error.HTTPError as error:\n"
-        "    print(error.code, error.read().decode())\n"
-    )
-    result = subprocess.run(
-        [
-            "nsenter",
-            f"--net={cluster.real.network.netns_path}",
-            "--",
-            sys.executable,
-            "-c",
-            script,
-            url,
-            json.dumps(body),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    if result.returncode != 0:
-        return 0, result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no output"
-    status, _, text = result.stdout.strip().partition(" ")
-    return int(status), text
+    return network.post_json(cluster.real.network.netns_path, url, body)
 
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 def eventually(condition: Callable[[], Any], timeout: float = 120.0) -> Any:
-    """Poll until ``condition`` returns something truthy; the deadline only stops a hang."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {condition.__doc__}")
-        time.sleep(0.5)
+    """Poll until ``condition`` returns something truthy (real pods are slower than kwok's)."""
+    return support.eventually(condition, timeout, interval=0.5)
 
 
 def push_adder_image(cluster: LocalCluster, tag: str) -> str:

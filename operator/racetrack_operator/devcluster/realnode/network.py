@@ -16,8 +16,10 @@ clusters) can use the same pod range without conflict.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,3 +120,36 @@ def destroy(network: NodeNetwork) -> None:
 def in_netns(network: NodeNetwork, argv: list[str]) -> list[str]:
     """``argv`` run inside the node's network namespace only."""
     return ["nsenter", f"--net={network.netns_path}", "--", *argv]
+
+
+_POST_JSON = (
+    "import sys, urllib.error, urllib.request\n"
+    "request = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(),"
+    " headers={'Content-Type': 'application/json'})\n"
+    "try:\n"
+    "    response = urllib.request.urlopen(request, timeout=float(sys.argv[3]))\n"
+    "    print(response.status, response.read().decode())\n"
+    "except urllib.error.HTTPError as error:\n"
+    "    print(error.code, error.read().decode())\n"
+)
+
+
+def post_json(netns_path: Path, url: str, body: object, timeout: float = 10.0) -> tuple[int, str]:
+    """POST JSON to ``url`` from inside a node's network namespace, as a peer pod would.
+
+    Cluster IPs route only there (kube-proxy's rules live in the node's namespace). Returns
+    the HTTP status and body, or ``(0, error)`` when no HTTP answer came.
+    """
+    argv = [sys.executable, "-c", _POST_JSON, url, json.dumps(body), str(timeout)]
+    result = subprocess.run(
+        ["nsenter", f"--net={netns_path}", "--", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout + 20,
+        check=False,
+    )
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines()
+        return 0, lines[-1] if lines else "no output"
+    status, _, text = result.stdout.strip().partition(" ")
+    return int(status), text
