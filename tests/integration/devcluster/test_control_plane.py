@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 from kubernetes import client
 
 from racetrack_operator.devcluster.launcher import FAKE_NODE_NAME, LocalCluster
+from support import eventually  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.cluster
-
-
-def eventually(condition: Callable[[], Any], timeout: float = 60.0) -> Any:
-    """Poll until ``condition`` returns something truthy; the deadline only stops a hang."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {condition.__doc__}")
-        time.sleep(0.2)
 
 
 def test_kubectl_reports_the_pinned_server_version_and_a_ready_node(cluster: LocalCluster) -> None:

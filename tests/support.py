@@ -1,0 +1,23 @@
+"""Small helpers shared by the test tiers (importable as ``support``: tests/ is on sys.path)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def eventually(
+    condition: Callable[[], T], timeout: float = 60.0, what: str = "", interval: float = 0.2
+) -> T:
+    """Poll until ``condition`` returns something truthy; the deadline only stops a hang."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what or condition.__doc__}")
+        time.sleep(interval)
