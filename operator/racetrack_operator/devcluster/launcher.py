@@ -308,7 +308,8 @@ def run_kubectl(
 
 
 def fake_node_manifest(name: str) -> dict[str, Any]:
-    capacity = {"cpu": "64", "memory": "256Gi", "pods": "2000"}
+    # Room for benchmarks with thousands of Jobs next to as many plain Deployments.
+    capacity = {"cpu": "256", "memory": "1Ti", "pods": "10000"}
     return {
         "apiVersion": "v1",
         "kind": "Node",
