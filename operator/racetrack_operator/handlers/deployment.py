@@ -6,14 +6,18 @@ A Deployment deleted by hand is put back, as the Job still wants it.
 
 from __future__ import annotations
 
+import logging
+from functools import partial
 from typing import Any
 
 import kopf
 
 from racetrack_operator.handlers.startup import context
-from racetrack_operator.reconcile.job import sync_job
+from racetrack_operator.reconcile.job import reconcile_job, sync_job
 from racetrack_operator.render.names import LABEL_MANAGED_BY, MANAGED_BY
 from racetrack_operator.render.status import deployment_view
+
+log = logging.getLogger(__name__)
 
 
 def _owner(meta: kopf.Meta) -> str | None:
@@ -38,8 +42,13 @@ async def deployment_event(
     ctx = context(memo)
     if event["type"] == "DELETED":
         ctx.deployments.pop((namespace, owner), None)
-        await sync_job(ctx, namespace, owner, apply=True)
+        await reconcile_job(ctx, namespace, owner)
         return
     view = deployment_view(dict(body))
     ctx.deployments[(namespace, owner)] = view
-    await sync_job(ctx, namespace, owner, apply=False, deployment=view)
+    try:
+        await sync_job(ctx, namespace, owner, apply=False, deployment=view)
+    except Exception:
+        # kopf does not retry watch handlers; a full reconciliation later reads afresh.
+        log.exception("Refreshing Job %s/%s failed; reconciling it again soon.", namespace, owner)
+        ctx.requeue.schedule((namespace, owner), 1.0, partial(reconcile_job, ctx, namespace, owner))

@@ -61,16 +61,22 @@ async def sync_job(
             return None
         ctx.waiting_refresh[key] = deployment
     started = time.monotonic()
+    registered = not apply
     try:
         async with ctx.locks.hold(("job", namespace, name)):
             if not apply:
                 deployment = ctx.waiting_refresh.pop(key, deployment)
+                registered = False
             result = await _sync_locked(ctx, key, apply=apply, deployment=deployment, raw=raw)
     except Exception:
         metrics.ERRORS.labels("Job").inc()
         metrics.RECONCILES.labels("Job", "error").inc()
         raise
     finally:
+        if registered:
+            # Cancelled while waiting for the lock: leave no waiter that nobody will serve,
+            # or every later refresh of this Job would be merged into it and lost.
+            ctx.waiting_refresh.pop(key, None)
         metrics.DURATION.labels("Job").observe(time.monotonic() - started)
     if result is None:
         return None

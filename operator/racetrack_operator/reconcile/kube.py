@@ -21,6 +21,9 @@ JsonDict = dict[str, Any]
 # Metadata without the data: enough to know a Secret exists, and its values never reach us.
 PARTIAL_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 MERGE_PATCH = "application/merge-patch+json"
+# (connect, read) seconds. Without a bound, a request the API server never answers would hold
+# one of the pool's threads forever; enough of them and every reconciliation waits.
+REQUEST_TIMEOUT = (5.0, 30.0)
 
 
 class ApiError(Exception):
@@ -86,7 +89,9 @@ class Kube:
             body=body,
             auth_settings=["BearerToken"],
         )
-        response = self._api.call_api(method, url, header_params=headers, body=body)
+        response = self._api.call_api(
+            method, url, header_params=headers, body=body, _request_timeout=REQUEST_TIMEOUT
+        )
         data = response.read()
         if response.status >= 400:
             text = data.decode(errors="replace")
