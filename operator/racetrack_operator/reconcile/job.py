@@ -11,6 +11,7 @@ one lock per Job, so status writes never interleave; status is written only when
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 import time
 from typing import Any, cast
@@ -19,14 +20,15 @@ import kopf
 
 from racetrack_operator import conditions as c
 from racetrack_operator import metrics
-from racetrack_operator.api.v1alpha1.job import REDEPLOY_ANNOTATION
+from racetrack_operator.api.v1alpha1.job import REDEPLOY_ANNOTATION, UnhealthyPod
 from racetrack_operator.reconcile import children
 from racetrack_operator.reconcile import kube as k
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.family import ensure_family, request_sync
 from racetrack_operator.reconcile.jobstate import Desired, JobState, event_ref, load
 from racetrack_operator.render.diff import merge_patch
-from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
+from racetrack_operator.render.names import ANNOTATION_RENDER_HASH, LABEL_JOB
+from racetrack_operator.render.pods import LOG_TAIL_LINES, find_unhealthy, log_tail
 from racetrack_operator.render.status import Problem, events, job_status
 
 log = logging.getLogger(__name__)
@@ -46,11 +48,13 @@ async def sync_job(
     apply: bool,
     deployment: dict[str, Any] | None = None,
     raw: dict[str, Any] | None = None,
+    look_at_pods: bool = False,
 ) -> Outcome | None:
     """Returns None when the Job is gone or being deleted, or the refresh was merged.
 
     ``raw`` is the Job as kopf handed it to a handler (saves a read); ``deployment`` is what
-    the Deployment watch just reported.
+    the Deployment watch just reported; ``look_at_pods`` reads the pods of an unavailable Job
+    to find a failing one and its last log lines.
     """
     key = (namespace, name)
     if not apply:
@@ -67,7 +71,9 @@ async def sync_job(
             if not apply:
                 deployment = ctx.waiting_refresh.pop(key, deployment)
                 registered = False
-            result = await _sync_locked(ctx, key, apply=apply, deployment=deployment, raw=raw)
+            result = await _sync_locked(
+                ctx, key, apply=apply, deployment=deployment, raw=raw, look_at_pods=look_at_pods
+            )
     except Exception:
         metrics.ERRORS.labels("Job").inc()
         metrics.RECONCILES.labels("Job", "error").inc()
@@ -134,6 +140,7 @@ async def reconcile_job(
 def forget(ctx: Context, namespace: str, name: str) -> None:
     ctx.jobs.pop((namespace, name), None)
     ctx.requeue.cancel((namespace, name))
+    ctx.requeue.cancel(("unhealthy", namespace, name))
     metrics.JOB_CONDITIONS.forget(namespace, name)
 
 
@@ -144,6 +151,7 @@ async def _sync_locked(
     apply: bool,
     deployment: dict[str, Any] | None,
     raw: dict[str, Any] | None,
+    look_at_pods: bool,
 ) -> tuple[Outcome, str] | None:
     namespace, name = key
     path = k.racetrack("jobs", namespace, name)
@@ -174,6 +182,20 @@ async def _sync_locked(
         # Even when stalled, report on whatever Deployment is running.
         deployment = ctx.deployments.get(key) or await ctx.kube.get(k.deployments(namespace, name))
 
+    unhealthy = None
+    if deployment is not None and not _available(deployment):
+        if look_at_pods:
+            unhealthy = await diagnose(ctx, namespace, name)
+
+        async def look_again() -> None:
+            await sync_job(ctx, namespace, name, apply=False, look_at_pods=True)
+
+        # Pods fail without their Deployment changing, so a Job that stays unavailable is
+        # looked at again on a timer; a rollout that finishes before it costs no pod reads.
+        ctx.requeue.schedule(
+            ("unhealthy", namespace, name), ctx.settings.stalled_retry_seconds, look_again
+        )
+
     old = state.job.status
     new = job_status(
         state.job,
@@ -182,6 +204,7 @@ async def _sync_locked(
         desired_hash=state.desired_hash,
         url=state.url,
         timestamp=c.now(),
+        unhealthy=unhealthy,
     )
     patch = merge_patch(old.to_wire(), new.to_wire())
     if patch is not None:
@@ -210,6 +233,39 @@ async def _sync_locked(
     )
     family = state.job.spec.name if state.parsed and family_changed else ""
     return Outcome(state.problem, ready), family
+
+
+def _available(deployment: dict[str, Any]) -> bool:
+    status = deployment.get("status") or {}
+    want = int((deployment.get("spec") or {}).get("replicas", 1))
+    return int(status.get("availableReplicas") or 0) >= want and not status.get(
+        "unavailableReplicas"
+    )
+
+
+async def diagnose(ctx: Context, namespace: str, name: str) -> UnhealthyPod | None:
+    """A failing pod of the Job with its container's last log lines, or None."""
+    listed = await ctx.kube.request(
+        "GET", k.pods(namespace), query=[("labelSelector", f"{LABEL_JOB}={name}")]
+    )
+    trouble = find_unhealthy(listed.get("items") or [], datetime.datetime.now(datetime.UTC))
+    if trouble is None:
+        return None
+    query = [("container", trouble.container), ("tailLines", str(LOG_TAIL_LINES))]
+    if trouble.previous_logs:
+        query.append(("previous", "true"))
+    try:
+        text = await ctx.kube.text(f"{k.pods(namespace)}/{trouble.pod}/log", query)
+    except k.ApiError as error:
+        # No logs yet (an image that cannot be pulled) is an answer too.
+        text = f"(no logs: HTTP {error.status})"
+    return UnhealthyPod(
+        name=trouble.pod,
+        reason=trouble.reason,
+        message=trouble.message,
+        restarts=trouble.restarts,
+        log_tail=log_tail(text),
+    )
 
 
 async def _apply(ctx: Context, state: JobState, desired: Desired) -> dict[str, Any]:

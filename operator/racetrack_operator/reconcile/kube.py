@@ -69,6 +69,14 @@ class Kube:
             self._pool, self._request, method, path, body, query or [], content_type, accept
         )
 
+    async def text(self, path: str, query: list[tuple[str, str]] | None = None) -> str:
+        """A plain-text GET, such as a container's log."""
+        loop = asyncio.get_running_loop()
+        data = await loop.run_in_executor(
+            self._pool, self._call, "GET", path, None, query or [], "application/json", "*/*"
+        )
+        return data.decode(errors="replace")
+
     def _request(
         self,
         method: str,
@@ -78,6 +86,19 @@ class Kube:
         content_type: str,
         accept: str,
     ) -> JsonDict:
+        data = self._call(method, path, body, query, content_type, accept)
+        parsed: JsonDict = json.loads(data) if data else {}
+        return parsed
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        query: list[tuple[str, str]],
+        content_type: str,
+        accept: str,
+    ) -> bytes:
         headers = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type
@@ -96,8 +117,8 @@ class Kube:
         if response.status >= 400:
             text = data.decode(errors="replace")
             raise ApiError(response.status, str(response.reason), text)
-        parsed: JsonDict = json.loads(data) if data else {}
-        return parsed
+        result: bytes = data
+        return result
 
     async def get(self, path: str, *, accept: str = "application/json") -> JsonDict | None:
         """The object, or None when it does not exist."""
@@ -132,6 +153,10 @@ def deployments(namespace: str, name: str | None = None) -> str:
 def services(namespace: str, name: str | None = None) -> str:
     base = f"/api/v1/namespaces/{namespace}/services"
     return f"{base}/{name}" if name else base
+
+
+def pods(namespace: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/pods"
 
 
 def secret(namespace: str, name: str) -> str:

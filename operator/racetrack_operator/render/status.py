@@ -13,7 +13,7 @@ from typing import Any
 from racetrack_operator import conditions as c
 from racetrack_operator.api.v1alpha1 import Job
 from racetrack_operator.api.v1alpha1.common import Condition, ConditionStatus
-from racetrack_operator.api.v1alpha1.job import JobStatus
+from racetrack_operator.api.v1alpha1.job import JobStatus, UnhealthyPod
 from racetrack_operator.render import names
 
 
@@ -95,6 +95,7 @@ def job_status(
     desired_hash: str | None,
     url: str | None,
     timestamp: str,
+    unhealthy: UnhealthyPod | None = None,
 ) -> JobStatus:
     generation = job.generation
     dep_status: dict[str, Any] = (deployment or {}).get("status") or {}
@@ -146,11 +147,16 @@ def job_status(
         reason = c.REASON_SCALED_TO_ZERO if want == 0 else c.REASON_REPLICAS_AVAILABLE
         put(c.AVAILABLE, "True", reason, f"{available}/{want} replicas available.")
     else:
+        trouble = (
+            f" Pod {unhealthy.name}: {unhealthy.reason} (last log lines in status.unhealthyPod)."
+            if unhealthy
+            else ""
+        )
         put(
             c.AVAILABLE,
             "False",
             c.REASON_ROLLOUT_IN_PROGRESS,
-            f"{updated} of {want} replicas updated, {available} available.",
+            f"{updated} of {want} replicas updated, {available} available.{trouble}",
         )
 
     if problem is not None:
@@ -185,6 +191,7 @@ def job_status(
         ready_replicas=_int(dep_status, "readyReplicas"),
         available_replicas=available,
         updated_replicas=updated,
+        unhealthy_pod=None if rolled_out else unhealthy,
     )
 
 

@@ -8,7 +8,7 @@ from rtjob_fixtures import adder, python3  # type: ignore[import-not-found]
 
 from racetrack_operator import conditions as c
 from racetrack_operator.api.v1alpha1 import Job
-from racetrack_operator.api.v1alpha1.job import JobStatus
+from racetrack_operator.api.v1alpha1.job import JobStatus, UnhealthyPod
 from racetrack_operator.render.deployment import desired_deployment
 from racetrack_operator.render.diff import merge_patch
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
@@ -175,3 +175,31 @@ def test_deployment_view_is_enough_for_status() -> None:
         ANNOTATION_RENDER_HASH: full["metadata"]["annotations"][ANNOTATION_RENDER_HASH]
     }
     assert "env" not in str(view)  # the pod template is not kept
+
+
+def test_an_unhealthy_pod_is_shown_while_unavailable_and_dropped_once_available() -> None:
+    job = adder()
+    crashing = UnhealthyPod(
+        name="adder-v1-0-0-7d9f-abcde",
+        reason="CrashLoopBackOff",
+        restarts=4,
+        log_tail=["ImportError: class NoSuchClass was not found"],
+    )
+    common: dict[str, Any] = {
+        "problem": None,
+        "desired_hash": deployment(job, available=0)["metadata"]["annotations"][
+            ANNOTATION_RENDER_HASH
+        ],
+        "url": URL,
+        "timestamp": "2026-11-25T12:00:00Z",
+        "unhealthy": crashing,
+    }
+    failing = job_status(job, deployment=deployment(job, available=1, updated=2), **common)
+    assert failing.unhealthy_pod == crashing
+    available = c.find(failing.conditions, c.AVAILABLE)
+    assert available is not None
+    assert "Pod adder-v1-0-0-7d9f-abcde: CrashLoopBackOff" in available.message
+    assert failing.to_wire()["unhealthyPod"]["logTail"] == crashing.log_tail
+
+    healed = job_status(job, deployment=deployment(job, available=2), **common)
+    assert healed.unhealthy_pod is None

@@ -297,6 +297,21 @@ class JobSpec(ApiModel):
     """Job-type specific settings, e.g. entrypoint_path for python3 (free-form)."""
 
 
+class UnhealthyPod(StatusModel):
+    """A pod of the Job that is not ready, with what its container last printed."""
+
+    name: str
+    """The pod."""
+    reason: str
+    """Why it is not ready, e.g. CrashLoopBackOff or ReadinessProbeFailing."""
+    message: str = ""
+    """Kubernetes' own words about it, when it has some."""
+    restarts: int = 0
+    """How often the job container restarted."""
+    log_tail: Annotated[list[str], Field(max_length=20)] = Field(default_factory=list)
+    """The container's last log lines (of its previous run after a crash)."""
+
+
 class JobStatus(StatusModel):
     """What the operator observed; conditions explain every state."""
 
@@ -325,6 +340,8 @@ class JobStatus(StatusModel):
     """Pods available for at least minReadySeconds."""
     updated_replicas: int = 0
     """Pods already running the current template."""
+    unhealthy_pod: UnhealthyPod | None = None
+    """While the Job is not available: a pod that is not ready, and its last log lines."""
 
 
 _READY = '.status.conditions[?(@.type=="Ready")]'
