@@ -12,24 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rtjob_helpers import REPO, OperatorProcess  # type: ignore[import-not-found]
+from rtjob_helpers import OperatorProcess  # type: ignore[import-not-found]
 
+from racetrack_operator.devcluster import addons
 from racetrack_operator.devcluster.launcher import LocalCluster
 
 
 @pytest.fixture(scope="session")
 def crds(cluster: LocalCluster) -> LocalCluster:
-    """The cluster with our CRDs applied from crds/ (as a user would) and Established."""
-    applied = cluster.kubectl("apply", "--server-side", "-k", str(REPO / "crds"), check=False)
-    assert applied.returncode == 0, applied.stderr
-    cluster.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd",
-        "-l",
-        "app.kubernetes.io/part-of=racetrack-operator",
-    )
+    """The cluster with our CRDs applied from crds/ as ``racetrack dev up`` does, Established."""
+    addons.apply_crds(cluster)
     return cluster
 
 

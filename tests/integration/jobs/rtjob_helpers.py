@@ -10,25 +10,10 @@ import importlib.util
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[3]
-T = TypeVar("T")
-
-
-def eventually(condition: Callable[[], T], timeout: float = 60.0, what: str = "") -> T:
-    """Poll until ``condition`` returns something truthy; the deadline only stops a hang."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what or condition.__doc__}")
-        time.sleep(0.2)
 
 
 class OperatorProcess:

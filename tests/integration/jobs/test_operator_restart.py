@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 import yaml
-from rtjob_helpers import REPO, OperatorProcess, eventually  # type: ignore[import-not-found]
+from rtjob_helpers import REPO, OperatorProcess  # type: ignore[import-not-found]
 
 from racetrack_operator.devcluster.launcher import LocalCluster
+from support import eventually  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.cluster
 
