@@ -75,8 +75,12 @@ typecheck: install
 manifests: install
 	$(BIN)/python -m racetrack_operator.crdgen --output crds/
 
+# Every benchmark prints its figures next to a baseline measured in the same run.
 bench: binaries
 	$(BIN)/python bench/devcluster_start.py
+	$(BIN)/python bench/runtime_throughput.py
+	$(BIN)/python bench/jobs_convergence.py
+	$(BIN)/python bench/realnode_start.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
