@@ -3,10 +3,10 @@
 Run: ``python bench/jobs_convergence.py [--single N] [--burst N] [--backlog N]``
 
 Everything runs on one fresh local control plane (simulated nodes), so every figure sits next
-to a floor measured in the same run on the same machine: the same number of plain Deployments
-created directly through the API, timed until Available. No operator can make a Job Ready
-before Kubernetes makes its Deployment Available, so ``ratio = Jobs / floor`` is what the
-operator adds (watch latency, rendering, three API writes, status patches).
+to a floor measured in the same run on the same machine: the objects a Job needs (a Deployment
+and a Service each) created directly through the API, timed until the Deployment is
+Available. No operator can make a Job Ready before that, so ``ratio = Jobs / floor`` is what
+the operator adds (watches, rendering, its JobFamily, status patches, events).
 
 - single: Jobs applied one after another, each timed from create to ``Ready=True`` (p50, p95);
 - burst: N Jobs created at once by 16 parallel clients, each timed from its create;
@@ -74,6 +74,18 @@ def deployment_manifest(index: int, prefix: str) -> dict[str, Any]:
                 "metadata": {"labels": labels},
                 "spec": {"containers": [{"name": "job", "image": "registry.invalid/bench:1"}]},
             },
+        },
+    }
+
+
+def service_manifest(index: int, prefix: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": f"{prefix}-{index}"},
+        "spec": {
+            "selector": {"bench": prefix, "index": str(index)},
+            "ports": [{"name": "http", "port": 7000, "targetPort": 7000}],
         },
     }
 
@@ -180,10 +192,14 @@ class Bench:
         return create
 
     def create_deployment(self, prefix: str) -> Callable[[int], None]:
+        core = client.CoreV1Api(self.apps.api_client)
+
         def create(index: int) -> None:
             # The client serialises plain dicts as they are; its stubs only name model classes.
             body: Any = deployment_manifest(index, prefix)
             self.apps.create_namespaced_deployment(NAMESPACE, body)
+            service: Any = service_manifest(index, prefix)
+            core.create_namespaced_service(NAMESPACE, service)
 
         return create
 
@@ -240,7 +256,7 @@ def main() -> int:
             addons.apply_crds(cluster)
             bench = Bench(cluster)
 
-            print("Apply to Ready (Jobs) against create to Available (plain Deployments):")
+            print("Apply to Ready (Jobs) against the floor (Deployment + Service to Available):")
             floor = bench.sequential(args.single, "floor-one", jobs=False)
             addons.start_operator(cluster)
             idle_rss = operator_rss_mib(cluster)
@@ -264,7 +280,7 @@ def main() -> int:
             converged = max(bench.jobs.ready_at[n] for n in names) - started
             print(
                 f"\nOperator restarted with {args.backlog} Jobs waiting: all Ready after "
-                f"{converged:.1f} s (floor: {args.backlog} Deployments Available after "
+                f"{converged:.1f} s (floor: {args.backlog} Deployments + Services after "
                 f"{floor_backlog_total:.1f} s; ratio {converged / floor_backlog_total:.2f})"
             )
             total_jobs = args.single + args.burst + args.backlog
