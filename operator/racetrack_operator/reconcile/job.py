@@ -101,6 +101,8 @@ def needs_apply(state: JobState | None, raw: dict[str, Any]) -> bool:
     known = state.job.metadata
     if meta.get("deletionTimestamp"):
         return False
+    if not state.applied:
+        return True
     if (meta.get("uid"), meta.get("generation")) != (known.get("uid"), known.get("generation")):
         return True
     annotations = meta.get("annotations") or {}
@@ -156,6 +158,9 @@ async def _sync_locked(
     namespace, name = key
     path = k.racetrack("jobs", namespace, name)
     state = ctx.jobs.get(key)
+    # The first time this process applies a Job (after a restart its family may have been
+    # missing when a Deployment event first loaded it), its family is synced as well.
+    first_apply = apply and (state is None or not state.applied)
     if apply or state is None:
         if raw is None:
             raw = await ctx.kube.get(path)
@@ -177,6 +182,7 @@ async def _sync_locked(
                     f"{error}; delete it or give this Job another metadata.name",
                     retry=True,
                 )
+        state.applied = apply
         ctx.jobs[key] = state
     if deployment is None:
         # Even when stalled, report on whatever Deployment is running.
@@ -231,7 +237,7 @@ async def _sync_locked(
     family_changed = patch is not None and (
         c.is_true(old.conditions, c.READY) != ready or old.observed_generation == 0
     )
-    family = state.job.spec.name if state.parsed and family_changed else ""
+    family = state.job.spec.name if state.parsed and (family_changed or first_apply) else ""
     return Outcome(state.problem, ready), family
 
 

@@ -37,6 +37,10 @@ class JobState:
     url: str | None
     service_hash: str | None = None
     """Hash of the Service this process last made sure of (so it is not read every time)."""
+    applied: bool = False
+    """Whether this process has applied the Job's children. A Deployment event can load a
+    Job before the Job's own first event (an operator restart); such a state is only
+    observed, and the Job must still be reconciled."""
 
 
 @dataclasses.dataclass(frozen=True)

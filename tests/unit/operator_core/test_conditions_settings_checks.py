@@ -99,7 +99,7 @@ def test_needs_apply_ignores_our_own_status_writes() -> None:
     raw = yaml.safe_load(ADDER.read_text())
     raw["metadata"].update(uid="u1", generation=1, managedFields=[{"manager": "kubectl"}])
     state = JobState(Job.model_validate({**raw, "metadata": slim_metadata(raw["metadata"])}),
-                     True, None, "h", "u")  # fmt: skip
+                     True, None, "h", "u", applied=True)  # fmt: skip
     assert "managedFields" not in state.job.metadata
     assert needs_apply(None, raw)
     assert not needs_apply(state, {**raw, "status": {"replicas": 2}})
@@ -107,6 +107,17 @@ def test_needs_apply_ignores_our_own_status_writes() -> None:
     assert needs_apply(state, {**raw, "metadata": {**raw["metadata"], "uid": "u2"}})
     redeploy = {"annotations": {"racetrack.io/redeploy-at": "now"}}
     assert needs_apply(state, {**raw, "metadata": {**raw["metadata"], **redeploy}})
+
+
+def test_a_job_only_observed_through_its_deployment_still_needs_applying() -> None:
+    # After a restart a Deployment event may load the Job before the Job's own first event;
+    # skipping it then would leave children the killed operator never made (its Service).
+    raw = yaml.safe_load(ADDER.read_text())
+    raw["metadata"].update(uid="u1", generation=1)
+    observed = JobState(Job.model_validate(raw), True, None, "h", "u", applied=False)
+    assert needs_apply(observed, raw)
+    deleting = {**raw, "metadata": {**raw["metadata"], "deletionTimestamp": "2026-11-25T12:00:00Z"}}
+    assert not needs_apply(observed, deleting)
 
 
 def test_requeue_keeps_the_earliest_and_backs_off() -> None:
