@@ -43,6 +43,19 @@ class Condition(StatusModel):
     """metadata.generation of the object this condition was computed from."""
 
 
+#: A status' conditions: at most one per type (a map keyed by type, as kstatus expects).
+Conditions = Annotated[
+    list[Condition],
+    Field(
+        max_length=16,
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["type"],
+        },
+    ),
+]
+
+
 def quantity_value(value: str) -> Decimal:
     """The numeric value of a Kubernetes quantity (``512Mi`` -> 536870912)."""
     # parse_quantity returns a Decimal or raises ValueError.

@@ -17,7 +17,7 @@ from racetrack_operator.api.meta import (
     PrinterColumn,
     StatusModel,
 )
-from racetrack_operator.api.v1alpha1.common import Condition
+from racetrack_operator.api.v1alpha1.common import Conditions
 
 
 class ExternalServiceConsumerSpec(ApiModel):
@@ -34,16 +34,7 @@ class ExternalServiceConsumerStatus(StatusModel):
     """metadata.generation the status was computed from."""
     token_secret_name: str | None = None
     """Secret holding the caller token."""
-    conditions: Annotated[
-        list[Condition],
-        Field(
-            max_length=16,
-            json_schema_extra={
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-list-map-keys": ["type"],
-            },
-        ),
-    ] = Field(default_factory=list)
+    conditions: Conditions = Field(default_factory=list)
     """Conditions of the consumer."""
 
 

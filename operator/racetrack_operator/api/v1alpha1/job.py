@@ -36,7 +36,7 @@ from racetrack_operator.api.meta import (
 )
 from racetrack_operator.api.v1alpha1.common import (
     DNS_LABEL_REGEX,
-    Condition,
+    Conditions,
     QuantityType,
     SecretRef,
     quantity_value,
@@ -317,16 +317,7 @@ class JobStatus(StatusModel):
 
     observed_generation: int = 0
     """metadata.generation the status was computed from."""
-    conditions: Annotated[
-        list[Condition],
-        Field(
-            max_length=16,
-            json_schema_extra={
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-list-map-keys": ["type"],
-            },
-        ),
-    ] = Field(default_factory=list)
+    conditions: Conditions = Field(default_factory=list)
     """Ready, Deployed, Available, Reconciling and Stalled."""
     image: str | None = None
     """Image the Deployment runs."""

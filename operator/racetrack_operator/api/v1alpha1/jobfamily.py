@@ -20,7 +20,7 @@ from racetrack_operator.api.meta import (
     PrinterColumn,
     StatusModel,
 )
-from racetrack_operator.api.v1alpha1.common import DNS_LABEL_REGEX, Condition
+from racetrack_operator.api.v1alpha1.common import DNS_LABEL_REGEX, Conditions
 
 
 class JobFamilySpec(ApiModel):
@@ -50,16 +50,7 @@ class JobFamilyStatus(StatusModel):
     """Every Job of the family, highest version first."""
     latest: str | None = None
     """Highest ready stable version (no pre-release); what callers of 'latest' reach."""
-    conditions: Annotated[
-        list[Condition],
-        Field(
-            max_length=16,
-            json_schema_extra={
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-list-map-keys": ["type"],
-            },
-        ),
-    ] = Field(default_factory=list)
+    conditions: Conditions = Field(default_factory=list)
     """Conditions of the family."""
 
 

@@ -19,7 +19,7 @@ from racetrack_operator.api.meta import (
     PrinterColumn,
     StatusModel,
 )
-from racetrack_operator.api.v1alpha1.common import Condition
+from racetrack_operator.api.v1alpha1.common import Conditions
 
 
 class UserSpec(ApiModel):
@@ -47,16 +47,7 @@ class UserStatus(StatusModel):
     """metadata.generation the status was computed from."""
     token_secret_name: str | None = None
     """Secret holding the user token while the user is active."""
-    conditions: Annotated[
-        list[Condition],
-        Field(
-            max_length=16,
-            json_schema_extra={
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-list-map-keys": ["type"],
-            },
-        ),
-    ] = Field(default_factory=list)
+    conditions: Conditions = Field(default_factory=list)
     """Conditions of the user."""
 
 
