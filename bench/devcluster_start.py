@@ -22,13 +22,7 @@ from pathlib import Path
 
 from racetrack_operator.devcluster.build import BinaryCache
 from racetrack_operator.devcluster.launcher import LocalCluster
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+from racetrack_operator.devcluster.processes import resident_mib
 
 
 def one_start(cache: BinaryCache, idle_seconds: float) -> tuple[float, float, dict[str, float]]:
@@ -45,7 +39,7 @@ def one_start(cache: BinaryCache, idle_seconds: float) -> tuple[float, float, di
             # The floor: the API server answered /readyz just before the controllers started.
             floor = marks["Started kube-controller-manager"]
             time.sleep(idle_seconds)
-            memory = {c.name: rss_mib(c.pid) for c in cluster.components if c.pid}
+            memory = {c.name: resident_mib(c.pid) for c in cluster.components if c.pid}
     return ready, floor, memory
 
 

@@ -37,6 +37,7 @@ from kubernetes import client, watch
 from racetrack_operator.devcluster import addons
 from racetrack_operator.devcluster.build import BinaryCache
 from racetrack_operator.devcluster.launcher import LocalCluster
+from racetrack_operator.devcluster.processes import resident_mib
 
 GROUP, VERSION, PLURAL = "racetrack.io", "v1alpha1", "jobs"
 NAMESPACE = "default"
@@ -227,10 +228,7 @@ class Bench:
 
 def operator_rss_mib(cluster: LocalCluster) -> float:
     component = next(c for c in cluster.components if c.name == addons.OPERATOR_COMPONENT)
-    for line in Path(f"/proc/{component.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return resident_mib(component.pid or 0)
 
 
 def row(label: str, ours: list[float], floor: list[float]) -> str:

@@ -28,20 +28,11 @@ from pathlib import Path
 
 from racetrack_operator.devcluster.build import BinaryCache
 from racetrack_operator.devcluster.launcher import ClusterOptions, LocalCluster
+from racetrack_operator.devcluster.processes import resident_mib
 from racetrack_operator.devcluster.realnode import baseimage, cgroups, cleanup, detect, network, oci
 from racetrack_operator.devcluster.realnode.setup import RealNodeOptions
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def rss_mib(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def manifest(image: str) -> str:
@@ -106,12 +97,12 @@ def applied_to_first_call(cluster: LocalCluster, options: RealNodeOptions) -> fl
 
 
 def node_memory(cluster: LocalCluster) -> dict[str, float]:
-    memory = {c.name: rss_mib(c.pid) for c in cluster.components if c.pid}
+    memory = {c.name: resident_mib(c.pid) for c in cluster.components if c.pid}
     assert cluster.real is not None and cluster.real.node is not None
     node = cluster.real.node
     shims = cleanup.processes_naming(str(node.containerd_paths.socket))
-    memory["containerd shims"] = sum(rss_mib(pid) for pid in shims)
-    memory["pods (pause + job)"] = sum(rss_mib(pid) for pid in cgroups.pids(node.cgroup_name))
+    memory["containerd shims"] = sum(resident_mib(pid) for pid in shims)
+    memory["pods (pause + job)"] = sum(resident_mib(pid) for pid in cgroups.pids(node.cgroup_name))
     return memory
 
 

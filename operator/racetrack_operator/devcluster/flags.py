@@ -63,17 +63,25 @@ def apiserver(
     ]
 
 
-def controller_manager(
-    binaries: Binaries, kubeconfig: Path, port: int, cert_dir: Path, certs: pki.ClusterPKI
-) -> list[str]:
+def _controller_basics(kubeconfig: Path, port: int, cert_dir: Path) -> list[str]:
+    """What the controller manager and the scheduler both need: who they are, where they
+    listen (loopback, a port of their own so two clusters never collide)."""
     return [
-        str(binaries.kube_controller_manager),
         f"--kubeconfig={kubeconfig}",
         f"--authentication-kubeconfig={kubeconfig}",
         f"--authorization-kubeconfig={kubeconfig}",
         "--bind-address=127.0.0.1",
         f"--secure-port={port}",
         f"--cert-dir={cert_dir}",
+    ]
+
+
+def controller_manager(
+    binaries: Binaries, kubeconfig: Path, port: int, cert_dir: Path, certs: pki.ClusterPKI
+) -> list[str]:
+    return [
+        str(binaries.kube_controller_manager),
+        *_controller_basics(kubeconfig, port, cert_dir),
         f"--service-account-private-key-file={certs.service_account_key}",
         f"--root-ca-file={certs.ca.cert}",
         f"--cluster-signing-cert-file={certs.ca.cert}",
@@ -89,12 +97,7 @@ def controller_manager(
 def scheduler(binaries: Binaries, kubeconfig: Path, port: int, cert_dir: Path) -> list[str]:
     return [
         str(binaries.kube_scheduler),
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
-        "--bind-address=127.0.0.1",
-        f"--secure-port={port}",
-        f"--cert-dir={cert_dir}",
+        *_controller_basics(kubeconfig, port, cert_dir),
         "--leader-elect=false",
         *_CLIENT_RATE,
     ]

@@ -119,6 +119,17 @@ class Component:
             self.process.wait(timeout=grace_seconds)
 
 
+def resident_mib(pid: int) -> float:
+    """A process's resident memory in MiB (0 when it is gone), for the benchmarks."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def last_log_line(path: Path) -> str:
     with contextlib.suppress(OSError):
         lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
