@@ -45,6 +45,14 @@ class Settings:
 
     Many concurrent writes let the API server and etcd batch them; with thousands of Jobs
     converging at once this, not the operator's CPU, sets the pace."""
+    object_workers: int = 100
+    """RACETRACK_OBJECT_WORKERS: how many objects (Jobs, Deployments, ...) have their events
+    handled at once; the rest wait in the watch.
+
+    Each one in flight holds its bodies and a task; without a bound, an operator starting
+    with a thousand Jobs handles all of them (and their Deployments) at once and keeps the
+    memory of that peak for good. More than ``api_concurrency`` adds no speed: the handlers
+    would only queue for API calls."""
     pub_url: str = ""
     """RACETRACK_PUB_URL: gateway URL given to jobs as PUB_URL (for job-to-job calls)."""
     cluster_domain: str = "cluster.local"
@@ -60,6 +68,9 @@ class Settings:
                 continue
             values[field.name] = _parse(field.name, field.type, raw)
         settings = cls(**values)  # type: ignore[arg-type]
+        for name in ("api_concurrency", "object_workers"):
+            if getattr(settings, name) < 1:
+                raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
         if settings.image_pull_policy not in ("Always", "IfNotPresent", "Never"):
             raise SettingsError(
                 f"{PREFIX}IMAGE_PULL_POLICY must be Always, IfNotPresent or Never, "

@@ -11,6 +11,7 @@ from typing import Any
 import kopf
 
 from racetrack_operator import metrics
+from racetrack_operator.handlers.storage import NoDiffBase
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.kube import Kube, load_api_client
 from racetrack_operator.settings import Settings
@@ -21,21 +22,25 @@ FINALIZER = "racetrack.io/finalizer"
 log = logging.getLogger(__name__)
 
 
-def configure(settings: kopf.OperatorSettings) -> None:
+def configure(settings: kopf.OperatorSettings, operator_settings: Settings) -> None:
     # Our own finalizer name, so `kubectl get -o yaml` says who holds an object. No handler
     # needs one today: children go with their Job by ownerReferences (garbage collection) and
     # families learn of deletions from the watch, so deleting a Job never waits on us.
     settings.persistence.finalizer = FINALIZER
-    # kopf's per-object storage (progress, last handled spec) goes into our own annotations,
-    # never into status.kopf, which our structural status schema would prune. Our handlers are
-    # watch handlers and store nothing today (see handlers.job); this keeps any future
-    # on.create/on.update handler from writing under kopf's names. The prefix is a subdomain
-    # of racetrack.io, not racetrack.io itself: kopf hides every annotation under its storage
-    # prefix from its diffs, which would make racetrack.io/redeploy-at invisible.
+    # kopf's progress storage goes into our own annotations, never into status.kopf, which
+    # our structural status schema would prune. Our handlers are watch handlers and store
+    # nothing today (see handlers.job); this keeps any future retrying handler from writing
+    # under kopf's names. The prefix is a subdomain of racetrack.io, not racetrack.io itself:
+    # kopf treats every annotation under its storage prefix as its own bookkeeping.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=PREFIX, key="last-handled-configuration"
-    )
+    # No diff base: kopf would deep-copy every body on every event for handlers we do not
+    # have (see handlers.storage).
+    settings.persistence.diffbase_storage = NoDiffBase()
+    # Bounded memory when thousands of objects change at once (see Settings.object_workers).
+    # An object's worker keeps its slot until it has been idle this long; kopf's 5 s would
+    # cap a hundred workers at twenty objects a second, and a worker is cheap to restart.
+    settings.queueing.worker_limit = operator_settings.object_workers
+    settings.queueing.idle_timeout = 0.5
     # Only the events we post explicitly (Ready, Stalled, Recovered, DeploymentUpdated) reach
     # `kubectl describe`; handler log lines and retries would drown them.
     settings.posting.loggers = False
@@ -50,8 +55,8 @@ def configure(settings: kopf.OperatorSettings) -> None:
 async def startup(
     settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
-    configure(settings)
     operator_settings = Settings.from_env()
+    configure(settings, operator_settings)
     # Here rather than in __main__, so `kopf run -m racetrack_operator.handlers` has them too.
     port = metrics.serve(operator_settings.metrics_port)
     logger.info("Serving metrics on port %d.", port)

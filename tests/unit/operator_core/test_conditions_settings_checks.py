@@ -52,6 +52,8 @@ def test_settings_from_env() -> None:
     [
         ({"RACETRACK_METRICS_PORT": "ninety"}, "RACETRACK_METRICS_PORT must be an integer"),
         ({"RACETRACK_IMAGE_PULL_POLICY": "Sometimes"}, "RACETRACK_IMAGE_PULL_POLICY must be"),
+        ({"RACETRACK_OBJECT_WORKERS": "0"}, "RACETRACK_OBJECT_WORKERS must be at least 1"),
+        ({"RACETRACK_API_CONCURRENCY": "-4"}, "RACETRACK_API_CONCURRENCY must be at least 1"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
