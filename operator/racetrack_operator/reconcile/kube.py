@@ -13,6 +13,7 @@ import concurrent.futures
 import json
 from typing import Any
 
+import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
@@ -100,20 +101,30 @@ class Kube:
         accept: str,
     ) -> bytes:
         headers = {"Accept": accept}
+        payload = None
         if body is not None:
             headers["Content-Type"] = content_type
-        _, url, headers, body, _ = self._api.param_serialize(
+            # Encoded here: the client's generic serializer walks every value of the body
+            # looking for model objects, and ours are plain dicts already.
+            payload = json.dumps(body, separators=(",", ":")).encode()
+        # The client still adds the credentials (refreshing a service account token) and
+        # owns the TLS connection pool; the body goes to the pool as it is.
+        _, url, headers, _, _ = self._api.param_serialize(
             method=method,
             resource_path=path,
             query_params=query,
             header_params=headers,
-            body=body,
             auth_settings=["BearerToken"],
         )
-        response = self._api.call_api(
-            method, url, header_params=headers, body=body, _request_timeout=REQUEST_TIMEOUT
+        response = self._api.rest_client.pool_manager.request(
+            method,
+            url,
+            body=payload,
+            headers=headers,
+            timeout=urllib3.Timeout(connect=REQUEST_TIMEOUT[0], read=REQUEST_TIMEOUT[1]),
+            preload_content=True,
         )
-        data = response.read()
+        data = response.data
         if response.status >= 400:
             text = data.decode(errors="replace")
             raise ApiError(response.status, str(response.reason), text)
