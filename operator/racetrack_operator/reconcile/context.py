@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Hashable
 from typing import Any
@@ -31,5 +32,12 @@ class Context:
     jobs: dict[tuple[str, str], JobState] = dataclasses.field(default_factory=dict)
     # Reconciliations to run again later (waiting on the world, or after an error).
     requeue: Requeue = dataclasses.field(default_factory=Requeue)
+    # Service writes in flight. The API server creates Services one after another (each
+    # ClusterIP allocation is a write through its own rate-limited loopback client, about 50
+    # a second), so a burst of them would hold every API thread while Deployments and status
+    # writes of other Jobs wait behind them. A few at a time keep that queue in asyncio.
+    service_writes: asyncio.Semaphore = dataclasses.field(
+        default_factory=lambda: asyncio.Semaphore(4)
+    )
     # Created on first use by ``racetrack_operator.reconcile.family.request_sync``.
     family_syncs: Coalescer | None = None

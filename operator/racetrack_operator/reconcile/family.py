@@ -51,7 +51,10 @@ def request_sync(ctx: Context, namespace: str, family: str) -> None:
             ns, name = cast(tuple[str, str], key)
             await sync_family(ctx, ns, name)
 
-        ctx.family_syncs = Coalescer(work)
+        # A family's versions turn Ready one by one as their Deployments become available;
+        # waiting a second after the first lets one sync (a GET, a LIST and a status patch)
+        # cover the versions that follow it, and is still well within what a person sees.
+        ctx.family_syncs = Coalescer(work, delay=1.0)
     ctx.family_syncs.request((namespace, family))
 
 

@@ -301,13 +301,14 @@ async def _apply(ctx: Context, state: JobState, desired: Desired) -> dict[str, A
         # This process already made sure of this very Service; a Service deleted by hand
         # since is put back by the next change of the Job or an operator restart.
         return live
-    _, service_done = await children.ensure(
-        ctx.kube,
-        k.services(namespace),
-        desired.service,
-        replace=False,
-        create_first=done == "created",
-    )
+    async with ctx.service_writes:
+        _, service_done = await children.ensure(
+            ctx.kube,
+            k.services(namespace),
+            desired.service,
+            replace=False,
+            create_first=done == "created",
+        )
     state.service_hash = service_hash
     if service_done:
         log.info("%s Service %s/%s.", service_done.capitalize(), namespace, job.name)

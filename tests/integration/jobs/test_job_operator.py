@@ -202,6 +202,15 @@ def test_deleting_the_last_version_empties_the_family_and_cascades(
     apply(crds, namespace, other)
     wait_condition(crds, namespace, "adder-v1-0-0", "Ready", "True")
     wait_condition(crds, namespace, "scorer-v3-0-0", "Ready", "True")
+    # The family lists the version first, so what follows proves the deletion removed it.
+    eventually(
+        lambda: (
+            (f := get(crds, namespace, "rtfamily", "adder"))
+            and f.get("status", {}).get("latest") == "1.0.0"
+        ),
+        60,
+        "family adder lists 1.0.0 as latest",
+    )
 
     crds.kubectl("delete", "rtjob", "adder-v1-0-0", "-n", namespace, "--wait=true")
     eventually(
@@ -215,7 +224,8 @@ def test_deleting_the_last_version_empties_the_family_and_cascades(
     family = eventually(
         lambda: (
             (f := get(crds, namespace, "rtfamily", "adder"))
-            and f.get("status", {}).get("versions") == []
+            and f.get("status", {}).get("observedGeneration")
+            and not f["status"].get("versions")
             and f
         ),
         60,
