@@ -6,7 +6,11 @@ Everything runs on one fresh local control plane (simulated nodes), so every fig
 to a floor measured in the same run on the same machine: the objects a Job needs (a Deployment
 and a Service each) created directly through the API, timed until the Deployment is
 Available. No operator can make a Job Ready before that, so ``ratio = Jobs / floor`` is what
-the operator adds (watches, rendering, its JobFamily, status patches, events).
+the operator adds (watches, rendering, its JobFamily, status patches, events). The floor's
+objects live in a namespace of their own: the controllers index pods and ReplicaSets by
+namespace, so a thousand floor pods would otherwise slow the Jobs measured after them.
+The watches that time everything read plain JSON (no client model objects), so the
+measuring costs little of the two cores the cluster and the operator share.
 
 - single: Jobs applied one after another, each timed from create to ``Ready=True`` (p50, p95);
 - burst: N Jobs created at once by 16 parallel clients, each timed from its create;
@@ -40,7 +44,8 @@ from racetrack_operator.devcluster.launcher import LocalCluster
 from racetrack_operator.devcluster.processes import resident_mib
 
 GROUP, VERSION, PLURAL = "racetrack.io", "v1alpha1", "jobs"
-NAMESPACE = "default"
+JOBS_NAMESPACE = "bench-jobs"
+FLOOR_NAMESPACE = "bench-floor"
 PARALLEL_CLIENTS = 16
 
 
@@ -107,6 +112,8 @@ class ReadyTracker:
     def __init__(
         self, list_call: Callable[..., Any], ready: Callable[[dict[str, Any]], bool], **kw: Any
     ) -> None:
+        # ``list_call`` must have no return annotation: then the watch yields plain dicts
+        # instead of deserialising every event into model objects (a real CPU cost here).
         self.ready_at: dict[str, float] = {}
         self._changed = threading.Condition()
         self._watch = watch.Watch()
@@ -117,15 +124,12 @@ class ReadyTracker:
     def _run(
         self, list_call: Callable[..., Any], ready: Callable[[dict[str, Any]], bool], kw: Any
     ) -> None:
-        serializer = client.ApiClient()
         while not self._stopped:
             # The API server ends watches now and then; a new one starts with a fresh list,
             # and only first transitions to ready are recorded, so replays are harmless.
             try:
                 for event in self._watch.stream(list_call, **kw):
                     obj = event["object"]
-                    if not isinstance(obj, dict):
-                        obj = serializer.sanitize_for_serialization(obj)
                     name = obj["metadata"]["name"]
                     if name not in self.ready_at and ready(obj):
                         with self._changed:
@@ -172,22 +176,26 @@ class Bench:
         self.cluster = cluster
         self.custom = client.CustomObjectsApi(api)
         self.apps = client.AppsV1Api(api)
-        self.jobs = ReadyTracker(
-            self.custom.list_namespaced_custom_object,
-            _job_ready,
-            group=GROUP,
-            version=VERSION,
-            namespace=NAMESPACE,
-            plural=PLURAL,
-        )
-        self.deployments = ReadyTracker(
-            self.apps.list_namespaced_deployment, _deployment_available, namespace=NAMESPACE
-        )
+        core = client.CoreV1Api(api)
+        for namespace in (JOBS_NAMESPACE, FLOOR_NAMESPACE):
+            body: Any = {"metadata": {"name": namespace}}
+            core.create_namespace(body)
+
+        def list_jobs(**kw: Any):  # type: ignore[no-untyped-def]  # see ReadyTracker
+            return self.custom.list_namespaced_custom_object(
+                GROUP, VERSION, JOBS_NAMESPACE, PLURAL, **kw
+            )
+
+        def list_deployments(**kw: Any):  # type: ignore[no-untyped-def]  # see ReadyTracker
+            return self.apps.list_namespaced_deployment(FLOOR_NAMESPACE, **kw)
+
+        self.jobs = ReadyTracker(list_jobs, _job_ready)
+        self.deployments = ReadyTracker(list_deployments, _deployment_available)
 
     def create_job(self, prefix: str) -> Callable[[int], None]:
         def create(index: int) -> None:
             self.custom.create_namespaced_custom_object(
-                GROUP, VERSION, NAMESPACE, PLURAL, job_manifest(index, prefix)
+                GROUP, VERSION, JOBS_NAMESPACE, PLURAL, job_manifest(index, prefix)
             )
 
         return create
@@ -198,9 +206,9 @@ class Bench:
         def create(index: int) -> None:
             # The client serialises plain dicts as they are; its stubs only name model classes.
             body: Any = deployment_manifest(index, prefix)
-            self.apps.create_namespaced_deployment(NAMESPACE, body)
+            self.apps.create_namespaced_deployment(FLOOR_NAMESPACE, body)
             service: Any = service_manifest(index, prefix)
-            core.create_namespaced_service(NAMESPACE, service)
+            core.create_namespaced_service(FLOOR_NAMESPACE, service)
 
         return create
 
