@@ -3,10 +3,13 @@
 Run: ``python bench/jobs_convergence.py [--single N] [--burst N] [--backlog N]``
 
 Everything runs on one fresh local control plane (simulated nodes), so every figure sits next
-to a floor measured in the same run on the same machine: the objects a Job needs (a Deployment
-and a Service each) created directly through the API, timed until the Deployment is
-Available. No operator can make a Job Ready before that, so ``ratio = Jobs / floor`` is what
-the operator adds (watches, rendering, its JobFamily, status patches, events). The floor's
+to a floor measured in the same run on the same machine: the objects a Job needs, exactly as
+the operator renders them (its Deployment and Service, without the owner), created directly
+through the API and timed until the Deployment is Available. No operator can make a Job Ready
+before that, so ``ratio = Jobs / floor`` is what the operator adds (watches, its JobFamily,
+status patches, events). For the 1,000-Job run a second floor uses a minimal Deployment and
+Service, to show what the size of a Job's pod template (probes, resources, security context,
+environment) costs the cluster by itself. The floor's
 objects live in a namespace of their own: the controllers index pods and ReplicaSets by
 namespace, so a thousand floor pods would otherwise slow the Jobs measured after them.
 The watches that time everything read plain JSON (no client model objects), so the
@@ -14,9 +17,9 @@ measuring costs little of the two cores the cluster and the operator share.
 
 - single: Jobs applied one after another, each timed from create to ``Ready=True`` (p50, p95);
 - burst: N Jobs created at once by 16 parallel clients, each timed from its create;
-- backlog: N Jobs created while the operator is stopped (as after an outage or a restart
-  during a GitOps sync), then the operator starts: time until all are Ready, and the
-  operator's resident memory afterwards.
+- backlog: N Jobs created while no operator runs (as after an outage or a restart during a
+  GitOps sync), then the operator starts: time until all are Ready, and the operator's
+  resident memory afterwards. This and its floors each get a fresh control plane.
 
 Targets from the issue: single p50 under 1 s, 1,000 Jobs converged in under 1 minute, operator
 under 200 MB with 1,000 Jobs.
@@ -25,12 +28,13 @@ under 200 MB with 1,000 Jobs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -39,9 +43,14 @@ import urllib3
 from kubernetes import client, watch
 
 from racetrack_operator.devcluster import addons
-from racetrack_operator.devcluster.build import BinaryCache
+from racetrack_operator.devcluster.build import Binaries, BinaryCache
 from racetrack_operator.devcluster.launcher import LocalCluster
 from racetrack_operator.devcluster.processes import resident_mib
+from racetrack_operator.jobtypes import resolve_job_type
+from racetrack_operator.reconcile.jobstate import parse
+from racetrack_operator.render.deployment import desired_deployment
+from racetrack_operator.render.service import desired_service
+from racetrack_operator.settings import Settings
 
 GROUP, VERSION, PLURAL = "racetrack.io", "v1alpha1", "jobs"
 JOBS_NAMESPACE = "bench-jobs"
@@ -65,6 +74,21 @@ def job_manifest(index: int, prefix: str) -> dict[str, Any]:
             "replicas": 1,
         },
     }
+
+
+def rendered_manifests(index: int, prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Deployment and Service the operator makes for ``job_manifest(index, prefix)``."""
+    raw = job_manifest(index, prefix)
+    raw["metadata"].update(namespace=FLOOR_NAMESPACE, uid=f"floor-{index}", generation=1)
+    job, problem = parse(raw)
+    assert problem is None, problem
+    job_type = resolve_job_type(job.spec.jobtype)
+    deployment = desired_deployment(job, job_type, Settings())
+    service = desired_service(job, job_type)
+    for obj in (deployment, service):
+        # No Job owns these: the garbage collector would delete them at once.
+        del obj["metadata"]["ownerReferences"]
+    return deployment, service
 
 
 def deployment_manifest(index: int, prefix: str) -> dict[str, Any]:
@@ -200,14 +224,18 @@ class Bench:
 
         return create
 
-    def create_deployment(self, prefix: str) -> Callable[[int], None]:
+    def create_deployment(self, prefix: str, *, minimal: bool = False) -> Callable[[int], None]:
         core = client.CoreV1Api(self.apps.api_client)
 
         def create(index: int) -> None:
             # The client serialises plain dicts as they are; its stubs only name model classes.
-            body: Any = deployment_manifest(index, prefix)
+            body: Any
+            service: Any
+            if minimal:
+                body, service = deployment_manifest(index, prefix), service_manifest(index, prefix)
+            else:
+                body, service = rendered_manifests(index, prefix)
             self.apps.create_namespaced_deployment(FLOOR_NAMESPACE, body)
-            service: Any = service_manifest(index, prefix)
             core.create_namespaced_service(FLOOR_NAMESPACE, service)
 
         return create
@@ -223,9 +251,13 @@ class Bench:
             latencies.append(tracker.ready_at[f"{prefix}-{index}"] - started)
         return latencies
 
-    def burst(self, count: int, prefix: str, jobs: bool) -> tuple[list[float], float]:
+    def burst(
+        self, count: int, prefix: str, jobs: bool, *, minimal: bool = False
+    ) -> tuple[list[float], float]:
         tracker = self.jobs if jobs else self.deployments
-        create = self.create_job(prefix) if jobs else self.create_deployment(prefix)
+        create = (
+            self.create_job(prefix) if jobs else self.create_deployment(prefix, minimal=minimal)
+        )
         started = time.monotonic()
         created_at = create_all(create, count)
         names = {f"{prefix}-{i}" for i in range(count)}
@@ -248,6 +280,22 @@ def row(label: str, ours: list[float], floor: list[float]) -> str:
     )
 
 
+@contextlib.contextmanager
+def fresh_cluster(binaries: Binaries, work: Path, name: str) -> Iterator[Bench]:
+    """A control plane of its own for each measurement of many objects: a thousand pods left
+    on the one simulated node by an earlier phase would slow the scheduler, kwok and the API
+    server's caches for the next, and the operator would watch the floor's Deployments."""
+    cluster = LocalCluster(binaries, work / name)
+    with cluster:
+        addons.apply_crds(cluster)
+        bench = Bench(cluster)
+        try:
+            yield bench
+        finally:
+            bench.jobs.stop()
+            bench.deployments.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=20)
@@ -257,15 +305,12 @@ def main() -> int:
 
     binaries = BinaryCache().ensure()
     with tempfile.TemporaryDirectory(prefix="rt-bench-") as work:
-        cluster = LocalCluster(binaries, Path(work))
-        with cluster:
-            addons.apply_crds(cluster)
-            bench = Bench(cluster)
-
-            print("Apply to Ready (Jobs) against the floor (Deployment + Service to Available):")
+        with fresh_cluster(binaries, Path(work), "latency") as bench:
+            print("Apply to Ready (Jobs) against the floor (their Deployment + Service created")
+            print("directly, to Available):")
             floor = bench.sequential(args.single, "floor-one", jobs=False)
-            addons.start_operator(cluster)
-            idle_rss = operator_rss_mib(cluster)
+            addons.start_operator(bench.cluster)
+            idle_rss = operator_rss_mib(bench.cluster)
             ours = bench.sequential(args.single, "one", jobs=True)
             print(row(f"one at a time (n={args.single})", ours, floor))
 
@@ -274,28 +319,30 @@ def main() -> int:
             print(row(f"{args.burst} at once", ours_burst, floor_burst))
             print(f"  {'':<26} all Ready after {ours_total:.1f} s (floor {floor_total:.1f} s)")
 
-            operator = next(c for c in cluster.components if c.name == addons.OPERATOR_COMPONENT)
-            operator.stop()
-            cluster.components.remove(operator)
+        with fresh_cluster(binaries, Path(work), "floor") as bench:
+            _, floor_backlog_total = bench.burst(args.backlog, "floor", jobs=False)
+        with fresh_cluster(binaries, Path(work), "minimal") as bench:
+            _, minimal_total = bench.burst(args.backlog, "minimal", jobs=False, minimal=True)
+        with fresh_cluster(binaries, Path(work), "backlog") as bench:
+            # Waiting Jobs, as after an outage or a restart during a GitOps sync.
             create_all(bench.create_job("backlog"), args.backlog)
-            _, floor_backlog_total = bench.burst(args.backlog, "floor-backlog", jobs=False)
             started = time.monotonic()
-            addons.start_operator(cluster)
+            addons.start_operator(bench.cluster)
             names = {f"backlog-{i}" for i in range(args.backlog)}
             bench.jobs.wait_for(names, timeout=900)
             converged = max(bench.jobs.ready_at[n] for n in names) - started
-            print(
-                f"\nOperator restarted with {args.backlog} Jobs waiting: all Ready after "
-                f"{converged:.1f} s (floor: {args.backlog} Deployments + Services after "
-                f"{floor_backlog_total:.1f} s; ratio {converged / floor_backlog_total:.2f})"
-            )
-            total_jobs = args.single + args.burst + args.backlog
-            print(
-                f"Operator memory: {idle_rss:.0f} MiB idle at start, "
-                f"{operator_rss_mib(cluster):.0f} MiB with {total_jobs} Jobs"
-            )
-            bench.jobs.stop()
-            bench.deployments.stop()
+            backlog_rss = operator_rss_mib(bench.cluster)
+        print(
+            f"\nOperator started with {args.backlog} Jobs waiting: all Ready after "
+            f"{converged:.1f} s (floor: the same {args.backlog} Deployments + Services "
+            f"created directly, Available after {floor_backlog_total:.1f} s; ratio "
+            f"{converged / floor_backlog_total:.2f}; minimal Deployments + Services: "
+            f"{minimal_total:.1f} s)"
+        )
+        print(
+            f"Operator memory: {idle_rss:.0f} MiB idle at start, "
+            f"{backlog_rss:.0f} MiB with {args.backlog} Jobs"
+        )
     return 0
 
 
