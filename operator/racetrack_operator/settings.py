@@ -46,13 +46,13 @@ class Settings:
     Many concurrent writes let the API server and etcd batch them; with thousands of Jobs
     converging at once this, not the operator's CPU, sets the pace."""
     object_workers: int = 100
-    """RACETRACK_OBJECT_WORKERS: how many objects (Jobs, Deployments, ...) have their events
-    handled at once; the rest wait in the watch.
+    """RACETRACK_OBJECT_WORKERS: how many objects of each watched kind (Jobs, their
+    Deployments, JobFamilies) have their events handled at once; the rest wait in the watch.
 
     Each one in flight holds its bodies and a task; without a bound, an operator starting
     with a thousand Jobs handles all of them (and their Deployments) at once and keeps the
-    memory of that peak for good. More than ``api_concurrency`` adds no speed: the handlers
-    would only queue for API calls."""
+    memory of that peak for good (~270 MiB against ~130 MiB with 100, at the same speed).
+    Far more than ``api_concurrency`` adds no speed: the handlers only queue for API calls."""
     pub_url: str = ""
     """RACETRACK_PUB_URL: gateway URL given to jobs as PUB_URL (for job-to-job calls)."""
     cluster_domain: str = "cluster.local"
