@@ -9,11 +9,10 @@ through the API and timed until the Deployment is Available. No operator can mak
 before that, so ``ratio = Jobs / floor`` is what the operator adds (watches, its JobFamily,
 status patches, events). For the 1,000-Job run a second floor uses a minimal Deployment and
 Service, to show what the size of a Job's pod template (probes, resources, security context,
-environment) costs the cluster by itself. The floor's
-objects live in a namespace of their own: the controllers index pods and ReplicaSets by
-namespace, so a thousand floor pods would otherwise slow the Jobs measured after them.
-The watches that time everything read plain JSON (no client model objects), so the
-measuring costs little of the two cores the cluster and the operator share.
+environment) costs the cluster by itself. The floor's objects live in a namespace of their
+own (the controllers index pods and ReplicaSets by namespace). The watches that time
+everything read plain JSON (no client model objects), so the measuring costs little of the
+two cores the cluster and the operator share.
 
 - single: Jobs applied one after another, each timed from create to ``Ready=True`` (p50, p95);
 - burst: N Jobs created at once by 16 parallel clients, each timed from its create;
