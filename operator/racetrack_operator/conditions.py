@@ -9,7 +9,10 @@ message update does not look like a new event.
 
 kstatus compatibility: ``Reconciling`` (True while work is under way) and ``Stalled`` (True when
 the spec cannot progress without a change) are the "abnormal-true" conditions kstatus reads;
-``Ready`` is what people and ``kubectl wait --for=condition=Ready`` read.
+``Ready`` is what people and ``kubectl wait --for=condition=Ready`` read. As in Flux, the
+abnormal-true ones are present only while True (``remove_condition`` otherwise): a healthy Job
+lists what is right with it, not two conditions saying nothing is wrong, and every status
+write and watch event of a thousand Jobs is that much smaller.
 """
 
 from __future__ import annotations
@@ -46,9 +49,6 @@ REASON_BUILD_NOT_SUPPORTED = "BuildNotSupported"
 REASON_INVALID_SPEC = "InvalidSpec"
 REASON_PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 REASON_NAME_CONFLICT = "NameConflict"
-# Generic
-REASON_AS_EXPECTED = "AsExpected"
-REASON_RECONCILED = "Reconciled"
 
 
 def now() -> str:
@@ -78,6 +78,10 @@ def set_condition(
     if not found:
         out.append(_condition(type_, status, reason, message, generation, timestamp))
     return out
+
+
+def remove_condition(conditions: Iterable[Condition], type_: str) -> list[Condition]:
+    return [existing for existing in conditions if existing.type != type_]
 
 
 def _condition(

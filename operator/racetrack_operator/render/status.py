@@ -159,24 +159,23 @@ def job_status(
             f"{updated} of {want} replicas updated, {available} available.{trouble}",
         )
 
-    if problem is not None:
-        put(c.STALLED, "True", problem.reason, problem.message)
-    else:
-        put(c.STALLED, "False", c.REASON_AS_EXPECTED, "")
-
+    # Reconciling and Stalled are there only while True (see ``conditions``); a stalled Job is
+    # not also reconciling, or kstatus would report it in progress instead of failed.
     ready = problem is None and up_to_date and rolled_out
     if ready:
         put(c.READY, "True", c.REASON_JOB_READY, f"Job is ready at {url}." if url else "")
-        put(c.RECONCILING, "False", c.REASON_RECONCILED, "")
+        conds = c.remove_condition(c.remove_condition(conds, c.RECONCILING), c.STALLED)
     elif problem is not None:
         put(c.READY, "False", problem.reason, problem.message)
-        put(c.RECONCILING, "False", problem.reason, "Stalled: waiting for a fix.")
+        put(c.STALLED, "True", problem.reason, problem.message)
+        conds = c.remove_condition(conds, c.RECONCILING)
     else:
         reason = c.REASON_DEPLOYMENT_MISSING if deployment is None else c.REASON_ROLLOUT_IN_PROGRESS
         cond = c.find(conds, c.AVAILABLE if up_to_date else c.DEPLOYED)
         message = cond.message if cond is not None else ""
         put(c.READY, "False", reason, message)
         put(c.RECONCILING, "True", reason, message)
+        conds = c.remove_condition(conds, c.STALLED)
 
     image = None
     if deployment is not None:
