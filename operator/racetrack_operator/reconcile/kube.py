@@ -22,6 +22,10 @@ JsonDict = dict[str, Any]
 # Metadata without the data: enough to know a Secret exists, and its values never reach us.
 PARTIAL_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 MERGE_PATCH = "application/merge-patch+json"
+# The API server names an object's field manager after the first word of the user agent; the
+# client's default ("OpenAPI-Generator/...") would credit our writes to a code generator in
+# every object's managedFields.
+USER_AGENT = "racetrack-operator/v1alpha1 (python)"
 # (connect, read) seconds. Without a bound, a request the API server never answers would hold
 # one of the pool's threads forever; enough of them and every reconciliation waits.
 REQUEST_TIMEOUT = (5.0, 30.0)
@@ -42,7 +46,9 @@ def load_api_client(pool_size: int) -> Any:
     except k8s_config.ConfigException:
         k8s_config.load_incluster_config(client_configuration=configuration)
     configuration.connection_pool_maxsize = pool_size
-    return k8s_client.ApiClient(configuration)
+    api_client = k8s_client.ApiClient(configuration)
+    api_client.user_agent = USER_AGENT
+    return api_client
 
 
 class Kube:

@@ -95,6 +95,15 @@ def test_job_becomes_a_ready_deployment_with_service_and_family(
     service = get(crds, namespace, "service", "adder-v1-0-0")
     assert service is not None
     assert service["spec"]["ports"][0]["port"] == 7000
+    # `kubectl get --show-managed-fields` credits the operator with what it wrote.
+    shown = crds.kubectl(
+        "get", "rtjob,deployment,service", "adder-v1-0-0", "-n", namespace,
+        "--show-managed-fields", "-o", "json",
+    ).stdout  # fmt: skip
+    for obj in json.loads(shown)["items"]:
+        managers = {entry["manager"] for entry in obj["metadata"]["managedFields"]}
+        assert "racetrack-operator" in managers, (obj["kind"], managers)
+        assert "OpenAPI-Generator" not in managers, (obj["kind"], managers)
 
     family = eventually(
         lambda: (
