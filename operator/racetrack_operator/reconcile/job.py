@@ -284,7 +284,10 @@ async def _apply(ctx: Context, state: JobState, desired: Desired) -> dict[str, A
         desired.deployment,
         replace=True,
         seen=seen,
-        create_first=True,
+        # A Job without status was never deployed: try creating its Deployment at once. One
+        # with status, seen before its Deployment's watch event (an operator restart), is
+        # read first: an "already exists" answer costs the API server more than a read.
+        create_first=job.status.observed_generation == 0,
     )
     if done:
         log.info("%s Deployment %s/%s.", done.capitalize(), namespace, job.name)
