@@ -42,7 +42,8 @@ def apply_crds(cluster: LocalCluster) -> None:
     cluster.progress("Applied the racetrack.io CRDs")
 
 
-def start_operator(cluster: LocalCluster) -> None:
+def start_operator(cluster: LocalCluster) -> str:
+    """Run the operator against ``cluster``; returns the URL of its Prometheus metrics."""
     metrics_port = cluster.ports.claim("racetrack-operator metrics")
     liveness_port = cluster.ports.claim("racetrack-operator liveness")
     liveness = f"http://127.0.0.1:{liveness_port}/healthz"
@@ -58,9 +59,9 @@ def start_operator(cluster: LocalCluster) -> None:
         },
     )
     cluster.wait("the racetrack operator's liveness endpoint", lambda: _ok(liveness))
-    cluster.progress(
-        f"Operator running (pid {component.pid}; metrics on 127.0.0.1:{metrics_port}/metrics)"
-    )
+    metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+    cluster.progress(f"Operator running (pid {component.pid}; metrics on {metrics})")
+    return metrics
 
 
 def _ok(url: str) -> bool:
