@@ -119,15 +119,19 @@ def test_killed_operator_restarts_and_converges_without_duplicates(
         assert deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
     assert len(items(crds, namespace, "replicasets")) == total
 
+    def settled(family: dict[str, Any]) -> bool:
+        status = family.get("status", {})
+        versions = status.get("versions", [])
+        return status.get("latest") == f"1.{VERSIONS - 1}.0" and all(
+            v.get("ready") for v in versions
+        )
+
     families = eventually(
-        lambda: (
-            (fs := items(crds, namespace, "jobfamilies.racetrack.io"))
-            and all(f.get("status", {}).get("latest") == f"1.{VERSIONS - 1}.0" for f in fs)
-            and fs
-        ),
+        lambda: (fs := items(crds, namespace, "jobfamilies.racetrack.io")) and all(
+            settled(f) for f in fs) and fs,
         60,
-        "every family lists its latest version",
-    )
+        "every family lists its latest version and every version ready",
+    )  # fmt: skip
     assert sorted(f["metadata"]["name"] for f in families) == sorted(FAMILIES)
     for family in families:
         assert len(family["status"]["versions"]) == VERSIONS
