@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.metadata
 import json
 from typing import Any
 
@@ -22,10 +23,6 @@ JsonDict = dict[str, Any]
 # Metadata without the data: enough to know a Secret exists, and its values never reach us.
 PARTIAL_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 MERGE_PATCH = "application/merge-patch+json"
-# The API server names an object's field manager after the first word of the user agent; the
-# client's default ("OpenAPI-Generator/...") would credit our writes to a code generator in
-# every object's managedFields.
-USER_AGENT = "racetrack-operator/v1alpha1 (python)"
 # (connect, read) seconds. Without a bound, a request the API server never answers would hold
 # one of the pool's threads forever; enough of them and every reconciliation waits.
 REQUEST_TIMEOUT = (5.0, 30.0)
@@ -38,6 +35,17 @@ class ApiError(Exception):
         self.body = body
 
 
+def user_agent() -> str:
+    """``racetrack-operator/<version>``. The API server names the field manager of a write
+    after the user agent's first word; the client's default ("OpenAPI-Generator/...") would
+    credit our writes to a code generator in every object's managedFields."""
+    try:
+        version = importlib.metadata.version("racetrack-operator")
+    except importlib.metadata.PackageNotFoundError:
+        version = "dev"
+    return f"racetrack-operator/{version}"
+
+
 def load_api_client(pool_size: int) -> Any:
     """From $KUBECONFIG (or ~/.kube/config), else the in-cluster service account."""
     configuration = k8s_client.Configuration()
@@ -47,7 +55,7 @@ def load_api_client(pool_size: int) -> Any:
         k8s_config.load_incluster_config(client_configuration=configuration)
     configuration.connection_pool_maxsize = pool_size
     api_client = k8s_client.ApiClient(configuration)
-    api_client.user_agent = USER_AGENT
+    api_client.user_agent = user_agent()
     return api_client
 
 
