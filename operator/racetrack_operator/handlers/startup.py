@@ -6,6 +6,7 @@ Every setting we change from kopf's default says which problem it solves.
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import kopf
@@ -18,6 +19,7 @@ from racetrack_operator.settings import Settings
 
 PREFIX = "operator.racetrack.io"
 FINALIZER = "racetrack.io/finalizer"
+EVENT_SOURCE = "racetrack-operator"
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,11 @@ def configure(settings: kopf.OperatorSettings, operator_settings: Settings) -> N
     # `kubectl describe`; handler log lines and retries would drown them.
     settings.posting.loggers = False
     settings.posting.level = logging.INFO
+    # `kubectl describe` shows an event's source in its "From" column and `kubectl get events`
+    # its name: say racetrack-operator (and which pod), not kopf's defaults ("kopf", "dev").
+    settings.posting.reporting_component = EVENT_SOURCE
+    settings.posting.reporting_instance = socket.gethostname()
+    settings.posting.event_name_prefix = f"{EVENT_SOURCE}-"
     # kopf logs every successful handler call at INFO: thousands of lines per minute with many
     # Jobs. Our own modules log what happened (created, updated, stalled); kopf's warnings and
     # errors still show.

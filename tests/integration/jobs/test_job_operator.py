@@ -119,6 +119,12 @@ def test_job_becomes_a_ready_deployment_with_service_and_family(
     ]
     events = crds.kubectl("describe", "rtjob", "adder-v1-0-0", "-n", namespace).stdout
     assert "JobReady" in events
+    posted = json.loads(crds.kubectl(
+        "get", "events", "-n", namespace, "-o", "json",
+        "--field-selector", "involvedObject.name=adder-v1-0-0,reason=JobReady",
+    ).stdout)["items"]  # fmt: skip
+    # The "From" column of kubectl describe: the operator, not the framework under it.
+    assert [e["source"]["component"] for e in posted] == ["racetrack-operator"]
 
 
 def test_missing_secret_stalls_then_recovers_when_created(

@@ -39,3 +39,5 @@ def test_configure_bounds_workers_and_uses_our_names() -> None:
     assert settings.persistence.finalizer == FINALIZER
     assert isinstance(settings.persistence.diffbase_storage, NoDiffBase)
     assert settings.posting.loggers is False
+    assert settings.posting.reporting_component == "racetrack-operator"
+    assert settings.posting.event_name_prefix.startswith("racetrack-operator")
