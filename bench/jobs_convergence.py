@@ -285,15 +285,13 @@ _MANAGED = {("racetrack.io", "jobs"), ("racetrack.io", "jobfamilies"), ("apps", 
 def managed_writes(cluster: LocalCluster) -> int:
     """Writes the API server made to Jobs, JobFamilies, Deployments and Services (refused
     ones, such as a create answered "already exists", changed nothing and are not counted)."""
-    total = 0
-    for line in cluster.kubectl("get", "--raw", "/metrics").stdout.splitlines():
-        if line.startswith("apiserver_request_total{"):
-            labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
-            write = labels.get("verb") in ("POST", "PUT", "PATCH", "DELETE")
-            write = write and labels.get("code", "").startswith("2")
-            if write and (labels.get("group"), labels.get("resource")) in _MANAGED:
-                total += int(float(line.rsplit(" ", 1)[1]))
-    return total
+    return sum(
+        count
+        for labels, count in cluster.api_requests()
+        if labels.get("verb") in ("POST", "PUT", "PATCH", "DELETE")
+        and labels.get("code", "").startswith("2")
+        and (labels.get("group"), labels.get("resource")) in _MANAGED
+    )
 
 
 def jobs_reported_ready(metrics_url: str) -> int:

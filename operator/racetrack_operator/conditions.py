@@ -10,7 +10,7 @@ message update does not look like a new event.
 kstatus compatibility: ``Reconciling`` (True while work is under way) and ``Stalled`` (True when
 the spec cannot progress without a change) are the "abnormal-true" conditions kstatus reads;
 ``Ready`` is what people and ``kubectl wait --for=condition=Ready`` read. As in Flux, the
-abnormal-true ones are present only while True (``remove_condition`` otherwise): a healthy Job
+abnormal-true ones are present only while True (``remove_conditions`` otherwise): a healthy Job
 lists what is right with it, not two conditions saying nothing is wrong, and every status
 write and watch event of a thousand Jobs is that much smaller.
 """
@@ -80,8 +80,8 @@ def set_condition(
     return out
 
 
-def remove_condition(conditions: Iterable[Condition], type_: str) -> list[Condition]:
-    return [existing for existing in conditions if existing.type != type_]
+def remove_conditions(conditions: Iterable[Condition], *types: str) -> list[Condition]:
+    return [existing for existing in conditions if existing.type not in types]
 
 
 def _condition(

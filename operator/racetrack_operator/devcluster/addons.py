@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
-import urllib.request
 from pathlib import Path
 
+from racetrack_operator.devcluster.apiclient import http_ok
 from racetrack_operator.devcluster.launcher import LocalCluster
 
 OPERATOR_COMPONENT = "racetrack-operator"
@@ -58,12 +58,7 @@ def start_operator(cluster: LocalCluster) -> str:
             **({"PATH": os.environ["PATH"]} if "PATH" in os.environ else {}),
         },
     )
-    cluster.wait("the racetrack operator's liveness endpoint", lambda: _ok(liveness))
+    cluster.wait("the racetrack operator's liveness endpoint", lambda: http_ok(liveness))
     metrics = f"http://127.0.0.1:{metrics_port}/metrics"
     cluster.progress(f"Operator running (pid {component.pid}; metrics on {metrics})")
     return metrics
-
-
-def _ok(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=2) as response:
-        return bool(response.status == 200)

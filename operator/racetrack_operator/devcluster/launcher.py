@@ -15,6 +15,7 @@ Anything that fails during start stops everything started so far before the erro
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -235,6 +236,16 @@ class LocalCluster:
         check: bool = True,
     ) -> subprocess.CompletedProcess[str]:
         return run_kubectl(self.binaries.kubectl, self.kubeconfig, *args, input=input, check=check)
+
+    def api_requests(self) -> list[tuple[dict[str, str], int]]:
+        """The API server's ``apiserver_request_total`` counters as (labels, count) pairs:
+        what the tests and benchmarks use to tell which writes a client made."""
+        counts = []
+        for line in self.kubectl("get", "--raw", "/metrics").stdout.splitlines():
+            if line.startswith("apiserver_request_total{"):
+                labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+                counts.append((labels, int(float(line.rsplit(" ", 1)[1]))))
+        return counts
 
 
 def run_kubectl(

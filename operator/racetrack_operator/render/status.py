@@ -164,18 +164,18 @@ def job_status(
     ready = problem is None and up_to_date and rolled_out
     if ready:
         put(c.READY, "True", c.REASON_JOB_READY, f"Job is ready at {url}." if url else "")
-        conds = c.remove_condition(c.remove_condition(conds, c.RECONCILING), c.STALLED)
+        conds = c.remove_conditions(conds, c.RECONCILING, c.STALLED)
     elif problem is not None:
         put(c.READY, "False", problem.reason, problem.message)
         put(c.STALLED, "True", problem.reason, problem.message)
-        conds = c.remove_condition(conds, c.RECONCILING)
+        conds = c.remove_conditions(conds, c.RECONCILING)
     else:
         reason = c.REASON_DEPLOYMENT_MISSING if deployment is None else c.REASON_ROLLOUT_IN_PROGRESS
         cond = c.find(conds, c.AVAILABLE if up_to_date else c.DEPLOYED)
         message = cond.message if cond is not None else ""
         put(c.READY, "False", reason, message)
         put(c.RECONCILING, "True", reason, message)
-        conds = c.remove_condition(conds, c.STALLED)
+        conds = c.remove_conditions(conds, c.STALLED)
 
     image = None
     if deployment is not None:

@@ -56,14 +56,13 @@ OPERATOR_WRITES = {
 
 def operator_write_requests(cluster: LocalCluster) -> int:
     """Write requests the API server received for OPERATOR_WRITES, refused ones included."""
-    total = 0
-    for line in cluster.kubectl("get", "--raw", "/metrics").stdout.splitlines():
-        if line.startswith("apiserver_request_total{"):
-            labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
-            key = (labels.get("group"), labels.get("resource"), labels.get("subresource"))
-            if labels.get("verb") in ("POST", "PUT", "PATCH", "DELETE") and key in OPERATOR_WRITES:
-                total += int(float(line.rsplit(" ", 1)[1]))
-    return total
+    return sum(
+        count
+        for labels, count in cluster.api_requests()
+        if labels.get("verb") in ("POST", "PUT", "PATCH", "DELETE")
+        and (labels.get("group"), labels.get("resource"), labels.get("subresource"))
+        in OPERATOR_WRITES
+    )
 
 
 def ready(job: dict[str, Any]) -> bool:

@@ -318,7 +318,7 @@ class JobStatus(StatusModel):
     observed_generation: int = 0
     """metadata.generation the status was computed from."""
     conditions: Conditions = Field(default_factory=list)
-    """Ready, Deployed, Available, Reconciling and Stalled."""
+    """Ready, Deployed and Available; Reconciling and Stalled only while True."""
     image: str | None = None
     """Image the Deployment runs."""
     url: str | None = None
