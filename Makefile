@@ -74,7 +74,7 @@ typecheck: install
 
 # Regenerate crds/ from the pydantic models (a unit test fails when they drift).
 manifests: install
-	$(BIN)/python -m racetrack_operator.crdgen --output crds/
+	$(BIN)/python -m racetrack_api.crdgen --output crds/
 
 # Every benchmark prints its figures next to a baseline measured in the same run.
 bench: binaries

@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from racetrack_operator.devcluster.build import BinaryCache
-from racetrack_operator.devcluster.launcher import LocalCluster
-from racetrack_operator.devcluster.processes import resident_mib
+from racetrack_devcluster.build import BinaryCache
+from racetrack_devcluster.launcher import LocalCluster
+from racetrack_devcluster.processes import resident_mib
 
 
 def one_start(cache: BinaryCache, idle_seconds: float) -> tuple[float, float, dict[str, float]]:

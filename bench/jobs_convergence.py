@@ -48,13 +48,13 @@ from typing import Any
 import urllib3
 from kubernetes import client, watch
 
-from racetrack_operator.devcluster import addons
-from racetrack_operator.devcluster.build import Binaries, BinaryCache
-from racetrack_operator.devcluster.launcher import LocalCluster
-from racetrack_operator.devcluster.processes import resident_mib
-from racetrack_operator.jobtypes import resolve_job_type
-from racetrack_operator.reconcile.jobstate import parse
+from racetrack_api.jobtypes import resolve_job_type
+from racetrack_devcluster import addons
+from racetrack_devcluster.build import Binaries, BinaryCache
+from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
+from racetrack_devcluster.processes import resident_mib
 from racetrack_operator.render.deployment import desired_deployment
+from racetrack_operator.render.jobs import parse_job
 from racetrack_operator.render.service import desired_service
 from racetrack_operator.settings import Settings
 
@@ -86,7 +86,7 @@ def rendered_manifests(index: int, prefix: str) -> tuple[dict[str, Any], dict[st
     """The Deployment and Service the operator makes for ``job_manifest(index, prefix)``."""
     raw = job_manifest(index, prefix)
     raw["metadata"].update(namespace=FLOOR_NAMESPACE, uid=f"floor-{index}", generation=1)
-    job, problem = parse(raw)
+    job, problem = parse_job(raw)
     assert problem is None, problem
     job_type = resolve_job_type(job.spec.jobtype)
     deployment = desired_deployment(job, job_type, Settings())
@@ -347,9 +347,8 @@ def fresh_cluster(binaries: Binaries, work: Path, name: str) -> Iterator[Bench]:
     """A control plane of its own for each measurement of many objects: a thousand pods left
     on the one simulated node by an earlier phase would slow the scheduler, kwok and the API
     server's caches for the next, and the operator would watch the floor's Deployments."""
-    cluster = LocalCluster(binaries, work / name)
+    cluster = LocalCluster(binaries, work / name, ClusterOptions(crds=addons.crds_folder()))
     with cluster:
-        addons.apply_crds(cluster)
         bench = Bench(cluster)
         try:
             yield bench

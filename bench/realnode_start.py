@@ -26,11 +26,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from racetrack_operator.devcluster.build import BinaryCache
-from racetrack_operator.devcluster.launcher import ClusterOptions, LocalCluster
-from racetrack_operator.devcluster.processes import resident_mib
-from racetrack_operator.devcluster.realnode import baseimage, cgroups, cleanup, detect, network, oci
-from racetrack_operator.devcluster.realnode.setup import RealNodeOptions
+from racetrack_devcluster.build import BinaryCache
+from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
+from racetrack_devcluster.processes import resident_mib
+from racetrack_devcluster.realnode import baseimage, cgroups, cleanup, detect, network, oci
+from racetrack_devcluster.realnode.setup import RealNodeOptions
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,19 +6,23 @@ from collections.abc import Iterator
 
 import pytest
 
-from racetrack_operator.devcluster.build import BinaryCache
-from racetrack_operator.devcluster.launcher import LocalCluster
+from racetrack_devcluster import addons
+from racetrack_devcluster.build import BinaryCache
+from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
 
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """One real control plane (etcd, API server, controller manager, scheduler, kwok) per run.
+    """One real control plane (etcd, API server, controller manager, scheduler, kwok) per run,
+    serving the racetrack.io CRDs.
 
     Only tests marked ``@pytest.mark.cluster`` may use it, so ``pytest -m "not cluster"``
     is a complete, fast run of everything else.
     """
     binaries = BinaryCache().ensure()
-    with LocalCluster(binaries, tmp_path_factory.mktemp("cluster")) as running:
+    # With our CRDs from the start, as `racetrack dev up` has them (see ClusterOptions.crds).
+    options = ClusterOptions(crds=addons.crds_folder())
+    with LocalCluster(binaries, tmp_path_factory.mktemp("cluster"), options) as running:
         yield running
 
 

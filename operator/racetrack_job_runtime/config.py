@@ -2,7 +2,7 @@
 
 The job image runs ``racetrack-job run`` with no arguments, so everything a deployment can
 tune is an environment variable; the operator renders them from the job type's data and
-the manifest's ``jobtype_extra`` (see ``racetrack_operator.jobtypes``). Parsing is a pure
+the manifest's ``jobtype_extra`` (see ``racetrack_api.jobtypes``). Parsing is a pure
 function of a mapping, so it is tested without touching ``os.environ``.
 
 Values are checked here, once, with messages that name the variable; a bad value stops the

@@ -8,7 +8,7 @@ Status codes of a call: 400 body not JSON / not an object / bad arguments, 404 u
 endpoint, 405 wrong method, 413 body over the limit, 429 queue full, 500 user exception
 or unserializable result, 503 not ready, 504 timeout. The original answered 422 for bad
 JSON and 400 for ``ValueError`` raised by user code; here user exceptions are all 500 (the
-job failed) and client mistakes are all 400, as issue 4 specifies.
+job failed) and client mistakes are all 400, so a caller can tell whose fault it was.
 """
 
 from __future__ import annotations

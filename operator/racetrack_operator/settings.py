@@ -54,6 +54,10 @@ class Settings:
     with a thousand Jobs handles all of them (and their Deployments) at once and keeps the
     memory of that peak for good (~270 MiB against ~130 MiB with 100, at the same speed).
     Far more than ``api_concurrency`` adds no speed: the handlers only queue for API calls."""
+    family_sync_seconds: float = 1.0
+    """RACETRACK_FAMILY_SYNC_SECONDS: how long a JobFamily's status update waits after one of
+    its versions changed, so the versions that follow within that time share one update
+    (versions turn Ready one after another as their Deployments become available)."""
     pub_url: str = ""
     """RACETRACK_PUB_URL: gateway URL given to jobs as PUB_URL (for job-to-job calls)."""
     cluster_domain: str = "cluster.local"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from racetrack_operator.jobtypes import resolve_job_type
+from racetrack_api.jobtypes import resolve_job_type
 
 if TYPE_CHECKING:  # pytest imports conftest itself; this import is for type checkers only
     from tests.runtime.conftest import RunningJob, StartJob

@@ -6,25 +6,14 @@ A Deployment deleted by hand is put back, as the Job still wants it.
 
 from __future__ import annotations
 
-import logging
-from functools import partial
 from typing import Any
 
 import kopf
 
+from racetrack_api.labels import LABEL_MANAGED_BY, MANAGED_BY
 from racetrack_operator.handlers.startup import context
-from racetrack_operator.reconcile.job import reconcile_job, sync_job
-from racetrack_operator.render.names import LABEL_MANAGED_BY, MANAGED_BY
-from racetrack_operator.render.status import deployment_view
-
-log = logging.getLogger(__name__)
-
-
-def _owner(meta: kopf.Meta) -> str | None:
-    for ref in meta.get("ownerReferences") or []:
-        if ref.get("kind") == "Job" and str(ref.get("apiVersion", "")).startswith("racetrack.io/"):
-            return str(ref["name"])
-    return None
+from racetrack_operator.reconcile.job import deployment_deleted, deployment_seen
+from racetrack_operator.render.names import owning_job
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={LABEL_MANAGED_BY: MANAGED_BY}, id="job-child")
@@ -36,19 +25,10 @@ async def deployment_event(
     memo: kopf.Memo,
     **_: Any,
 ) -> None:
-    owner = _owner(meta)
-    if owner is None or namespace is None:
+    job = owning_job(dict(meta))
+    if job is None or namespace is None:
         return
-    ctx = context(memo)
     if event["type"] == "DELETED":
-        ctx.deployments.pop((namespace, owner), None)
-        await reconcile_job(ctx, namespace, owner)
-        return
-    view = deployment_view(dict(body))
-    ctx.deployments[(namespace, owner)] = view
-    try:
-        await sync_job(ctx, namespace, owner, apply=False, deployment=view)
-    except Exception:
-        # kopf does not retry watch handlers; a full reconciliation later reads afresh.
-        log.exception("Refreshing Job %s/%s failed; reconciling it again soon.", namespace, owner)
-        ctx.requeue.schedule((namespace, owner), 1.0, partial(reconcile_job, ctx, namespace, owner))
+        await deployment_deleted(context(memo), namespace, job)
+    else:
+        await deployment_seen(context(memo), namespace, job, dict(body))

@@ -18,14 +18,13 @@ from typing import Any
 
 import kopf
 
+from racetrack_api.meta import GROUP
+from racetrack_api.v1alpha1 import VERSION, Job
 from racetrack_operator.handlers.startup import context
-from racetrack_operator.reconcile.family import request_sync
-from racetrack_operator.reconcile.job import forget, needs_apply, reconcile_job
-
-GROUP, VERSION, PLURAL = "racetrack.io", "v1alpha1", "jobs"
+from racetrack_operator.reconcile.job import job_deleted, job_seen
 
 
-@kopf.on.event(GROUP, VERSION, PLURAL, id="job")
+@kopf.on.event(GROUP, VERSION, Job.crd.plural, id="job")
 async def job_event(
     event: kopf.RawEvent,
     name: str,
@@ -36,13 +35,7 @@ async def job_event(
 ) -> None:
     if namespace is None:
         return
-    ctx = context(memo)
     if event["type"] == "DELETED":
-        forget(ctx, namespace, name)
-        if spec.get("name"):
-            # The family forgets this version; the family itself stays (see JobFamily's docs).
-            request_sync(ctx, namespace, str(spec["name"]))
-        return
-    raw = dict(event["object"])
-    if needs_apply(ctx.jobs.get((namespace, name)), raw):
-        await reconcile_job(ctx, namespace, name, raw)
+        job_deleted(context(memo), namespace, name, str(spec.get("name") or ""))
+    else:
+        await job_seen(context(memo), namespace, name, dict(event["object"]))

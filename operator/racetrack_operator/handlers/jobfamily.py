@@ -10,6 +10,8 @@ from typing import Any
 
 import kopf
 
+from racetrack_api.meta import GROUP
+from racetrack_api.v1alpha1 import VERSION, JobFamily
 from racetrack_operator.handlers.startup import context
 from racetrack_operator.reconcile.family import request_sync
 
@@ -19,7 +21,7 @@ def _behind(event: kopf.RawEvent, meta: kopf.Meta, status: kopf.Status, **_: Any
     return deleted or status.get("observedGeneration") != meta.get("generation")
 
 
-@kopf.on.event("racetrack.io", "v1alpha1", "jobfamilies", id="jobfamily-sync", when=_behind)
+@kopf.on.event(GROUP, VERSION, JobFamily.crd.plural, id="jobfamily-sync", when=_behind)
 async def jobfamily_event(
     event: kopf.RawEvent,
     name: str,

@@ -11,10 +11,10 @@ from typing import Any
 
 import kopf
 
+from racetrack_kube.client import Kube, load_api_client
 from racetrack_operator import metrics
 from racetrack_operator.handlers.storage import NoDiffBase
 from racetrack_operator.reconcile.context import Context
-from racetrack_operator.reconcile.kube import Kube, load_api_client
 from racetrack_operator.settings import Settings
 
 PREFIX = "operator.racetrack.io"
@@ -68,7 +68,7 @@ async def startup(
     port = metrics.serve(operator_settings.metrics_port)
     logger.info("Serving metrics on port %d.", port)
     workers = operator_settings.api_concurrency
-    memo.ctx = Context(Kube(load_api_client(workers), workers), operator_settings)
+    memo.ctx = Context(Kube(load_api_client(workers, EVENT_SOURCE), workers), operator_settings)
     scope = ", ".join(operator_settings.namespaces) or "all namespaces"
     logger.info("Racetrack operator started, watching %s.", scope)
 

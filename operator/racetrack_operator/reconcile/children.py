@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from racetrack_operator.reconcile.kube import JsonDict, Kube
+from racetrack_kube.client import Api, JsonDict
 from racetrack_operator.render import names
 
 
@@ -27,7 +27,7 @@ def _hash(obj: JsonDict) -> str | None:
 
 
 async def ensure(
-    kube: Kube,
+    kube: Api,
     collection: str,
     desired: JsonDict,
     *,

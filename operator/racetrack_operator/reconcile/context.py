@@ -7,9 +7,10 @@ import dataclasses
 from collections.abc import Hashable
 from typing import Any
 
+from racetrack_kube.client import Api
 from racetrack_operator.reconcile.coalesce import Coalescer
+from racetrack_operator.reconcile.events import KopfRecorder, Recorder
 from racetrack_operator.reconcile.jobstate import JobState
-from racetrack_operator.reconcile.kube import Kube
 from racetrack_operator.reconcile.locks import KeyedLocks
 from racetrack_operator.reconcile.requeue import Requeue
 from racetrack_operator.settings import Settings
@@ -17,8 +18,9 @@ from racetrack_operator.settings import Settings
 
 @dataclasses.dataclass
 class Context:
-    kube: Kube
+    kube: Api
     settings: Settings
+    recorder: Recorder = dataclasses.field(default_factory=KopfRecorder)
     locks: KeyedLocks = dataclasses.field(default_factory=KeyedLocks)
     # Families known to exist, so each is looked up once per process, not once per Job.
     known_families: set[tuple[str, str]] = dataclasses.field(default_factory=set)

@@ -13,9 +13,9 @@ from typing import cast
 
 import pydantic
 
-from racetrack_operator.api.v1alpha1 import API_VERSION, Job
-from racetrack_operator.api.v1alpha1.jobfamily import JobFamilyStatus
-from racetrack_operator.reconcile import kube as k
+from racetrack_api.v1alpha1 import API_VERSION, Job, JobFamily
+from racetrack_api.v1alpha1.jobfamily import JobFamilyStatus
+from racetrack_kube import paths
 from racetrack_operator.reconcile.coalesce import Coalescer
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.render.diff import merge_patch
@@ -32,10 +32,10 @@ async def ensure_family(ctx: Context, namespace: str, family: str, owner_email: 
     async with ctx.locks.hold(("ensure-family", namespace, family)):
         if key in ctx.known_families:
             return
-        path = k.racetrack("jobfamilies", namespace, family)
+        path = paths.racetrack(JobFamily, namespace, family)
         if await ctx.kube.get(path) is None:
             created = await ctx.kube.create(
-                k.racetrack("jobfamilies", namespace),
+                paths.racetrack(JobFamily, namespace),
                 desired_family(namespace, family, owner_email),
             )
             if created is not None:
@@ -51,27 +51,22 @@ def request_sync(ctx: Context, namespace: str, family: str) -> None:
             ns, name = cast(tuple[str, str], key)
             await sync_family(ctx, ns, name)
 
-        # A family's versions turn Ready one by one as their Deployments become available;
-        # waiting a second after the first lets one sync (a GET, a LIST and a status patch)
-        # cover the versions that follow it, and is still well within what a person sees.
-        ctx.family_syncs = Coalescer(work, delay=1.0)
+        ctx.family_syncs = Coalescer(work, delay=ctx.settings.family_sync_seconds)
     ctx.family_syncs.request((namespace, family))
 
 
 async def sync_family(ctx: Context, namespace: str, family: str) -> None:
     async with ctx.locks.hold(("family", namespace, family)):
-        path = k.racetrack("jobfamilies", namespace, family)
+        path = paths.racetrack(JobFamily, namespace, family)
         current = await ctx.kube.get(path)
         if current is None:
             ctx.known_families.discard((namespace, family))
             return
-        listed = await ctx.kube.request(
-            "GET",
-            k.racetrack("jobs", namespace),
-            query=[("fieldSelector", f"spec.name={family}")],
+        listed = await ctx.kube.list_objects(
+            paths.racetrack(Job, namespace), field_selector=f"spec.name={family}"
         )
         jobs = []
-        for item in listed.get("items", []):
+        for item in listed:
             try:
                 jobs.append(Job.model_validate({"apiVersion": API_VERSION, "kind": "Job", **item}))
             except pydantic.ValidationError:

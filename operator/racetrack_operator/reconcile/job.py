@@ -1,37 +1,44 @@
 """Reconcile one Job: checks, JobFamily, Deployment and Service, then status and events.
 
 Level-triggered, in the controller-runtime manner: ``reconcile_job`` runs whenever the Job's
-watch shows something we have not acted on (``needs_apply``), makes the children match, and
-requeues itself when the world may still fix a problem (a missing Secret) or a call failed.
-``sync_job`` is also called by the Deployment watch (``apply=False``: only refresh status from
-the Deployment, using what the last reconciliation learnt, see ``jobstate``). Both run under
-one lock per Job, so status writes never interleave; status is written only when it changed.
+watch shows something we have not acted on (``render.jobs.needs_apply``), makes the children
+match, and requeues itself when the world may still fix a problem (a missing Secret) or a call
+failed. ``sync_job`` is also called by the Deployment watch (``apply=False``: only refresh
+status from the Deployment, using what the last reconciliation learnt, see ``jobstate``). Both
+run under one lock per Job, so status writes never interleave; status is written only when it
+changed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
 import time
-from typing import Any, cast
+from typing import Any
 
-import kopf
-
-from racetrack_operator import conditions as c
+from racetrack_api import conditions as c
+from racetrack_api.labels import LABEL_JOB
+from racetrack_api.v1alpha1 import Job
+from racetrack_api.v1alpha1.job import JobStatus, UnhealthyPod
+from racetrack_kube import client, paths
 from racetrack_operator import metrics
-from racetrack_operator.api.v1alpha1.job import REDEPLOY_ANNOTATION, UnhealthyPod
 from racetrack_operator.reconcile import children
-from racetrack_operator.reconcile import kube as k
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.family import ensure_family, request_sync
-from racetrack_operator.reconcile.jobstate import Desired, JobState, event_ref, load
+from racetrack_operator.reconcile.jobstate import Desired, JobState, load
+from racetrack_operator.render import rollout as rollouts
 from racetrack_operator.render.diff import merge_patch
-from racetrack_operator.render.names import ANNOTATION_RENDER_HASH, LABEL_JOB
+from racetrack_operator.render.jobs import event_ref, needs_apply
+from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
 from racetrack_operator.render.pods import LOG_TAIL_LINES, find_unhealthy, log_tail
-from racetrack_operator.render.status import Problem, events, job_status
+from racetrack_operator.render.problems import Problem
+from racetrack_operator.render.status import events, job_status
 
 log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,9 +78,7 @@ async def sync_job(
             if not apply:
                 deployment = ctx.waiting_refresh.pop(key, deployment)
                 registered = False
-            result = await _sync_locked(
-                ctx, key, apply=apply, deployment=deployment, raw=raw, look_at_pods=look_at_pods
-            )
+            result = await _sync_locked(ctx, key, apply, deployment, raw, look_at_pods)
     except Exception:
         metrics.ERRORS.labels("Job").inc()
         metrics.RECONCILES.labels("Job", "error").inc()
@@ -86,28 +91,11 @@ async def sync_job(
         metrics.DURATION.labels("Job").observe(time.monotonic() - started)
     if result is None:
         return None
-    outcome, family = result
+    outcome, tell_family = result
     metrics.RECONCILES.labels("Job", "stalled" if outcome.problem else "ok").inc()
-    if family:
-        request_sync(ctx, namespace, family)
+    if tell_family:
+        request_sync(ctx, namespace, tell_family)
     return outcome
-
-
-def needs_apply(state: JobState | None, raw: dict[str, Any]) -> bool:
-    """Whether a watched Job differs from what we last reconciled (not just our status)."""
-    if state is None:
-        return True
-    meta: dict[str, Any] = raw.get("metadata") or {}
-    known = state.job.metadata
-    if meta.get("deletionTimestamp"):
-        return False
-    if not state.applied:
-        return True
-    if (meta.get("uid"), meta.get("generation")) != (known.get("uid"), known.get("generation")):
-        return True
-    annotations = meta.get("annotations") or {}
-    known_annotations = known.get("annotations") or {}
-    return bool(annotations.get(REDEPLOY_ANNOTATION) != known_annotations.get(REDEPLOY_ANNOTATION))
 
 
 async def reconcile_job(
@@ -128,15 +116,49 @@ async def reconcile_job(
         return
     ctx.requeue.succeeded(key)
     if outcome is not None and outcome.problem is not None:
+        problem = outcome.problem
         log.warning(
-            "Job %s/%s is stalled (%s): %s",
-            namespace,
-            name,
-            outcome.problem.reason,
-            outcome.problem.message,
+            "Job %s/%s is stalled (%s): %s", namespace, name, problem.reason, problem.message
         )
-        if outcome.problem.retry:
+        if problem.retry:
             ctx.requeue.schedule(key, ctx.settings.stalled_retry_seconds, again)
+
+
+async def job_seen(ctx: Context, namespace: str, name: str, raw: dict[str, Any]) -> None:
+    """The Job's watch delivered it: reconcile unless only our own status write changed."""
+    state = ctx.jobs.get((namespace, name))
+    known = state.job if state is not None else None
+    if needs_apply(known, state is not None and state.applied, raw):
+        await reconcile_job(ctx, namespace, name, raw)
+
+
+async def deployment_seen(
+    ctx: Context, namespace: str, job: str, deployment: dict[str, Any]
+) -> None:
+    """The Job's Deployment changed: refresh the Job's status from it."""
+    view = rollouts.deployment_view(deployment)
+    ctx.deployments[(namespace, job)] = view
+    try:
+        await sync_job(ctx, namespace, job, apply=False, deployment=view)
+    except Exception:
+        # kopf does not retry watch handlers; a full reconciliation later reads afresh.
+        log.exception("Refreshing Job %s/%s failed; reconciling it again soon.", namespace, job)
+        ctx.requeue.schedule(
+            (namespace, job), 1.0, functools.partial(reconcile_job, ctx, namespace, job)
+        )
+
+
+async def deployment_deleted(ctx: Context, namespace: str, job: str) -> None:
+    """Someone deleted the Job's Deployment: the Job still wants it."""
+    ctx.deployments.pop((namespace, job), None)
+    await reconcile_job(ctx, namespace, job)
+
+
+def job_deleted(ctx: Context, namespace: str, name: str, family: str) -> None:
+    forget(ctx, namespace, name)
+    if family:
+        # The family forgets this version; the family itself stays (see JobFamily's docs).
+        request_sync(ctx, namespace, family)
 
 
 def forget(ctx: Context, namespace: str, name: str) -> None:
@@ -148,121 +170,141 @@ def forget(ctx: Context, namespace: str, name: str) -> None:
 
 async def _sync_locked(
     ctx: Context,
-    key: tuple[str, str],
-    *,
+    key: Key,
     apply: bool,
     deployment: dict[str, Any] | None,
     raw: dict[str, Any] | None,
     look_at_pods: bool,
 ) -> tuple[Outcome, str] | None:
-    namespace, name = key
-    path = k.racetrack("jobs", namespace, name)
+    """The Outcome, and the family to tell about it ("" for none); None if the Job is gone."""
     state = ctx.jobs.get(key)
     # The first time this process applies a Job (after a restart its family may have been
     # missing when a Deployment event first loaded it), its family is synced as well.
     first_apply = apply and (state is None or not state.applied)
     if apply or state is None:
-        if raw is None:
-            raw = await ctx.kube.get(path)
-        if raw is None or raw["metadata"].get("deletionTimestamp"):
-            forget(ctx, namespace, name)
+        loaded = await _load_and_apply(ctx, key, apply, raw)
+        if loaded is None:
             return None
-        previous = state
-        state, desired = await load(ctx.kube, ctx.settings, raw, previous)
-        if previous is not None and previous.job.metadata.get("uid") == raw["metadata"]["uid"]:
-            state.service_hash = previous.service_hash
-        if apply and state.parsed:
-            await ensure_family(ctx, namespace, state.job.spec.name, state.job.spec.owner_email)
-        if apply and desired is not None:
-            try:
-                deployment = await _apply(ctx, state, desired)
-            except children.NotOurs as error:
-                state.problem = Problem(
-                    c.REASON_NAME_CONFLICT,
-                    f"{error}; delete it or give this Job another metadata.name",
-                    retry=True,
-                )
-        state.applied = apply
-        ctx.jobs[key] = state
+        state, applied_deployment = loaded
+        deployment = applied_deployment or deployment
     if deployment is None:
         # Even when stalled, report on whatever Deployment is running.
-        deployment = ctx.deployments.get(key) or await ctx.kube.get(k.deployments(namespace, name))
-
-    unhealthy = None
-    if deployment is not None and not _available(deployment):
-        if look_at_pods:
-            unhealthy = await diagnose(ctx, namespace, name)
-
-        async def look_again() -> None:
-            await sync_job(ctx, namespace, name, apply=False, look_at_pods=True)
-
-        # Pods fail without their Deployment changing, so a Job that stays unavailable is
-        # looked at again on a timer; a rollout that finishes before it costs no pod reads.
-        ctx.requeue.schedule(
-            ("unhealthy", namespace, name), ctx.settings.stalled_retry_seconds, look_again
+        namespace, name = key
+        deployment = ctx.deployments.get(key) or await ctx.kube.get(
+            paths.deployments(namespace, name)
         )
-
+    rollout = rollouts.observe(deployment, state.desired_hash, state.job.spec.replicas)
+    unhealthy = await _watch_unhealthy(ctx, key, rollout, look_at_pods)
     old = state.job.status
     new = job_status(
         state.job,
         problem=state.problem,
-        deployment=deployment,
-        desired_hash=state.desired_hash,
+        rollout=rollout,
         url=state.url,
         timestamp=c.now(),
         unhealthy=unhealthy,
     )
+    written = await _write_status(ctx, key, state, old, new)
+    if written is None:
+        return None
+    ready = c.is_true(new.conditions, c.READY)
+    # The family lists versions and their readiness: tell it when either may have changed.
+    family_changed = written and (
+        c.is_true(old.conditions, c.READY) != ready or old.observed_generation == 0
+    )
+    tell_family = state.parsed and (family_changed or first_apply)
+    return Outcome(state.problem, ready), state.job.spec.name if tell_family else ""
+
+
+async def _load_and_apply(
+    ctx: Context, key: Key, apply: bool, raw: dict[str, Any] | None
+) -> tuple[JobState, dict[str, Any] | None] | None:
+    """Read (unless given), parse and check the Job; with ``apply``, make its children match.
+
+    Returns the new state and the Deployment as applied (None when nothing was applied), or
+    None when the Job is gone or being deleted.
+    """
+    namespace, name = key
+    if raw is None:
+        raw = await ctx.kube.get(paths.racetrack(Job, namespace, name))
+    if raw is None or raw["metadata"].get("deletionTimestamp"):
+        forget(ctx, namespace, name)
+        return None
+    state, desired = await load(ctx.kube, ctx.settings, raw, ctx.jobs.get(key))
+    deployment = None
+    if apply and state.parsed:
+        await ensure_family(ctx, namespace, state.job.spec.name, state.job.spec.owner_email)
+    if apply and desired is not None:
+        try:
+            deployment = await _apply(ctx, state, desired)
+        except children.NotOurs as error:
+            state.problem = Problem(
+                c.REASON_NAME_CONFLICT,
+                f"{error}; delete it or give this Job another metadata.name",
+                retry=True,
+            )
+    state.applied = apply
+    ctx.jobs[key] = state
+    return state, deployment
+
+
+async def _watch_unhealthy(
+    ctx: Context, key: Key, rollout: rollouts.Rollout, look_at_pods: bool
+) -> UnhealthyPod | None:
+    """While replicas are missing, look at the Job's pods again on a timer: pods fail
+    without their Deployment changing. A rollout that finishes first costs no pod reads."""
+    if not rollout.exists or rollout.fully_available:
+        return None
+    namespace, name = key
+    unhealthy = await diagnose(ctx, namespace, name) if look_at_pods else None
+
+    async def look_again() -> None:
+        await sync_job(ctx, namespace, name, apply=False, look_at_pods=True)
+
+    ctx.requeue.schedule(
+        ("unhealthy", namespace, name), ctx.settings.stalled_retry_seconds, look_again
+    )
+    return unhealthy
+
+
+async def _write_status(
+    ctx: Context, key: Key, state: JobState, old: JobStatus, new: JobStatus
+) -> bool | None:
+    """Write what changed, post the events it deserves; whether anything was written, or
+    None when the Job was deleted meanwhile."""
+    namespace, name = key
     patch = merge_patch(old.to_wire(), new.to_wire())
     if patch is not None:
         try:
-            await ctx.kube.merge_patch(f"{path}/status", {"status": patch})
-        except k.ApiError as error:
-            if error.status == 404:  # deleted meanwhile
+            await ctx.kube.merge_patch(
+                paths.racetrack(Job, namespace, name) + "/status", {"status": patch}
+            )
+        except client.ApiError as error:
+            if error.status == 404:
                 forget(ctx, namespace, name)
                 return None
             raise
         state.job = state.job.model_copy(update={"status": new})
     for event in events(old, new):
-        kopf.event(
-            cast(kopf.Body, event_ref(state.job)),
-            type=event.type,
-            reason=event.reason,
-            message=event.message,
-        )
+        ctx.recorder.post(event_ref(state.job), event.type, event.reason, event.message)
     metrics.JOB_CONDITIONS.record(
         namespace, name, {cond.type: cond.status for cond in new.conditions}
     )
-    ready = c.is_true(new.conditions, c.READY)
-    # The family lists versions and their readiness: tell it when either may have changed.
-    family_changed = patch is not None and (
-        c.is_true(old.conditions, c.READY) != ready or old.observed_generation == 0
-    )
-    family = state.job.spec.name if state.parsed and (family_changed or first_apply) else ""
-    return Outcome(state.problem, ready), family
-
-
-def _available(deployment: dict[str, Any]) -> bool:
-    status = deployment.get("status") or {}
-    want = int((deployment.get("spec") or {}).get("replicas", 1))
-    return int(status.get("availableReplicas") or 0) >= want and not status.get(
-        "unavailableReplicas"
-    )
+    return patch is not None
 
 
 async def diagnose(ctx: Context, namespace: str, name: str) -> UnhealthyPod | None:
     """A failing pod of the Job with its container's last log lines, or None."""
-    listed = await ctx.kube.request(
-        "GET", k.pods(namespace), query=[("labelSelector", f"{LABEL_JOB}={name}")]
-    )
-    trouble = find_unhealthy(listed.get("items") or [], datetime.datetime.now(datetime.UTC))
+    pods = await ctx.kube.list_objects(paths.pods(namespace), label_selector=f"{LABEL_JOB}={name}")
+    trouble = find_unhealthy(pods, datetime.datetime.now(datetime.UTC))
     if trouble is None:
         return None
     query = [("container", trouble.container), ("tailLines", str(LOG_TAIL_LINES))]
     if trouble.previous_logs:
         query.append(("previous", "true"))
     try:
-        text = await ctx.kube.text(f"{k.pods(namespace)}/{trouble.pod}/log", query)
-    except k.ApiError as error:
+        text = await ctx.kube.text(f"{paths.pods(namespace)}/{trouble.pod}/log", query)
+    except client.ApiError as error:
         # No logs yet (an image that cannot be pulled) is an answer too.
         text = f"(no logs: HTTP {error.status})"
     return UnhealthyPod(
@@ -277,13 +319,12 @@ async def diagnose(ctx: Context, namespace: str, name: str) -> UnhealthyPod | No
 async def _apply(ctx: Context, state: JobState, desired: Desired) -> dict[str, Any]:
     job = state.job
     namespace = str(job.namespace)
-    seen = ctx.deployments.get((namespace, job.name))
     live, done = await children.ensure(
         ctx.kube,
-        k.deployments(namespace),
+        paths.deployments(namespace),
         desired.deployment,
         replace=True,
-        seen=seen,
+        seen=ctx.deployments.get((namespace, job.name)),
         # A Job without status was never deployed: try creating its Deployment at once. One
         # with status, seen before its Deployment's watch event (an operator restart), is
         # read first: an "already exists" answer costs the API server more than a read.
@@ -293,11 +334,11 @@ async def _apply(ctx: Context, state: JobState, desired: Desired) -> dict[str, A
         log.info("%s Deployment %s/%s.", done.capitalize(), namespace, job.name)
     if done == "updated":
         # Creation is told by the Ready event; a rollout of a running Job deserves its own.
-        kopf.event(
-            cast(kopf.Body, event_ref(job)),
-            type="Normal",
-            reason="DeploymentUpdated",
-            message=f"Rolling out generation {job.generation} to Deployment {job.name}.",
+        ctx.recorder.post(
+            event_ref(job),
+            "Normal",
+            "DeploymentUpdated",
+            f"Rolling out generation {job.generation} to Deployment {job.name}.",
         )
     service_hash = desired.service["metadata"]["annotations"][ANNOTATION_RENDER_HASH]
     if state.service_hash == service_hash:
@@ -307,7 +348,7 @@ async def _apply(ctx: Context, state: JobState, desired: Desired) -> dict[str, A
     async with ctx.service_writes:
         _, service_done = await children.ensure(
             ctx.kube,
-            k.services(namespace),
+            paths.services(namespace),
             desired.service,
             replace=False,
             create_first=done == "created",

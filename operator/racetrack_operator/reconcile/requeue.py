@@ -57,6 +57,3 @@ class Requeue:
     def cancel_all(self) -> None:
         for key in list(self._pending):
             self.cancel(key)
-
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._pending

@@ -1,9 +1,9 @@
 """The desired Deployment of a Job (prebuilt image path).
 
-Runtime settings follow the original Kubernetes infrastructure plugin (reference 4.2): non-root
+Runtime settings follow the original Racetrack's Kubernetes infrastructure plugin: non-root
 uid 100000 / gid 100000 / fsGroup 200000, no privilege escalation, all capabilities dropped,
 preferred spreading over nodes. Port, probes (paths and timings) and the environment derived
-from ``jobtypeExtra`` come from the job type (``racetrack_operator.jobtypes``), never from here.
+from ``jobtypeExtra`` come from the job type (``racetrack_api.jobtypes``), never from here.
 The image pull policy is a setting (``IfNotPresent`` by default: images are immutable tags).
 
 Environment precedence, lowest first: Secret keys (``envFrom``), then the job type's variables,
@@ -17,10 +17,10 @@ import calendar
 import time
 from typing import Any
 
-from racetrack_operator.api.v1alpha1 import Job
-from racetrack_operator.api.v1alpha1.common import quantity_value
-from racetrack_operator.api.v1alpha1.job import REDEPLOY_ANNOTATION
-from racetrack_operator.jobtypes import JobType, Probe
+from racetrack_api.jobtypes import JobType, Probe
+from racetrack_api.labels import ANNOTATION_REDEPLOY_AT
+from racetrack_api.v1alpha1 import Job
+from racetrack_api.v1alpha1.common import quantity_value
 from racetrack_operator.render import names
 from racetrack_operator.render.hashing import render_hash
 from racetrack_operator.settings import Settings
@@ -50,7 +50,7 @@ def _at_least(default: str, minimum: str) -> str:
 
 def deployment_timestamp(job: Job) -> str:
     """``JOB_DEPLOYMENT_TIMESTAMP``: changes on redeploy, stable otherwise (so renders are too)."""
-    redeploy = (job.metadata.get("annotations") or {}).get(REDEPLOY_ANNOTATION)
+    redeploy = (job.metadata.get("annotations") or {}).get(ANNOTATION_REDEPLOY_AT)
     if redeploy:
         return str(redeploy)
     created = job.metadata.get("creationTimestamp")
@@ -117,9 +117,9 @@ def container(job: Job, job_type: JobType, settings: Settings) -> dict[str, Any]
 
 
 def pod_annotations(job: Job) -> dict[str, str]:
-    redeploy = (job.metadata.get("annotations") or {}).get(REDEPLOY_ANNOTATION)
+    redeploy = (job.metadata.get("annotations") or {}).get(ANNOTATION_REDEPLOY_AT)
     # Copying the annotation into the pod template is what makes a redeploy roll the pods.
-    return {REDEPLOY_ANNOTATION: str(redeploy)} if redeploy else {}
+    return {ANNOTATION_REDEPLOY_AT: str(redeploy)} if redeploy else {}
 
 
 def desired_deployment(job: Job, job_type: JobType, settings: Settings) -> dict[str, Any]:

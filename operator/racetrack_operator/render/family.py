@@ -8,39 +8,14 @@ release above its pre-releases, pre-release identifiers numeric-before-alphanume
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
-from racetrack_operator import conditions as c
-from racetrack_operator.api.v1alpha1 import API_VERSION, Job
-from racetrack_operator.api.v1alpha1.job import SEMVER_REGEX
-from racetrack_operator.api.v1alpha1.jobfamily import FamilyVersion, JobFamilyStatus
-from racetrack_operator.render import names
-
-_SEMVER = re.compile(SEMVER_REGEX)
-
-# (major, minor, patch, is_release, pre-release identifiers as comparable tuples)
-SemverKey = tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]
-
-
-def semver_key(version: str) -> SemverKey:
-    """Sort key with semver.org precedence; an invalid version sorts below every valid one."""
-    match = _SEMVER.match(version)
-    if match is None:
-        return (-1, -1, -1, 0, ())
-    major, minor, patch = (int(match.group(i)) for i in (1, 2, 3))
-    label = match.group(5)
-    if not label:
-        return (major, minor, patch, 1, ())
-    parts = tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in label.split(".")
-    )
-    return (major, minor, patch, 0, parts)
-
-
-def is_stable(version: str) -> bool:
-    return "-" not in version
+from racetrack_api import conditions as c
+from racetrack_api import labels
+from racetrack_api.semver import is_stable, semver_key
+from racetrack_api.v1alpha1 import API_VERSION, Job
+from racetrack_api.v1alpha1.jobfamily import FamilyVersion, JobFamilyStatus
 
 
 def desired_family(namespace: str, family: str, owner_email: str) -> dict[str, Any]:
@@ -51,8 +26,8 @@ def desired_family(namespace: str, family: str, owner_email: str) -> dict[str, A
         "metadata": {
             "name": family,
             "namespace": namespace,
-            "labels": {names.LABEL_FAMILY: family, names.LABEL_MANAGED_BY: names.MANAGED_BY},
-            "annotations": {"racetrack.io/owner-email": owner_email},
+            "labels": {labels.LABEL_FAMILY: family, labels.LABEL_MANAGED_BY: labels.MANAGED_BY},
+            "annotations": {labels.ANNOTATION_OWNER_EMAIL: owner_email},
         },
         "spec": {},
     }

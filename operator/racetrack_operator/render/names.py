@@ -6,14 +6,16 @@ never fight over a Deployment, and ``kubectl get deploy adder-v1-0-0`` finds the
 
 from __future__ import annotations
 
-from racetrack_operator.api.v1alpha1 import Job
+from typing import Any
 
-MANAGED_BY = "racetrack-operator"
-
-LABEL_FAMILY = "racetrack.io/family"
-LABEL_VERSION = "racetrack.io/version"
-LABEL_JOB = "racetrack.io/job"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+from racetrack_api.labels import (
+    LABEL_FAMILY,
+    LABEL_JOB,
+    LABEL_MANAGED_BY,
+    LABEL_VERSION,
+    MANAGED_BY,
+)
+from racetrack_api.v1alpha1 import API_VERSION, Job
 
 # Hash of the rendered child; the reconciler rewrites a child only when it differs, so a
 # restart over 1,000 unchanged Jobs reads but does not write.
@@ -56,3 +58,11 @@ def owner_reference(job: Job) -> dict[str, object]:
         "controller": True,
         "blockOwnerDeletion": True,
     }
+
+
+def owning_job(meta: dict[str, Any]) -> str | None:
+    """The name of the Job controlling a child, from the child's metadata."""
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("kind") == Job.crd.kind and ref.get("apiVersion") == API_VERSION:
+            return str(ref["name"])
+    return None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from racetrack_operator.api.v1alpha1 import Job
-from racetrack_operator.jobtypes import JobType
+from racetrack_api.jobtypes import JobType
+from racetrack_api.v1alpha1 import Job
 from racetrack_operator.render import names
 from racetrack_operator.render.hashing import render_hash
 

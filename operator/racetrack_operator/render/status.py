@@ -1,30 +1,31 @@
-"""The Job's status, computed from what the reconciler observed.
+"""The Job's status, computed from what the reconciler observed: one function per condition.
 
-One pure function decides every condition from (the Job, a problem if any, the Deployment as
-read from the API server, the hash the Deployment should carry), so the Job handler and the
-Deployment watch, which both refresh status, can never disagree about what a state means.
+The Job handler and the Deployment watch both refresh status through ``job_status``, so they
+can never disagree about what a state means. Each condition's function takes only what that
+condition depends on (the problem, the ``Rollout`` of the Job's Deployment, ...) and returns
+its value, or None where the condition is present only while True (``Reconciling``,
+``Stalled``: see ``racetrack_api.conditions``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
-from racetrack_operator import conditions as c
-from racetrack_operator.api.v1alpha1 import Job
-from racetrack_operator.api.v1alpha1.common import Condition, ConditionStatus
-from racetrack_operator.api.v1alpha1.job import JobStatus, UnhealthyPod
-from racetrack_operator.render import names
+from racetrack_api import conditions as c
+from racetrack_api.v1alpha1 import Job
+from racetrack_api.v1alpha1.common import Condition, ConditionStatus
+from racetrack_api.v1alpha1.job import JobStatus, UnhealthyPod
+from racetrack_operator.render.problems import Problem
+from racetrack_operator.render.rollout import Rollout
 
 
 @dataclasses.dataclass(frozen=True)
-class Problem:
-    """Why a valid spec cannot progress; becomes ``Stalled`` with this reason and message."""
+class Value:
+    """What one condition should say."""
 
+    status: ConditionStatus
     reason: str
     message: str
-    retry: bool
-    """True when the world may fix it without a spec change (a Secret appearing)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,161 +37,113 @@ class Event:
     message: str
 
 
-def deployment_view(body: dict[str, Any]) -> dict[str, Any]:
-    """The part of a Deployment that status and change detection read, in the same shape.
-
-    The operator keeps one per Job from its Deployment watch; a whole Deployment weighs tens of
-    kilobytes in Python, this a few hundred bytes, which matters with thousands of Jobs.
-    """
-    meta = body.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    spec = body.get("spec") or {}
-    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or [{}]
-    status = body.get("status") or {}
-    keep = ("observedGeneration", "replicas", "updatedReplicas", "availableReplicas")
-    view_status = {key: status[key] for key in (*keep, "readyReplicas") if key in status}
-    deadline = [
-        {"type": c.get("type"), "reason": c.get("reason"), "message": c.get("message")}
-        for c in status.get("conditions") or []
-        if c.get("reason") == "ProgressDeadlineExceeded"
-    ]
-    if deadline:
-        view_status["conditions"] = deadline
-    return {
-        "metadata": {
-            "name": meta.get("name"),
-            "generation": meta.get("generation"),
-            "annotations": {
-                k: v for k, v in annotations.items() if k == names.ANNOTATION_RENDER_HASH
-            },
-            "ownerReferences": [
-                {"uid": ref.get("uid"), "controller": ref.get("controller")}
-                for ref in meta.get("ownerReferences") or []
-            ],
-        },
-        "spec": {
-            "replicas": spec.get("replicas", 1),
-            "template": {"spec": {"containers": [{"image": containers[0].get("image")}]}},
-        },
-        "status": view_status,
-    }
+def effective_problem(problem: Problem | None, rollout: Rollout) -> Problem | None:
+    """The spec's problem, else a rollout the Deployment controller gave up on."""
+    if problem is None and rollout.deadline_exceeded:
+        return Problem(c.REASON_PROGRESS_DEADLINE_EXCEEDED, rollout.deadline_exceeded, retry=True)
+    return problem
 
 
-def _int(status: dict[str, Any], key: str) -> int:
-    return int(status.get(key) or 0)
+def deployed(rollout: Rollout, generation: int, problem: Problem | None) -> Value:
+    blocked = f" Blocked: {problem.message}" if problem else ""
+    if not rollout.exists:
+        return Value("False", c.REASON_DEPLOYMENT_MISSING, "No Deployment yet." + blocked)
+    if not rollout.up_to_date:
+        return Value(
+            "False",
+            c.REASON_DEPLOYMENT_OUTDATED,
+            f"Deployment {rollout.name} does not match generation {generation} yet." + blocked,
+        )
+    return Value(
+        "True",
+        c.REASON_DEPLOYMENT_UP_TO_DATE,
+        f"Deployment {rollout.name} matches generation {generation}.",
+    )
 
 
-def _deadline_exceeded(deployment: dict[str, Any]) -> str | None:
-    for cond in (deployment.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
-            return str(cond.get("message") or "the Deployment exceeded its progress deadline")
-    return None
+def available(rollout: Rollout, unhealthy: UnhealthyPod | None) -> Value:
+    if not rollout.exists:
+        return Value("False", c.REASON_DEPLOYMENT_MISSING, "No Deployment yet.")
+    if rollout.done:
+        reason = c.REASON_SCALED_TO_ZERO if rollout.want == 0 else c.REASON_REPLICAS_AVAILABLE
+        return Value("True", reason, f"{rollout.available}/{rollout.want} replicas available.")
+    trouble = (
+        f" Pod {unhealthy.name}: {unhealthy.reason} (last log lines in status.unhealthyPod)."
+        if unhealthy
+        else ""
+    )
+    return Value(
+        "False",
+        c.REASON_ROLLOUT_IN_PROGRESS,
+        f"{rollout.updated} of {rollout.want} replicas updated, "
+        f"{rollout.available} available.{trouble}",
+    )
+
+
+def ready(
+    problem: Problem | None, rollout: Rollout, url: str | None, deployed_: Value, available_: Value
+) -> Value:
+    if problem is not None:
+        return Value("False", problem.reason, problem.message)
+    if rollout.done:
+        return Value("True", c.REASON_JOB_READY, f"Job is ready at {url}." if url else "")
+    # Not ready, nothing wrong: say what the rollout waits for.
+    reason = c.REASON_ROLLOUT_IN_PROGRESS if rollout.exists else c.REASON_DEPLOYMENT_MISSING
+    waiting_for = available_ if rollout.up_to_date else deployed_
+    return Value("False", reason, waiting_for.message)
+
+
+def stalled(problem: Problem | None) -> Value | None:
+    return None if problem is None else Value("True", problem.reason, problem.message)
+
+
+def reconciling(problem: Problem | None, ready_: Value) -> Value | None:
+    # A stalled Job is not also reconciling, or kstatus would report it in progress
+    # instead of failed.
+    if problem is not None or ready_.status == "True":
+        return None
+    return Value("True", ready_.reason, ready_.message)
 
 
 def job_status(
     job: Job,
     *,
     problem: Problem | None,
-    deployment: dict[str, Any] | None,
-    desired_hash: str | None,
+    rollout: Rollout,
     url: str | None,
     timestamp: str,
     unhealthy: UnhealthyPod | None = None,
 ) -> JobStatus:
     generation = job.generation
-    dep_status: dict[str, Any] = (deployment or {}).get("status") or {}
-    dep_meta: dict[str, Any] = (deployment or {}).get("metadata") or {}
-    want = int(((deployment or {}).get("spec") or {}).get("replicas", job.spec.replicas))
-    updated = _int(dep_status, "updatedReplicas")
-    available = _int(dep_status, "availableReplicas")
-    total = _int(dep_status, "replicas")
-    up_to_date = (
-        deployment is not None
-        and desired_hash is not None
-        and (dep_meta.get("annotations") or {}).get(names.ANNOTATION_RENDER_HASH) == desired_hash
-    )
-    observed = _int(dep_status, "observedGeneration") >= _int(dep_meta, "generation")
-    rolled_out = up_to_date and observed and updated == want and available >= want
-    rolled_out = rolled_out and total == updated
-
-    if problem is None and deployment is not None and (message := _deadline_exceeded(deployment)):
-        problem = Problem(c.REASON_PROGRESS_DEADLINE_EXCEEDED, message, retry=True)
-
+    problem = effective_problem(problem, rollout)
+    deployed_ = deployed(rollout, generation, problem)
+    available_ = available(rollout, unhealthy)
+    ready_ = ready(problem, rollout, url, deployed_, available_)
+    values: dict[str, Value | None] = {
+        c.READY: ready_,
+        c.DEPLOYED: deployed_,
+        c.AVAILABLE: available_,
+        c.RECONCILING: reconciling(problem, ready_),
+        c.STALLED: stalled(problem),
+    }
     conds: list[Condition] = list(job.status.conditions)
-
-    def put(type_: str, status: ConditionStatus, reason: str, message: str) -> None:
-        nonlocal conds
-        conds = c.set_condition(conds, type_, status, reason, message, generation, timestamp)
-
-    blocked = f" Blocked: {problem.message}" if problem else ""
-    if deployment is None:
-        put(c.DEPLOYED, "False", c.REASON_DEPLOYMENT_MISSING, "No Deployment yet." + blocked)
-    elif not up_to_date:
-        put(
-            c.DEPLOYED,
-            "False",
-            c.REASON_DEPLOYMENT_OUTDATED,
-            f"Deployment {dep_meta.get('name')} does not match generation {generation} yet."
-            + blocked,
-        )
-    else:
-        put(
-            c.DEPLOYED,
-            "True",
-            c.REASON_DEPLOYMENT_UP_TO_DATE,
-            f"Deployment {dep_meta.get('name')} matches generation {generation}.",
-        )
-
-    if deployment is None:
-        put(c.AVAILABLE, "False", c.REASON_DEPLOYMENT_MISSING, "No Deployment yet.")
-    elif rolled_out:
-        reason = c.REASON_SCALED_TO_ZERO if want == 0 else c.REASON_REPLICAS_AVAILABLE
-        put(c.AVAILABLE, "True", reason, f"{available}/{want} replicas available.")
-    else:
-        trouble = (
-            f" Pod {unhealthy.name}: {unhealthy.reason} (last log lines in status.unhealthyPod)."
-            if unhealthy
-            else ""
-        )
-        put(
-            c.AVAILABLE,
-            "False",
-            c.REASON_ROLLOUT_IN_PROGRESS,
-            f"{updated} of {want} replicas updated, {available} available.{trouble}",
-        )
-
-    # Reconciling and Stalled are there only while True (see ``conditions``); a stalled Job is
-    # not also reconciling, or kstatus would report it in progress instead of failed.
-    ready = problem is None and up_to_date and rolled_out
-    if ready:
-        put(c.READY, "True", c.REASON_JOB_READY, f"Job is ready at {url}." if url else "")
-        conds = c.remove_conditions(conds, c.RECONCILING, c.STALLED)
-    elif problem is not None:
-        put(c.READY, "False", problem.reason, problem.message)
-        put(c.STALLED, "True", problem.reason, problem.message)
-        conds = c.remove_conditions(conds, c.RECONCILING)
-    else:
-        reason = c.REASON_DEPLOYMENT_MISSING if deployment is None else c.REASON_ROLLOUT_IN_PROGRESS
-        cond = c.find(conds, c.AVAILABLE if up_to_date else c.DEPLOYED)
-        message = cond.message if cond is not None else ""
-        put(c.READY, "False", reason, message)
-        put(c.RECONCILING, "True", reason, message)
-        conds = c.remove_conditions(conds, c.STALLED)
-
-    image = None
-    if deployment is not None:
-        containers = deployment["spec"]["template"]["spec"].get("containers") or [{}]
-        image = containers[0].get("image")
+    for type_, value in values.items():
+        if value is None:
+            conds = c.remove_conditions(conds, type_)
+        else:
+            conds = c.set_condition(
+                conds, type_, value.status, value.reason, value.message, generation, timestamp
+            )
     return JobStatus(
         observed_generation=generation,
         conditions=sorted(conds, key=lambda cond: _ORDER.get(cond.type, 99)),
-        image=image,
-        url=url if deployment is not None else None,
-        replicas=total,
-        ready_replicas=_int(dep_status, "readyReplicas"),
-        available_replicas=available,
-        updated_replicas=updated,
-        unhealthy_pod=None if rolled_out else unhealthy,
+        image=rollout.image,
+        url=url if rollout.exists else None,
+        replicas=rollout.total,
+        ready_replicas=rollout.ready,
+        available_replicas=rollout.available,
+        updated_replicas=rollout.updated,
+        unhealthy_pod=None if rollout.done else unhealthy,
     )
 
 
@@ -211,6 +164,8 @@ def events(old: JobStatus, new: JobStatus) -> list[Event]:
         out.append(Event("Normal", "Recovered", f"No longer stalled ({old_stalled.reason})."))
     was_ready, is_ready = c.is_true(old.conditions, c.READY), c.is_true(new.conditions, c.READY)
     if is_ready and not was_ready:
-        ready = c.find(new.conditions, c.READY)
-        out.append(Event("Normal", c.REASON_JOB_READY, ready.message if ready else "Ready."))
+        ready_cond = c.find(new.conditions, c.READY)
+        out.append(
+            Event("Normal", c.REASON_JOB_READY, ready_cond.message if ready_cond else "Ready.")
+        )
     return out

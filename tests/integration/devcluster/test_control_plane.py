@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from racetrack_operator.devcluster.launcher import FAKE_NODE_NAME, LocalCluster
+from racetrack_devcluster.launcher import FAKE_NODE_NAME, LocalCluster
 from support import eventually  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.cluster

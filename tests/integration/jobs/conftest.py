@@ -14,14 +14,12 @@ from pathlib import Path
 import pytest
 from rtjob_helpers import OperatorProcess  # type: ignore[import-not-found]
 
-from racetrack_operator.devcluster import addons
-from racetrack_operator.devcluster.launcher import LocalCluster
+from racetrack_devcluster.launcher import LocalCluster
 
 
 @pytest.fixture(scope="session")
 def crds(cluster: LocalCluster) -> LocalCluster:
-    """The cluster with our CRDs applied from crds/ as ``racetrack dev up`` does, Established."""
-    addons.apply_crds(cluster)
+    """The cluster, named for what these tests need of it: our CRDs, applied at its start."""
     return cluster
 
 

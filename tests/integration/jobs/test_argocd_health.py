@@ -21,8 +21,8 @@ import pytest
 import yaml
 from rtjob_helpers import REPO, OperatorProcess  # type: ignore[import-not-found]
 
-from racetrack_operator.devcluster.build import default_cache_dir, find_go
-from racetrack_operator.devcluster.launcher import LocalCluster
+from racetrack_devcluster.build import default_cache_dir, find_go
+from racetrack_devcluster.launcher import LocalCluster
 from support import eventually  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.cluster

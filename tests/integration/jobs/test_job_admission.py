@@ -11,7 +11,7 @@ import pytest
 import yaml
 from rtjob_helpers import REPO, load_job_cases  # type: ignore[import-not-found]
 
-from racetrack_operator.devcluster.launcher import LocalCluster
+from racetrack_devcluster.launcher import LocalCluster
 
 pytestmark = pytest.mark.cluster
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from rtjob_helpers import REPO, OperatorProcess  # type: ignore[import-not-found]
 
-from racetrack_operator.devcluster.launcher import LocalCluster
+from racetrack_devcluster.launcher import LocalCluster
 from support import eventually  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.cluster

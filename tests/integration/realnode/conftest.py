@@ -11,8 +11,9 @@ from collections.abc import Iterator
 import pytest
 from realnode_helpers import real_node_options  # type: ignore[import-not-found]
 
-from racetrack_operator.devcluster.build import BinaryCache
-from racetrack_operator.devcluster.launcher import ClusterOptions, LocalCluster
+from racetrack_devcluster import addons
+from racetrack_devcluster.build import BinaryCache
+from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +22,8 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClus
     options = real_node_options(cache)
     binaries = cache.ensure()
     work_dir = tmp_path_factory.mktemp("real-cluster")
-    with LocalCluster(binaries, work_dir, ClusterOptions(real_node=options)) as running:
+    options = ClusterOptions(real_node=options, crds=addons.crds_folder())
+    with LocalCluster(binaries, work_dir, options) as running:
         yield running
 
 

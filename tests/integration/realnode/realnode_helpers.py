@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 import support  # type: ignore[import-not-found]
-from racetrack_operator.devcluster.build import BinaryCache
-from racetrack_operator.devcluster.launcher import LocalCluster
-from racetrack_operator.devcluster.realnode import baseimage, detect, network, oci
-from racetrack_operator.devcluster.realnode.setup import RealNodeOptions
+from racetrack_devcluster.build import BinaryCache
+from racetrack_devcluster.launcher import LocalCluster
+from racetrack_devcluster.realnode import baseimage, detect, network, oci
+from racetrack_devcluster.realnode.setup import RealNodeOptions
 
 
 def real_node_options(cache: BinaryCache) -> RealNodeOptions:

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from realnode_helpers import real_node_options  # type: ignore[import-not-found]
 
-from racetrack_operator.devcluster import devstate
-from racetrack_operator.devcluster.build import BinaryCache, default_cache_dir
+from racetrack_devcluster import devstate
+from racetrack_devcluster.build import BinaryCache, default_cache_dir
 
 pytestmark = [pytest.mark.cluster, pytest.mark.realnode]
 
-RACETRACK = [sys.executable, "-m", "racetrack_operator.cli.main"]
+RACETRACK = [sys.executable, "-m", "racetrack_cli.main"]
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

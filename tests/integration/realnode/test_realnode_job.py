@@ -17,8 +17,8 @@ from realnode_helpers import (  # type: ignore[import-not-found]
     push_adder_image,
 )
 
-from racetrack_operator.devcluster import addons
-from racetrack_operator.devcluster.launcher import LocalCluster
+from racetrack_devcluster import addons
+from racetrack_devcluster.launcher import LocalCluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.realnode]
 
@@ -47,8 +47,7 @@ def job_manifest(image: str, version: str = "1.0.0", entrypoint_class: str = "Ad
 
 @pytest.fixture(scope="module")
 def operator_cluster(real_cluster: LocalCluster) -> LocalCluster:
-    """The real-node cluster with our CRDs and the operator, as ``racetrack dev up`` runs them."""
-    addons.apply_crds(real_cluster)
+    """The real-node cluster with the operator, as ``racetrack dev up`` runs it."""
     addons.start_operator(real_cluster)
     return real_cluster
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from realnode_helpers import real_node_options  # type: ignore[import-not-found]
 
-from racetrack_operator.devcluster.build import BinaryCache
-from racetrack_operator.devcluster.launcher import ClusterOptions, LocalCluster
-from racetrack_operator.devcluster.realnode import cgroups, cleanup
+from racetrack_devcluster.build import BinaryCache
+from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
+from racetrack_devcluster.realnode import cgroups, cleanup
 
 pytestmark = [pytest.mark.cluster, pytest.mark.realnode]
 

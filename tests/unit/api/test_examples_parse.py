@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from racetrack_operator.api.v1alpha1 import API_VERSION, KINDS
+from racetrack_api.v1alpha1 import API_VERSION, KINDS
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 BY_KIND = {kind.crd.kind: kind for kind in KINDS}

@@ -17,8 +17,8 @@ from job_cases import (  # type: ignore[import-not-found]
     load_cases,
 )
 
-from racetrack_operator.api.v1alpha1 import Job
-from racetrack_operator.api.v1alpha1.job import JobSpec
+from racetrack_api.v1alpha1 import Job
+from racetrack_api.v1alpha1.job import JobSpec
 
 CASES = [case for case in load_cases() if case.python]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from racetrack_operator.crdgen.__main__ import drift, main, write
+from racetrack_api.crdgen.__main__ import drift, main, write
 
 CRDS = Path(__file__).resolve().parents[3] / "crds"
 
@@ -15,7 +15,7 @@ def test_committed_crds_match_the_models() -> None:
     diff = drift(CRDS)
     assert diff == "", (
         "crds/ drifted from the models; run "
-        "`python -m racetrack_operator.crdgen --output crds/`\n" + diff
+        "`python -m racetrack_api.crdgen --output crds/`\n" + diff
     )
 
 

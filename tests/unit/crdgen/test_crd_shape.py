@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from racetrack_operator.api.v1alpha1 import KINDS, Job
-from racetrack_operator.crdgen.crd import build_crd
+from racetrack_api.crdgen.crd import build_crd
+from racetrack_api.v1alpha1 import KINDS, Job
 
 CRDS = {kind.crd.kind: build_crd(kind) for kind in KINDS}
 

@@ -7,8 +7,8 @@ from typing import Any, ClassVar, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from racetrack_operator.api.meta import ApiModel, CelRule
-from racetrack_operator.crdgen.schema import SchemaError, structural
+from racetrack_api.crdgen.schema import SchemaError, structural
+from racetrack_api.meta import ApiModel, CelRule
 
 
 class Inner(ApiModel):

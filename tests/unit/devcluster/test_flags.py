@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from racetrack_operator.devcluster import flags, pki
-from racetrack_operator.devcluster.build import BinaryCache
+from racetrack_devcluster import flags, pki
+from racetrack_devcluster.build import BinaryCache
 
 
 def test_kwok_manages_only_annotated_nodes_with_a_long_lease_and_a_wide_pod_range() -> None:

@@ -9,7 +9,7 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from racetrack_operator.devcluster import pki
+from racetrack_devcluster import pki
 
 
 def load(path: Path) -> x509.Certificate:

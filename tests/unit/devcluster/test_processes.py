@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from racetrack_operator.devcluster import devstate
-from racetrack_operator.devcluster.processes import (
+from racetrack_devcluster import devstate
+from racetrack_devcluster.processes import (
     Component,
     ComponentError,
     PortAllocator,

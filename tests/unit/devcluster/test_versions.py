@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from racetrack_operator.devcluster import versions
-from racetrack_operator.devcluster.build import GOMOD_DIR, KUBERNETES_COMMANDS
+from racetrack_devcluster import versions
+from racetrack_devcluster.build import GOMOD_DIR, KUBERNETES_COMMANDS
 
 
 def test_kubernetes_module_requires_the_pinned_version_and_replaces_every_staging_module() -> None:

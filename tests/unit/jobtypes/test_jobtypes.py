@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from racetrack_operator.jobtypes import (
+from racetrack_api.jobtypes import (
     BuildRecipeError,
     JobType,
     JobTypeError,
@@ -21,6 +20,7 @@ from racetrack_operator.jobtypes import (
 )
 
 REPO = Path(__file__).resolve().parents[3]
+RUNTIME = ["starlette==1.10.0", "uvicorn==0.54.0"]
 
 
 def fake(name: str, version: str) -> JobType:
@@ -72,11 +72,11 @@ def test_docker_http_uses_tcp_probes_and_the_users_dockerfile() -> None:
     docker = resolve_job_type("docker-http:latest")
     assert docker.port == 7000
     assert docker.probes.readiness.path is None
-    assert docker.env == {"PORT": "7000"}
+    assert docker.runtime_env({}) == {"PORT": "7000"}
     assert docker.build.kind == "user-dockerfile"
     assert docker.build.user_dockerfile == "Dockerfile"
     with pytest.raises(BuildRecipeError, match="user's Dockerfile"):
-        render_dockerfile(docker, {})
+        render_dockerfile(docker, {}, runtime_requirements=RUNTIME)
 
 
 def test_runtime_env_maps_jobtype_extra_to_the_runtime_variables() -> None:
@@ -115,18 +115,9 @@ def test_missing_entrypoint_path_is_a_clear_error() -> None:
         resolve_job_type("python3:1.0.0").runtime_env({})
 
 
-def test_runtime_requirements_match_the_project_dependencies() -> None:
-    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    declared = {_name(dep) for dep in pyproject["project"]["dependencies"]}
-    needed = {_name(req) for req in resolve_job_type("python3:1.0.0").build.runtime_requirements}
-    assert needed <= declared
-    assert {"starlette", "uvicorn", "prometheus-client", "swagger-ui-bundle"} <= needed
-
-
-def _name(requirement: str) -> str:
-    for separator in "<>=;[ ":
-        requirement = requirement.split(separator)[0]
-    return requirement.strip().lower()
+def test_the_runtime_port_reaches_the_container_from_the_job_type() -> None:
+    python3 = resolve_job_type("python3:1.0.0")
+    assert python3.runtime_env({"entrypoint_path": "a.py"})["JOB_PORT"] == str(python3.port)
 
 
 def test_dockerfile_for_a_job() -> None:
@@ -138,6 +129,7 @@ def test_dockerfile_for_a_job() -> None:
             "requirements_path": "deps/req.txt",
             "python_version": "3.12",
         },
+        runtime_requirements=RUNTIME,
         system_dependencies=["libgomp1"],
         build_env={"PIP_INDEX_URL": 'https://pypi.example.org/simple "x"'},
     )
@@ -149,12 +141,16 @@ def test_dockerfile_for_a_job() -> None:
     assert "RUN /src/job-venv/bin/pip install --no-cache-dir -r /src/job/deps/req.txt" in lines
     assert "    JOB_ENTRYPOINT_PATH=src/job.py \\" in lines
     assert "VENV_PACKAGES_PATH=/src/job-venv/lib/python3.12/site-packages" in text
+    assert "RUN pip install --no-cache-dir starlette==1.10.0 uvicorn==0.54.0" in lines
+    assert "    JOB_PORT=7000" in lines
     assert lines[-1] == 'CMD ["python", "-m", "racetrack_job_runtime", "run"]'
     assert "${" not in text
 
 
 def test_dockerfile_without_optional_steps() -> None:
-    text = render_dockerfile(resolve_job_type("python3:1.0.0"), {"entrypoint_path": "job.py"})
+    text = render_dockerfile(
+        resolve_job_type("python3:1.0.0"), {"entrypoint_path": "job.py"}, runtime_requirements=[]
+    )
     assert "apt-get install" not in text
     assert "-r /src/job/" not in text
     assert "FROM python:3.11-slim-bookworm" in text
@@ -176,7 +172,11 @@ def test_dockerfile_refuses_values_that_could_inject(
 ) -> None:
     with pytest.raises(BuildRecipeError, match=fragment):
         render_dockerfile(
-            resolve_job_type("python3:1.0.0"), extra, system_dependencies=system, build_env=env
+            resolve_job_type("python3:1.0.0"),
+            extra,
+            runtime_requirements=RUNTIME,
+            system_dependencies=system,
+            build_env=env,
         )
 
 
@@ -208,4 +208,4 @@ def test_example_manifests_are_deployable(manifest_path: Path) -> None:
     job_type = resolve_job_type(manifest["jobtype"])
     env = job_type.runtime_env(manifest.get("jobtype_extra"))
     assert (manifest_path.parent / env["JOB_ENTRYPOINT_PATH"]).is_file()
-    render_dockerfile(job_type, manifest["jobtype_extra"])
+    render_dockerfile(job_type, manifest["jobtype_extra"], runtime_requirements=RUNTIME)

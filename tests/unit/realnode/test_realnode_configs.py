@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from racetrack_operator.devcluster.realnode import cni, containerd, kubelet, network, registry
+from racetrack_devcluster.realnode import cni, containerd, kubelet, network, registry
 
 
 def test_plan_takes_the_first_free_block_and_short_interface_names() -> None:

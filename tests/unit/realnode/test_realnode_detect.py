@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from racetrack_operator.devcluster.build import BinaryCache
-from racetrack_operator.devcluster.realnode import assets, baseimage, cleanup, detect, prereqs
+from racetrack_devcluster.build import BinaryCache
+from racetrack_devcluster.realnode import assets, baseimage, cleanup, detect, prereqs
 
 V1_CGROUPS = """#subsys_name\thierarchy\tnum_cgroups\tenabled
 cpuset\t3\t1\t1

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from racetrack_operator.devcluster.realnode import oci, pause
+from racetrack_devcluster.realnode import oci, pause
 
 
 def write_hello(tar: tarfile.TarFile) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from racetrack_operator.api.v1alpha1 import Job
-from racetrack_operator.jobtypes import JobType, resolve_job_type
+from racetrack_api.jobtypes import JobType, resolve_job_type
+from racetrack_api.v1alpha1 import Job
 
 ADDER = Path(__file__).resolve().parents[3] / "examples" / "adder.yaml"
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from rtjob_fixtures import adder, python3  # type: ignore[import-not-found]
 
-from racetrack_operator.jobtypes import JobTypeError, resolve_job_type
+from racetrack_api.jobtypes import JobTypeError, resolve_job_type
 from racetrack_operator.render.deployment import desired_deployment, resources
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
 from racetrack_operator.render.service import desired_service, service_url

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from rtjob_fixtures import adder  # type: ignore[import-not-found]
 
-from racetrack_operator.api.v1alpha1 import Job
-from racetrack_operator.api.v1alpha1.common import Condition
-from racetrack_operator.render.family import desired_family, family_status, semver_key
+from racetrack_api.v1alpha1 import Job
+from racetrack_api.v1alpha1.common import Condition
+from racetrack_operator.render.family import desired_family, family_status
 
 
 def job(version: str, *, ready: bool, available: int = 0, **meta: Any) -> Job:
@@ -53,22 +52,6 @@ def test_deleting_jobs_leave_the_family_and_no_latest() -> None:
     leaving = job("1.0.0", ready=True, deletionTimestamp="2026-11-25T12:00:00Z")
     s = family_status([leaving], generation=3)
     assert s.versions == [] and s.latest is None and s.observed_generation == 3
-
-
-@pytest.mark.parametrize(
-    ("lower", "higher"),
-    [
-        ("1.0.0-alpha", "1.0.0"),
-        ("1.0.0-alpha", "1.0.0-alpha.1"),
-        ("1.0.0-alpha.1", "1.0.0-alpha.beta"),
-        ("1.0.0-beta.2", "1.0.0-beta.11"),
-        ("1.0.0-rc.1", "1.0.0"),
-        ("1.9.0", "1.10.0"),
-        ("not-semver", "0.0.1"),
-    ],
-)
-def test_semver_precedence(lower: str, higher: str) -> None:
-    assert semver_key(lower) < semver_key(higher)
 
 
 def test_desired_family_is_not_owned_by_any_job() -> None:

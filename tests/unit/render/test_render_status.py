@@ -6,13 +6,15 @@ from typing import Any
 
 from rtjob_fixtures import adder, python3  # type: ignore[import-not-found]
 
-from racetrack_operator import conditions as c
-from racetrack_operator.api.v1alpha1 import Job
-from racetrack_operator.api.v1alpha1.job import JobStatus, UnhealthyPod
+from racetrack_api import conditions as c
+from racetrack_api.v1alpha1 import Job
+from racetrack_api.v1alpha1.job import JobStatus, UnhealthyPod
 from racetrack_operator.render.deployment import desired_deployment
 from racetrack_operator.render.diff import merge_patch
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
-from racetrack_operator.render.status import Problem, deployment_view, events, job_status
+from racetrack_operator.render.problems import Problem
+from racetrack_operator.render.rollout import deployment_view, observe
+from racetrack_operator.render.status import events, job_status
 from racetrack_operator.settings import Settings
 
 URL = "http://adder-v1-0-0.ml.svc.cluster.local:7000"
@@ -33,16 +35,14 @@ def deployment(job: Job, *, available: int, updated: int | None = None) -> dict[
     return body
 
 
-def status(job: Job, dep: dict[str, Any] | None, problem: Problem | None = None) -> JobStatus:
+def rollout(job: Job, dep: dict[str, Any] | None) -> Any:
+    """What the Deployment ``dep`` says about the rollout of ``job`` as it is now."""
     desired = desired_deployment(job, python3(), Settings())
-    return job_status(
-        job,
-        problem=problem,
-        deployment=dep,
-        desired_hash=desired["metadata"]["annotations"][ANNOTATION_RENDER_HASH],
-        url=URL,
-        timestamp=T0,
-    )
+    return observe(dep, desired["metadata"]["annotations"][ANNOTATION_RENDER_HASH], 1)
+
+
+def status(job: Job, dep: dict[str, Any] | None, problem: Problem | None = None) -> JobStatus:
+    return job_status(job, problem=problem, rollout=rollout(job, dep), url=URL, timestamp=T0)
 
 
 def cond(s: JobStatus, type_: str) -> tuple[str, str]:
@@ -117,10 +117,7 @@ def test_transition_time_moves_only_when_status_flips() -> None:
     still_rolling = job_status(
         later_job,
         problem=None,
-        deployment=deployment(job, available=1, updated=2),
-        desired_hash=desired_deployment(job, python3(), Settings())["metadata"]["annotations"][
-            ANNOTATION_RENDER_HASH
-        ],
+        rollout=rollout(job, deployment(job, available=1, updated=2)),
         url=URL,
         timestamp=T1,
     )
@@ -130,10 +127,7 @@ def test_transition_time_moves_only_when_status_flips() -> None:
     done = job_status(
         later_job.model_copy(update={"status": still_rolling}),
         problem=None,
-        deployment=deployment(job, available=2),
-        desired_hash=desired_deployment(job, python3(), Settings())["metadata"]["annotations"][
-            ANNOTATION_RENDER_HASH
-        ],
+        rollout=rollout(job, deployment(job, available=2)),
         url=URL,
         timestamp=T1,
     )
@@ -188,19 +182,30 @@ def test_an_unhealthy_pod_is_shown_while_unavailable_and_dropped_once_available(
     )
     common: dict[str, Any] = {
         "problem": None,
-        "desired_hash": deployment(job, available=0)["metadata"]["annotations"][
-            ANNOTATION_RENDER_HASH
-        ],
         "url": URL,
         "timestamp": "2026-11-25T12:00:00Z",
         "unhealthy": crashing,
     }
-    failing = job_status(job, deployment=deployment(job, available=1, updated=2), **common)
+    failing_rollout = rollout(job, deployment(job, available=1, updated=2))
+    failing = job_status(job, rollout=failing_rollout, **common)
     assert failing.unhealthy_pod == crashing
     available = c.find(failing.conditions, c.AVAILABLE)
     assert available is not None
     assert "Pod adder-v1-0-0-7d9f-abcde: CrashLoopBackOff" in available.message
     assert failing.to_wire()["unhealthyPod"]["logTail"] == crashing.log_tail
 
-    healed = job_status(job, deployment=deployment(job, available=2), **common)
+    healed = job_status(job, rollout=rollout(job, deployment(job, available=2)), **common)
     assert healed.unhealthy_pod is None
+
+
+def test_each_condition_answers_from_the_rollout_alone() -> None:
+    job = adder()
+    missing = rollout(job, None)
+    assert not missing.exists and not missing.done
+    half = rollout(job, deployment(job, available=1, updated=1))
+    assert half.up_to_date and not half.done and not half.fully_available
+    old_but_serving = rollout(
+        adder(spec={"replicas": 3}, generation=2), deployment(job, available=2)
+    )
+    assert not old_but_serving.up_to_date and old_but_serving.fully_available
+    assert not old_but_serving.done

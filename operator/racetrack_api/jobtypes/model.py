@@ -1,0 +1,109 @@
+"""Typed job types: pydantic models of ``jobtypes.yaml`` entries (frozen, strict keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import pydantic
+
+
+class JobTypeError(ValueError):
+    """A job type cannot be used as asked (bad reference, missing ``jobtype_extra`` key)."""
+
+
+class UnknownJobTypeError(JobTypeError, LookupError):
+    """No installed job type matches the reference; the message lists the supported ones."""
+
+
+class _Frozen(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+
+class Probe(_Frozen):
+    """One Kubernetes probe; ``path`` ``None`` means a TCP socket probe on the job port."""
+
+    path: str | None
+    period_seconds: int = pydantic.Field(gt=0)
+    timeout_seconds: int = pydantic.Field(gt=0)
+    failure_threshold: int = pydantic.Field(gt=0)
+    initial_delay_seconds: int = pydantic.Field(default=0, ge=0)
+
+
+class Probes(_Frozen):
+    startup: Probe
+    liveness: Probe
+    readiness: Probe
+
+
+class BuildRecipe(_Frozen):
+    """How an image of this type is built.
+
+    ``template``: the Dockerfile is rendered from ``dockerfile_template`` (see
+    ``render_dockerfile``); ``user-dockerfile``: the user's ``user_dockerfile`` is used.
+    """
+
+    kind: Literal["template", "user-dockerfile"]
+    dockerfile_template: str | None = None
+    user_dockerfile: str | None = None
+    runtime_context_dir: str | None = None
+    defaults: Mapping[str, str] = pydantic.Field(default_factory=dict)
+
+    @pydantic.model_validator(mode="after")
+    def _kind_fields(self) -> BuildRecipe:
+        if self.kind == "template" and not self.dockerfile_template:
+            raise ValueError("a template build needs dockerfile_template")
+        if self.kind == "user-dockerfile" and not self.user_dockerfile:
+            raise ValueError("a user-dockerfile build needs user_dockerfile")
+        return self
+
+
+class JobType(_Frozen):
+    """One version of one job type."""
+
+    name: str = pydantic.Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    version: str = pydantic.Field(pattern=r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
+    description: str
+    port: int = pydantic.Field(gt=0, lt=65536)
+    port_env: str | None = None
+    """The environment variable that tells the container ``port``."""
+    probes: Probes
+    metrics_path: str | None
+    docs_path: str | None
+    env: Mapping[str, str]
+    extra_env: Mapping[str, str]
+    required_extra: tuple[str, ...]
+    build: BuildRecipe
+
+    @property
+    def reference(self) -> str:
+        """``name:version``, e.g. ``python3:1.0.0``."""
+        return f"{self.name}:{self.version}"
+
+    def runtime_env(self, jobtype_extra: Mapping[str, Any] | None = None) -> dict[str, str]:
+        """Container environment: the type's defaults plus the mapped ``jobtype_extra`` keys.
+
+        Keys of ``jobtype_extra`` that the type does not map are build-time options (for
+        example ``requirements_path``) and are left out. ``None`` values are skipped.
+        """
+        extra = dict(jobtype_extra or {})
+        missing = [key for key in self.required_extra if extra.get(key) in (None, "")]
+        if missing:
+            raise JobTypeError(
+                f"job type {self.reference} needs jobtype_extra." + ", jobtype_extra.".join(missing)
+            )
+        env = dict(self.env)
+        if self.port_env:
+            env[self.port_env] = str(self.port)
+        for key, variable in self.extra_env.items():
+            value = extra.get(key)
+            if value is None:
+                continue
+            env[variable] = _env_value(value)
+        return env
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,55 @@
+"""What ``racetrack dev up`` runs on a bare cluster: the racetrack.io CRDs and the operator.
+
+The operator runs as one more component of the cluster (same log folder, stopped with it),
+started with the same command a developer would type, ``python -m racetrack_operator``, and
+counted as started once its liveness endpoint answers.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from racetrack_devcluster.apiclient import http_ok
+from racetrack_devcluster.launcher import LocalCluster
+
+OPERATOR_COMPONENT = "racetrack-operator"
+
+
+def repository_root() -> Path:
+    """The checkout this package runs from; the CRDs and examples live there, not in wheels."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "crds" / "kustomization.yaml").is_file():
+        raise FileNotFoundError(
+            f"no crds/kustomization.yaml under {root}: run racetrack dev from a checkout of "
+            "racetrack-operator (pip install -e .), or use --no-operator"
+        )
+    return root
+
+
+def crds_folder() -> Path:
+    """The racetrack.io CRDs of this checkout (a kustomization folder)."""
+    return repository_root() / "crds"
+
+
+def start_operator(cluster: LocalCluster) -> str:
+    """Run the operator against ``cluster``; returns the URL of its Prometheus metrics."""
+    metrics_port = cluster.ports.claim("racetrack-operator metrics")
+    liveness_port = cluster.ports.claim("racetrack-operator liveness")
+    liveness = f"http://127.0.0.1:{liveness_port}/healthz"
+    component = cluster.spawn(
+        OPERATOR_COMPONENT,
+        [sys.executable, "-m", "racetrack_operator"],
+        env={
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "RACETRACK_METRICS_PORT": str(metrics_port),
+            "RACETRACK_LIVENESS_ENDPOINT": liveness,
+            "PYTHONUNBUFFERED": "1",
+            **({"PATH": os.environ["PATH"]} if "PATH" in os.environ else {}),
+        },
+    )
+    cluster.wait("the racetrack operator's liveness endpoint", lambda: http_ok(liveness))
+    metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+    cluster.progress(f"Operator running (pid {component.pid}; metrics on {metrics})")
+    return metrics

@@ -1,0 +1,194 @@
+"""``racetrack dev up|down|status``: a local cluster for development and tests.
+
+Registered with ``racetrack`` through the ``racetrack.cli`` entry point group (see
+``racetrack_cli.main``): the dev cluster is tooling of a source checkout, not of the product.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from typing import Any
+
+from racetrack_devcluster import addons, devstate, example
+from racetrack_devcluster.build import BinaryCache
+from racetrack_devcluster.launcher import ClusterOptions
+from racetrack_devcluster.realnode import baseimage, prereqs
+from racetrack_devcluster.versions import KUBERNETES_VERSION
+
+
+def register(commands: Any) -> None:
+    dev = commands.add_parser("dev", help="run a local Kubernetes cluster for development")
+    actions = dev.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    up = actions.add_parser("up", help="build (first time only) and start the dev cluster")
+    up.add_argument("--apiserver-port", type=int, help="API server port (default: a free one)")
+    up.add_argument(
+        "--apiserver-arg",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="extra kube-apiserver flag, e.g. --apiserver-arg=--v=4 (repeatable)",
+    )
+    up.add_argument(
+        "--no-operator",
+        action="store_true",
+        help="start only the cluster (no CRDs, no operator), e.g. to run the operator yourself",
+    )
+    up.add_argument(
+        "--nodes",
+        choices=["simulated", "real", "auto"],
+        default="simulated",
+        help="simulated (kwok, default), real (containerd + kubelet in a network namespace, "
+        "with a local registry; falls back to simulated where the machine cannot run "
+        "containers), or auto (real where possible)",
+    )
+    up.set_defaults(handler=_up)
+
+    install = actions.add_parser(
+        "prereqs", help="install the Debian packages real nodes need (idempotent, as root)"
+    )
+    install.set_defaults(handler=_prereqs)
+
+    down = actions.add_parser("down", help="stop the dev cluster and remove its data")
+    down.set_defaults(handler=_down)
+
+    status = actions.add_parser("status", help="say whether the dev cluster runs, and where")
+    status.set_defaults(handler=_status)
+
+    show = actions.add_parser(
+        "example",
+        help="deploy examples/adder.yaml and wait until it is Ready (and, on a real node, call it)",
+    )
+    show.set_defaults(handler=_example)
+
+    build = actions.add_parser("build", help="build the cluster binaries now (cached)")
+    build.set_defaults(handler=_build)
+
+    kubectl = actions.add_parser(
+        "kubectl", help="run the matching kubectl against the dev cluster", add_help=False
+    )
+    kubectl.add_argument("kubectl_args", nargs=argparse.REMAINDER)
+    kubectl.set_defaults(handler=_kubectl)
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _print_usage(state: devstate.DevState) -> None:
+    print(f"KUBECONFIG={state.kubeconfig}")
+    print(
+        f"Use it with:\n"
+        f"  export KUBECONFIG={state.kubeconfig}\n"
+        f"  kubectl get nodes\n"
+        f"A kubectl of the same version ({KUBERNETES_VERSION}) is at {state.kubectl}\n"
+        + (
+            f"Nodes: real; local registry: {state.registry} "
+            f"(base image {state.registry}/{baseimage.REPOSITORY}:{baseimage.LATEST_TAG})\n"
+            if state.nodes == "real"
+            else ""
+        )
+        + f"Logs: {state.log_dir}\n"
+        f"Stop it with: racetrack dev down"
+    )
+
+
+def _up(args: argparse.Namespace) -> int:
+    state_dir = devstate.default_state_dir()
+    try:
+        state = devstate.up(
+            state_dir,
+            ClusterOptions(apiserver_port=args.apiserver_port, apiserver_args=args.apiserver_arg),
+            BinaryCache(progress=_err),
+            progress=_err,
+            with_operator=not args.no_operator,
+            nodes=args.nodes,
+        )
+    except devstate.AlreadyRunning as running:
+        _err(
+            f"A dev cluster is already running (API server {running.state.server}); "
+            "not starting another. Stop it first with: racetrack dev down"
+        )
+        _print_usage(running.state)
+        return 0
+    except devstate.DevClusterError as error:
+        _err(f"racetrack dev up: {error}")
+        return 1
+    print(f"Dev cluster ready: API server {state.server} (Kubernetes {KUBERNETES_VERSION}).")
+    _print_usage(state)
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    try:
+        stopped = devstate.down(devstate.default_state_dir())
+    except devstate.DevClusterError as error:
+        _err(f"racetrack dev down: {error}")
+        return 1
+    print("Dev cluster stopped and its data removed." if stopped else "No dev cluster is running.")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    state = devstate.running_state(devstate.default_state_dir())
+    if state is None:
+        print("No dev cluster is running. Start one with: racetrack dev up")
+        return 1
+    print(f"Dev cluster running: API server {state.server}, supervisor pid {state.supervisor_pid}")
+    print(f"KUBECONFIG={state.kubeconfig}")
+    for name, pid in state.components.items():
+        alive = devstate.process_start_ticks(pid) is not None
+        print(f"  {name:<24} pid {pid:<8} {'running' if alive else 'STOPPED'}")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    cache = BinaryCache(progress=_err)
+    try:
+        cache.ensure()
+    except RuntimeError as error:
+        _err(f"racetrack dev build: {error}")
+        return 1
+    _err(f"Cluster binaries are ready in {cache.bin_dir}")
+    return 0
+
+
+def _prereqs(args: argparse.Namespace) -> int:
+    try:
+        installed = prereqs.install(progress=_err)
+    except prereqs.PrereqError as error:
+        _err(f"racetrack dev prereqs: {error}")
+        return 1
+    print(f"Installed {', '.join(installed)}." if installed else "All packages are installed.")
+    return 0
+
+
+def _kubectl(args: argparse.Namespace) -> int:
+    state = devstate.running_state(devstate.default_state_dir())
+    if state is None:
+        _err("No dev cluster is running. Start one with: racetrack dev up")
+        return 1
+    kubectl_args = args.kubectl_args
+    if kubectl_args[:1] == ["--"]:
+        kubectl_args = kubectl_args[1:]
+    # Replace this process so kubectl owns the terminal (watch, edit, exec).
+    os.execv(state.kubectl, [state.kubectl, f"--kubeconfig={state.kubeconfig}", *kubectl_args])
+
+
+def _example(args: argparse.Namespace) -> int:
+    state = devstate.running_state(devstate.default_state_dir())
+    if state is None:
+        _err("No dev cluster is running. Start one with: racetrack dev up")
+        return 1
+    try:
+        example.run(state, BinaryCache(progress=_err), addons.repository_root(), _err)
+    except subprocess.CalledProcessError as error:
+        _err(f"racetrack dev example: {' '.join(map(str, error.cmd[:3]))} failed: {error.stderr}")
+        return 1
+    except (OSError, RuntimeError) as error:
+        _err(f"racetrack dev example: {error}")
+        return 1
+    return 0

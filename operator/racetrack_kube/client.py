@@ -1,0 +1,213 @@
+"""A small async JSON client over the ``kubernetes`` package's connection and auth handling.
+
+We speak plain dicts (the renderers produce dicts, the status models dump to dicts) and reach
+the API by path, which keeps every call site explicit about what it reads and writes. The
+``kubernetes`` client is synchronous, so calls run in a thread pool sized for the connection
+pool; kopf's own watches stay on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import importlib.metadata
+import json
+from typing import Any, Protocol
+
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+JsonDict = dict[str, Any]
+
+# Metadata without the data: enough to know a Secret exists, and its values never reach us.
+PARTIAL_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+MERGE_PATCH = "application/merge-patch+json"
+# (connect, read) seconds. Without a bound, a request the API server never answers would hold
+# one of the pool's threads forever; enough of them and every reconciliation waits.
+REQUEST_TIMEOUT = (5.0, 30.0)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, reason: str, body: str) -> None:
+        super().__init__(f"HTTP {status} {reason}: {body[:500]}")
+        self.status = status
+        self.body = body
+
+
+def user_agent(component: str) -> str:
+    """``<component>/<version>``, e.g. ``racetrack-operator/0.1.0``. The API server names the
+    field manager of a write after the user agent's first word; the client's default
+    ("OpenAPI-Generator/...") would credit our writes to a code generator in every object's
+    managedFields."""
+    try:
+        version = importlib.metadata.version("racetrack-operator")
+    except importlib.metadata.PackageNotFoundError:
+        version = "dev"
+    return f"{component}/{version}"
+
+
+def load_api_client(pool_size: int, component: str) -> Any:
+    """From $KUBECONFIG (or ~/.kube/config), else the in-cluster service account."""
+    configuration = k8s_client.Configuration()
+    try:
+        k8s_config.load_kube_config(client_configuration=configuration)
+    except k8s_config.ConfigException:
+        k8s_config.load_incluster_config(client_configuration=configuration)
+    configuration.connection_pool_maxsize = pool_size
+    api_client = k8s_client.ApiClient(configuration)
+    api_client.user_agent = user_agent(component)
+    return api_client
+
+
+class Api(Protocol):
+    """What reconcilers use of the API; ``Kube`` talks to a server, tests use an in-memory
+    fake with the same methods."""
+
+    async def get(self, path: str, *, accept: str = ...) -> JsonDict | None: ...
+
+    async def list_objects(
+        self,
+        collection: str,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[JsonDict]: ...
+
+    async def create(self, collection: str, body: JsonDict) -> JsonDict | None: ...
+
+    async def merge_patch(self, path: str, patch: JsonDict) -> JsonDict: ...
+
+    async def replace(self, path: str, body: JsonDict) -> JsonDict: ...
+
+    async def text(self, path: str, query: list[tuple[str, str]] | None = None) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class Kube:
+    def __init__(self, api_client: Any, workers: int = 16) -> None:
+        self._api = api_client
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="kube"
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+    ) -> JsonDict:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._pool, self._request, method, path, body, query or [], content_type, accept
+        )
+
+    async def text(self, path: str, query: list[tuple[str, str]] | None = None) -> str:
+        """A plain-text GET, such as a container's log."""
+        loop = asyncio.get_running_loop()
+        data = await loop.run_in_executor(
+            self._pool, self._call, "GET", path, None, query or [], "application/json", "*/*"
+        )
+        return data.decode(errors="replace")
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        query: list[tuple[str, str]],
+        content_type: str,
+        accept: str,
+    ) -> JsonDict:
+        data = self._call(method, path, body, query, content_type, accept)
+        parsed: JsonDict = json.loads(data) if data else {}
+        return parsed
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        query: list[tuple[str, str]],
+        content_type: str,
+        accept: str,
+    ) -> bytes:
+        headers = {"Accept": accept}
+        payload = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            # Encoded here: the client's generic serializer walks every value of the body
+            # looking for model objects, and ours are plain dicts already.
+            payload = json.dumps(body, separators=(",", ":")).encode()
+        # The client still adds the credentials (refreshing a service account token) and
+        # owns the TLS connection pool; the body goes to the pool as it is.
+        _, url, headers, _, _ = self._api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=query,
+            header_params=headers,
+            auth_settings=["BearerToken"],
+        )
+        response = self._api.rest_client.pool_manager.request(
+            method,
+            url,
+            body=payload,
+            headers=headers,
+            timeout=urllib3.Timeout(connect=REQUEST_TIMEOUT[0], read=REQUEST_TIMEOUT[1]),
+            preload_content=True,
+        )
+        data = response.data
+        if response.status >= 400:
+            text = data.decode(errors="replace")
+            raise ApiError(response.status, str(response.reason), text)
+        result: bytes = data
+        return result
+
+    async def get(self, path: str, *, accept: str = "application/json") -> JsonDict | None:
+        """The object, or None when it does not exist."""
+        try:
+            return await self.request("GET", path, accept=accept)
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def list_objects(
+        self,
+        collection: str,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[JsonDict]:
+        """The items of a collection, narrowed by label and field selectors."""
+        query = []
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        listed = await self.request("GET", collection, query=query)
+        items: list[JsonDict] = listed.get("items") or []
+        return items
+
+    async def create(self, collection: str, body: JsonDict) -> JsonDict | None:
+        """The created object, or None when one of that name already exists."""
+        try:
+            return await self.request("POST", collection, body)
+        except ApiError as error:
+            if error.status == 409:
+                return None
+            raise
+
+    async def merge_patch(self, path: str, patch: JsonDict) -> JsonDict:
+        return await self.request("PATCH", path, patch, content_type=MERGE_PATCH)
+
+    async def replace(self, path: str, body: JsonDict) -> JsonDict:
+        return await self.request("PUT", path, body)

@@ -1,6 +1,0 @@
-"""Generate the CRD YAML in ``crds/`` from the pydantic models in ``racetrack_operator.api``.
-
-Run ``python -m racetrack_operator.crdgen --output crds/`` after changing a model, and
-``--check crds/`` in CI (a unit test does the same). :mod:`.schema` turns pydantic's JSON Schema
-into a Kubernetes structural schema; :mod:`.crd` wraps it into CustomResourceDefinitions.
-"""

@@ -1,0 +1,174 @@
+"""An in-memory Kubernetes API for the fast tier: what ``racetrack_kube.client.Api`` promises.
+
+Objects live in a dict keyed by their path (``/apis/apps/v1/namespaces/ns/deployments/x``).
+It behaves like the API server where our reconcilers depend on it: ``create`` answers None
+for a name that exists (409), ``replace`` checks ``resourceVersion``, a write to a missing
+object is a 404, ``metadata.generation`` moves only when the spec changes, ``/status``
+writes change only the status, and list selectors filter by labels and by fields. Every
+write is recorded in ``writes`` so tests can say what a reconciliation wrote, and nothing
+else. Importable as ``fake_kube`` (tests/ is on the path).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import uuid
+from typing import Any
+
+from racetrack_kube.client import ApiError
+
+JsonDict = dict[str, Any]
+
+
+def merge(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: objects merge recursively, null removes, the rest replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge(out.get(key), value)
+    return out
+
+
+def _field(obj: JsonDict, dotted: str) -> str:
+    value: Any = obj
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
+
+
+def _selected(obj: JsonDict, label_selector: str | None, field_selector: str | None) -> bool:
+    labels = obj["metadata"].get("labels") or {}
+    for term in filter(None, (label_selector or "").split(",")):
+        key, _, value = term.partition("=")
+        if labels.get(key) != value:
+            return False
+    for term in filter(None, (field_selector or "").split(",")):
+        key, _, value = term.partition("=")
+        if _field(obj, key) != value:
+            return False
+    return True
+
+
+class FakeKube:
+    def __init__(self) -> None:
+        self.objects: dict[str, JsonDict] = {}
+        self.logs: dict[str, str] = {}
+        """Container logs by pod log path (``.../pods/NAME/log``)."""
+        self.writes: list[tuple[str, str]] = []
+        """(method, path) of every write that changed something, in order (a create of a
+        name that exists changes nothing, as the API server's 409 does)."""
+        self._versions = itertools.count(1)
+
+    # -- what tests use to arrange the world ----------------------------------------------
+
+    def put(self, path: str, body: JsonDict) -> JsonDict:
+        """Store an object as if someone else had created it (not counted as a write)."""
+        stored = self._stamp(copy.deepcopy(body), path.rsplit("/", 1)[0])
+        self.objects[path] = stored
+        return copy.deepcopy(stored)
+
+    def delete(self, path: str) -> None:
+        self.objects.pop(path, None)
+
+    def obj(self, path: str) -> JsonDict:
+        """The stored object (a copy); KeyError if there is none."""
+        return copy.deepcopy(self.objects[path])
+
+    def writes_to(self, path_fragment: str) -> list[tuple[str, str]]:
+        return [write for write in self.writes if path_fragment in write[1]]
+
+    # -- racetrack_kube.client.Api -------------------------------------------------------
+
+    async def get(self, path: str, *, accept: str = "application/json") -> JsonDict | None:
+        found = self.objects.get(path)
+        return None if found is None else copy.deepcopy(found)
+
+    async def list_objects(
+        self,
+        collection: str,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[JsonDict]:
+        return [
+            copy.deepcopy(obj)
+            for path, obj in sorted(self.objects.items())
+            if path.rsplit("/", 1)[0] == collection
+            and _selected(obj, label_selector, field_selector)
+        ]
+
+    async def create(self, collection: str, body: JsonDict) -> JsonDict | None:
+        path = f"{collection}/{body['metadata']['name']}"
+        if path in self.objects:
+            return None
+        self.writes.append(("POST", path))
+        stored = self._stamp(copy.deepcopy(body), collection)
+        self.objects[path] = stored
+        return copy.deepcopy(stored)
+
+    async def merge_patch(self, path: str, patch: JsonDict) -> JsonDict:
+        self.writes.append(("PATCH", path))
+        target, status_only = self._target(path)
+        current = self.objects[target]
+        if status_only:
+            updated = {**current, "status": merge(current.get("status") or {}, patch["status"])}
+        else:
+            updated = merge(current, patch)
+        return self._store(target, current, updated)
+
+    async def replace(self, path: str, body: JsonDict) -> JsonDict:
+        self.writes.append(("PUT", path))
+        target, _ = self._target(path)
+        current = self.objects[target]
+        expected = body["metadata"].get("resourceVersion")
+        if expected is not None and expected != current["metadata"]["resourceVersion"]:
+            raise ApiError(409, "Conflict", f"{path}: the object has been modified")
+        updated = copy.deepcopy(body)
+        if "status" in current:
+            updated["status"] = current["status"]
+        return self._store(target, current, updated)
+
+    async def text(self, path: str, query: list[tuple[str, str]] | None = None) -> str:
+        if path not in self.logs:
+            raise ApiError(400, "Bad Request", f"{path}: container is waiting to start")
+        return self.logs[path]
+
+    def close(self) -> None:
+        pass
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _target(self, path: str) -> tuple[str, bool]:
+        status_only = path.endswith("/status")
+        target = path.removesuffix("/status")
+        if target not in self.objects:
+            raise ApiError(404, "Not Found", f"{target} not found")
+        return target, status_only
+
+    def _stamp(self, body: JsonDict, collection: str) -> JsonDict:
+        meta = body.setdefault("metadata", {})
+        parts = collection.split("/")
+        if "namespaces" in parts:
+            meta.setdefault("namespace", parts[parts.index("namespaces") + 1])
+        meta.setdefault("uid", str(uuid.uuid4()))
+        meta.setdefault("generation", 1)
+        meta.setdefault("creationTimestamp", "2026-12-01T12:00:00Z")
+        meta["resourceVersion"] = str(next(self._versions))
+        return body
+
+    def _store(self, path: str, current: JsonDict, updated: JsonDict) -> JsonDict:
+        meta = updated["metadata"]
+        for kept in ("uid", "creationTimestamp", "namespace", "name"):
+            meta[kept] = current["metadata"].get(kept)
+        generation = int(current["metadata"].get("generation") or 1)
+        if updated.get("spec") != current.get("spec"):
+            generation += 1
+        meta["generation"] = generation
+        meta["resourceVersion"] = str(next(self._versions))
+        self.objects[path] = updated
+        return copy.deepcopy(updated)

@@ -1,0 +1,83 @@
+"""What stops a Job (pure spec checks) and which watch events call for a reconciliation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from racetrack_api import conditions as c
+from racetrack_api.jobtypes import resolve_job_type
+from racetrack_api.v1alpha1 import Job
+from racetrack_operator.render.jobs import needs_apply, parse_job, slim_metadata
+from racetrack_operator.render.problems import Problem, spec_problem
+
+ADDER = Path(__file__).resolve().parents[3] / "examples" / "adder.yaml"
+
+
+def _job(**spec: object) -> Job:
+    raw = yaml.safe_load(ADDER.read_text())
+    raw["spec"].update(spec)
+    return Job.model_validate(raw)
+
+
+def test_a_deployable_job_resolves_to_its_job_type() -> None:
+    assert spec_problem(_job()) == resolve_job_type("python3:1.0.0")
+
+
+def test_spec_problems_name_the_reason_and_the_fix() -> None:
+    unknown = spec_problem(_job(jobtype="cobol:1.0.0"))
+    assert isinstance(unknown, Problem) and unknown.reason == c.REASON_UNKNOWN_JOB_TYPE
+    assert "python3:1.0.0" in unknown.message and not unknown.retry
+    missing = spec_problem(_job(jobtypeExtra={"entrypoint_class": "Adder"}))
+    assert isinstance(missing, Problem) and missing.reason == c.REASON_INVALID_SPEC
+    assert "entrypoint_path" in missing.message
+    git = spec_problem(_job(image=None, git={"remote": "https://example.org/adder"}))
+    assert isinstance(git, Problem) and git.reason == c.REASON_BUILD_NOT_SUPPORTED
+
+
+def test_needs_apply_ignores_our_own_status_writes() -> None:
+    raw = yaml.safe_load(ADDER.read_text())
+    raw["metadata"].update(uid="u1", generation=1, managedFields=[{"manager": "kubectl"}])
+    known, problem = parse_job(raw)
+    assert problem is None and "managedFields" not in known.metadata
+    assert needs_apply(None, False, raw)
+    assert not needs_apply(known, True, {**raw, "status": {"replicas": 2}})
+    assert needs_apply(known, True, {**raw, "metadata": {**raw["metadata"], "generation": 2}})
+    assert needs_apply(known, True, {**raw, "metadata": {**raw["metadata"], "uid": "u2"}})
+    redeploy = {"annotations": {"racetrack.io/redeploy-at": "now"}}
+    assert needs_apply(known, True, {**raw, "metadata": {**raw["metadata"], **redeploy}})
+
+
+def test_a_job_only_observed_through_its_deployment_still_needs_applying() -> None:
+    # After a restart a Deployment event may load the Job before the Job's own first event;
+    # skipping it then would leave children the killed operator never made (its Service).
+    raw = yaml.safe_load(ADDER.read_text())
+    raw["metadata"].update(uid="u1", generation=1)
+    observed, _ = parse_job(raw)
+    assert needs_apply(observed, False, raw)
+    deleting = {**raw, "metadata": {**raw["metadata"], "deletionTimestamp": "2026-11-25T12:00:00Z"}}
+    assert not needs_apply(observed, False, deleting)
+
+
+def test_slim_metadata_keeps_only_what_the_operator_reads() -> None:
+    meta = {
+        "name": "a",
+        "uid": "u",
+        "managedFields": [{}],
+        "annotations": {"racetrack.io/redeploy-at": "1", "kubectl.kubernetes.io/last": "{}"},
+    }
+    assert slim_metadata(meta) == {
+        "name": "a",
+        "uid": "u",
+        "annotations": {"racetrack.io/redeploy-at": "1"},
+    }
+
+
+def test_a_job_our_models_refuse_is_kept_with_the_reason() -> None:
+    raw = yaml.safe_load(ADDER.read_text())
+    raw["spec"]["replicas"] = 99  # the CRD would refuse it; an older CRD might not have
+    job, problem = parse_job(raw)
+    assert problem is not None and problem.reason == c.REASON_INVALID_SPEC
+    assert "spec.replicas" in problem.message
+    assert (job.spec.name, job.spec.version) == ("adder", "1.0.0")
