@@ -30,6 +30,9 @@ RECONCILING = "Reconciling"
 STALLED = "Stalled"
 
 JOB_CONDITION_TYPES = (READY, DEPLOYED, AVAILABLE, RECONCILING, STALLED)
+# Permission
+SUBJECT_FOUND = "SubjectFound"
+FAMILY_FOUND = "FamilyFound"
 
 # -- reasons -----------------------------------------------------------------------------
 # Ready
@@ -49,6 +52,15 @@ REASON_BUILD_NOT_SUPPORTED = "BuildNotSupported"
 REASON_INVALID_SPEC = "InvalidSpec"
 REASON_PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 REASON_NAME_CONFLICT = "NameConflict"
+# Tokens (Users, ExternalServiceConsumers, JobFamilies)
+REASON_TOKEN_ISSUED = "TokenIssued"
+REASON_INACTIVE = "Inactive"
+REASON_AUTH_KEY_MISSING = "AuthKeyMissing"
+# Permissions
+REASON_SUBJECT_FOUND = "SubjectFound"
+REASON_SUBJECT_NOT_FOUND = "SubjectNotFound"
+REASON_FAMILY_FOUND = "FamilyFound"
+REASON_FAMILY_NOT_FOUND = "FamilyNotFound"
 
 
 def now() -> str:

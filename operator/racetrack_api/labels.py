@@ -19,3 +19,22 @@ LABEL_JOB: Final = "racetrack.io/job"
 ANNOTATION_REDEPLOY_AT: Final = "racetrack.io/redeploy-at"
 #: On a JobFamily the operator created: the owner of the Job that made it.
 ANNOTATION_OWNER_EMAIL: Final = "racetrack.io/owner-email"
+
+#: Any new value issues a new caller token for a User, ExternalServiceConsumer or JobFamily;
+#: the old one stops working at once. On the auth key Secret, a new value rotates the key.
+ANNOTATION_RESET_TOKEN_AT: Final = "racetrack.io/reset-token-at"
+ANNOTATION_ROTATE_KEY_AT: Final = "racetrack.io/rotate-key-at"
+
+#: On every Secret holding a caller token: whose it is (``user``, ``esc`` or ``job_family``)
+#: and the subject's name, so ``kubectl get secrets -l racetrack.io/token`` lists them all.
+LABEL_TOKEN: Final = "racetrack.io/token"
+LABEL_SUBJECT: Final = "racetrack.io/subject"
+
+#: Keys of a token Secret: the JWT, and for ESCs also the original's legacy caller token.
+TOKEN_KEY: Final = "token"
+LEGACY_TOKEN_KEY: Final = "caller-token"
+
+#: The Secret holding the auth key that signs every token, in the platform namespace; key
+#: ``key``. Generated at the operator's first start when absent.
+AUTH_KEY_SECRET: Final = "racetrack-auth-key"
+AUTH_KEY_KEY: Final = "key"

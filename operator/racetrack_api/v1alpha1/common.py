@@ -127,3 +127,19 @@ class SecretRef(ApiModel):
         ),
     ]
     """Name of the Secret."""
+
+
+class TokenStatus(StatusModel):
+    """Where a subject's caller token is, and what the gateway may accept; never the token."""
+
+    secret_name: str
+    """Secret (owned by the subject, in the operator's namespace for Users) holding the token."""
+    hashes: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=4)] = Field(
+        default_factory=list
+    )
+    """sha256 (hex) of every currently valid form of the token; the gateway accepts exactly
+    these, so a reset or a deactivation revokes at once."""
+    issued_at: Annotated[str, Field(json_schema_extra={"format": "date-time"})] = ""
+    """When the current token was issued (a reset or a key rotation issues a new one)."""
+    expires_at: Annotated[str, Field(json_schema_extra={"format": "date-time"})] | None = None
+    """When it stops being accepted, if it expires."""

@@ -1,7 +1,9 @@
 """``ExternalServiceConsumer`` (short name ``esc``): a caller from outside the cluster.
 
-The spec only describes the caller; the status names the Secret of its token once one is
-issued.
+The operator issues its caller token into a Secret it owns (the JWT, and the original's
+legacy base64 form); the annotation ``racetrack.io/reset-token-at`` rotates both, and the old
+ones stop working at once. The status names the Secret and when the token was issued, never
+the token.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from racetrack_api.meta import (
     PrinterColumn,
     StatusModel,
 )
-from racetrack_api.v1alpha1.common import Conditions
+from racetrack_api.v1alpha1.common import Conditions, TokenStatus
 
 
 class ExternalServiceConsumerSpec(ApiModel):
@@ -33,10 +35,10 @@ class ExternalServiceConsumerStatus(StatusModel):
 
     observed_generation: int = 0
     """metadata.generation the status was computed from."""
-    token_secret_name: str | None = None
-    """Secret holding the caller token."""
+    token: TokenStatus | None = None
+    """The consumer's caller token."""
     conditions: Conditions = Field(default_factory=list)
-    """Conditions of the consumer."""
+    """Ready when the token is issued."""
 
 
 class ExternalServiceConsumer(CustomResource):
@@ -45,7 +47,11 @@ class ExternalServiceConsumer(CustomResource):
         plural="externalserviceconsumers",
         scope="Namespaced",
         short_names=("esc",),
-        printer_columns=(PrinterColumn("Token Secret", ".status.tokenSecretName"), AGE_COLUMN),
+        printer_columns=(
+            PrinterColumn("Token Secret", ".status.token.secretName"),
+            PrinterColumn("Token Issued", ".status.token.issuedAt", "date"),
+            AGE_COLUMN,
+        ),
     )
 
     spec: ExternalServiceConsumerSpec = Field(default_factory=ExternalServiceConsumerSpec)

@@ -2,6 +2,9 @@
 
 The family is never owned by its Jobs: deleting the last version leaves the family and an
 empty ``status.versions``, so a later version keeps everything that points at the family.
+The family's caller token (for job-to-job calls) is in a Secret the family owns, mounted into
+every version's pods as ``AUTH_TOKEN``; ``racetrack.io/reset-token-at`` on the family rotates
+it and the pods roll.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from racetrack_api.meta import (
     PrinterColumn,
     StatusModel,
 )
-from racetrack_api.v1alpha1.common import DNS_LABEL_REGEX, Conditions
+from racetrack_api.v1alpha1.common import DNS_LABEL_REGEX, Conditions, TokenStatus
 
 
 class JobFamilySpec(ApiModel):
@@ -49,6 +52,8 @@ class JobFamilyStatus(StatusModel):
     """Every Job of the family, highest version first."""
     latest: str | None = None
     """Highest ready stable version (no pre-release); what callers of 'latest' reach."""
+    token: TokenStatus | None = None
+    """The family's caller token, used by its jobs to call other jobs."""
     conditions: Conditions = Field(default_factory=list)
     """Conditions of the family."""
 

@@ -1,7 +1,11 @@
 """``Permission``: "SUBJECT can SCOPE on RESOURCE".
 
-Read by the gateway and the webhooks; the operator produces nothing from it. An empty resource
-means every job; ``version`` and ``endpoint`` narrow a ``family``.
+Read by the gateway (calls) and the admission webhooks (deploys) through one matcher,
+``racetrack_api.permissions``, which also documents the rules: a Permission grants on the jobs
+of its namespace (every namespace from the platform namespace); an empty resource means every
+job; ``version`` and ``endpoint`` narrow a ``family``. The operator reports in status whether
+the subject and the family exist: a Permission naming a missing subject grants nothing until
+it appears, but is kept (GitOps applies objects in any order).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from racetrack_api.meta import (
     CustomResource,
     Matches,
     PrinterColumn,
+    StatusModel,
 )
-from racetrack_api.v1alpha1.common import DNS_LABEL_REGEX
+from racetrack_api.v1alpha1.common import DNS_LABEL_REGEX, Conditions
 
 
 class SubjectKind(StrEnum):
@@ -46,6 +51,25 @@ class Subject(ApiModel):
     """User, ExternalServiceConsumer or JobFamily."""
     name: Annotated[str, Field(min_length=1, max_length=253)]
     """metadata.name of the subject (Users are cluster-wide, others in this namespace)."""
+    namespace: (
+        Annotated[
+            str,
+            Field(max_length=63),
+            Matches(DNS_LABEL_REGEX, "spec.subject.namespace must be a namespace name"),
+        ]
+        | None
+    ) = None
+    """Namespace of an ExternalServiceConsumer or JobFamily subject in another namespace."""
+
+    cel_rules: ClassVar[tuple[CelRule, ...]] = (
+        CelRule(
+            "!has(self.__namespace__) || self.kind != 'User'",
+            "spec.subject.namespace is for ExternalServiceConsumer and JobFamily subjects; "
+            "Users are cluster-wide",
+            field_path=".namespace",
+            check=lambda s: s.namespace is None or s.kind != SubjectKind.USER,
+        ),
+    )
 
 
 class PermissionResource(ApiModel):
@@ -70,7 +94,7 @@ class PermissionResource(ApiModel):
     ) = None
     """Job family name."""
     version: Annotated[str, Field(max_length=63)] | None = None
-    """Exact job version of that family."""
+    """Job version of that family: exact (1.2.3) or a wildcard (1.x, 1.2.x)."""
     endpoint: (
         Annotated[
             str,
@@ -79,7 +103,7 @@ class PermissionResource(ApiModel):
         ]
         | None
     ) = None
-    """Endpoint path prefix, e.g. /api/v1/perform."""
+    """Endpoint path prefix, e.g. /api/v1/perform (also grants /api/v1/perform/...)."""
 
 
 class PermissionSpec(ApiModel):
@@ -91,6 +115,15 @@ class PermissionSpec(ApiModel):
     """What they may do."""
     resource: PermissionResource = Field(default_factory=PermissionResource)
     """On which jobs; empty means all."""
+
+
+class PermissionStatus(StatusModel):
+    """Whether the grant can take effect."""
+
+    observed_generation: int = 0
+    """metadata.generation the status was computed from."""
+    conditions: Conditions = Field(default_factory=list)
+    """Ready when the subject exists; SubjectFound and FamilyFound say what is missing."""
 
 
 class Permission(CustomResource):
@@ -106,9 +139,11 @@ class Permission(CustomResource):
             PrinterColumn("Family", ".spec.resource.family"),
             PrinterColumn("Version", ".spec.resource.version", priority=1),
             PrinterColumn("Endpoint", ".spec.resource.endpoint", priority=1),
+            PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+            PrinterColumn("Reason", '.status.conditions[?(@.type=="Ready")].reason', priority=1),
             AGE_COLUMN,
         ),
-        status_subresource=False,
     )
 
     spec: PermissionSpec
+    status: PermissionStatus = Field(default_factory=PermissionStatus)

@@ -1,7 +1,9 @@
 """``User`` (cluster-scoped): a Racetrack user, registered inactive and activated by an admin.
 
-The username is metadata.name. Who may flip ``active`` is the webhooks' business (RBAC on the
-field is impossible); the schema only describes it.
+The username is metadata.name. An active User has a caller token in a Secret the operator
+keeps; deactivating the User revokes it, and the annotation ``racetrack.io/reset-token-at``
+issues a new one (the original's "change password": there are no passwords here).
+``kubernetesUsername`` ties the User to the Kubernetes identity that ``kubectl`` runs as.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from racetrack_api.meta import (
     PrinterColumn,
     StatusModel,
 )
-from racetrack_api.v1alpha1.common import Conditions
+from racetrack_api.v1alpha1.common import Conditions, TokenStatus
 
 
 class UserSpec(ApiModel):
@@ -38,6 +40,9 @@ class UserSpec(ApiModel):
     """Set by an admin; inactive users get no token."""
     admin: bool = False
     """Racetrack administrator (full_access everywhere)."""
+    kubernetes_username: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    """The Kubernetes user name (as the API server authenticates it) acting as this User;
+    metadata.name when unset."""
 
 
 class UserStatus(StatusModel):
@@ -45,10 +50,10 @@ class UserStatus(StatusModel):
 
     observed_generation: int = 0
     """metadata.generation the status was computed from."""
-    token_secret_name: str | None = None
-    """Secret holding the user token while the user is active."""
+    token: TokenStatus | None = None
+    """The user's caller token while the user is active."""
     conditions: Conditions = Field(default_factory=list)
-    """Conditions of the user."""
+    """Ready when an active user's token is issued (or an inactive user has none)."""
 
 
 class User(CustomResource):
@@ -61,6 +66,7 @@ class User(CustomResource):
             PrinterColumn("Email", ".spec.email"),
             PrinterColumn("Active", ".spec.active", "boolean"),
             PrinterColumn("Admin", ".spec.admin", "boolean"),
+            PrinterColumn("Token Issued", ".status.token.issuedAt", "date"),
             AGE_COLUMN,
         ),
     )

@@ -55,3 +55,24 @@ def test_explicit_null_git_means_no_git(crds: LocalCluster, namespace: str) -> N
         "apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(job), check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_user_subject_with_a_namespace_is_refused_by_the_api_server(
+    crds: LocalCluster, namespace: str
+) -> None:
+    permission = {
+        "apiVersion": "racetrack.io/v1alpha1",
+        "kind": "Permission",
+        "metadata": {"name": "p"},
+        "spec": {
+            "subject": {"kind": "User", "name": "alice", "namespace": "other"},
+            "scope": "call_job",
+        },
+    }
+    result = crds.kubectl(
+        "apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(permission), check=False
+    )
+    assert result.returncode != 0
+    assert "spec.subject.namespace is for ExternalServiceConsumer and JobFamily" in result.stderr
+    permission["spec"]["subject"] = {"kind": "JobFamily", "name": "badder", "namespace": "other"}
+    crds.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(permission))

@@ -22,9 +22,7 @@ def test_a_group_whose_module_is_missing_explains_where_to_get_it(
     missing = importlib.metadata.EntryPoint(
         name="dev", value="racetrack_no_such_module.cli:register", group=main.ENTRY_POINT_GROUP
     )
-    monkeypatch.setattr(
-        main.importlib.metadata, "entry_points", lambda group: [missing] if group else []
-    )
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [missing])
     assert main.main(["dev", "up", "--nodes", "real"]) == 2
     error = capsys.readouterr().err
     assert "racetrack dev: not available in this installation" in error
