@@ -38,3 +38,10 @@ LEGACY_TOKEN_KEY: Final = "caller-token"
 #: ``key``. Generated at the operator's first start when absent.
 AUTH_KEY_SECRET: Final = "racetrack-auth-key"
 AUTH_KEY_KEY: Final = "key"
+
+#: On a Job, set once at creation by the admission webhooks: who deployed it (the racetrack
+#: User, or the Kubernetes user name for identities that are not Users). The operator grants
+#: a deploying User the original's per-job permissions from it.
+ANNOTATION_DEPLOYED_BY: Final = "racetrack.io/deployed-by"
+#: ``"true"`` on a Job claims a family and version that was deployed and deleted before.
+ANNOTATION_FORCE: Final = "racetrack.io/force"

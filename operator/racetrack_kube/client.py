@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import importlib.metadata
 import json
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import urllib3
@@ -117,6 +118,42 @@ class Kube:
             self._pool, self._call, "GET", path, None, query or [], "application/json", "*/*"
         )
         return data.decode(errors="replace")
+
+    def stream_lines(
+        self, path: str, query: list[tuple[str, str]], read_timeout: float
+    ) -> Iterator[bytes]:
+        """The lines of a streaming GET (a watch), read in the calling thread.
+
+        ``read_timeout`` bounds the silence between two chunks, so a watch whose connection
+        died without a word is noticed; watches ask for bookmarks to stay talkative.
+        """
+        _, url, headers, _, _ = self._api.param_serialize(
+            method="GET",
+            resource_path=path,
+            query_params=query,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        response = self._api.rest_client.pool_manager.request(
+            "GET",
+            url,
+            headers=headers,
+            timeout=urllib3.Timeout(connect=REQUEST_TIMEOUT[0], read=read_timeout),
+            preload_content=False,
+        )
+        try:
+            if response.status >= 400:
+                text = response.data.decode(errors="replace")
+                raise ApiError(response.status, str(response.reason), text)
+            pending = b""
+            for chunk in response.stream(64 * 1024, decode_content=True):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                yield from (line for line in lines if line.strip())
+            if pending.strip():
+                yield pending
+        finally:
+            response.release_conn()
 
     def _request(
         self,

@@ -20,6 +20,8 @@ class MaintenanceSpec(ApiModel):
     """While true, deploying, changing, deleting and moving jobs is refused."""
     message: Annotated[str, Field(max_length=1024)] = ""
     """Shown to whoever is refused, e.g. 'Cluster upgrade until 14:00 UTC'."""
+    block_calls: bool = False
+    """Also answer calls to jobs with 503 while active (by default jobs keep serving)."""
 
 
 class Maintenance(CustomResource):
@@ -30,6 +32,7 @@ class Maintenance(CustomResource):
         short_names=("rtmaint",),
         printer_columns=(
             PrinterColumn("Active", ".spec.active", "boolean"),
+            PrinterColumn("Block Calls", ".spec.blockCalls", "boolean"),
             PrinterColumn("Message", ".spec.message"),
             AGE_COLUMN,
         ),

@@ -60,7 +60,7 @@ def test_explicit_null_git_means_no_git(crds: LocalCluster, namespace: str) -> N
 def test_a_user_subject_with_a_namespace_is_refused_by_the_api_server(
     crds: LocalCluster, namespace: str
 ) -> None:
-    permission = {
+    permission: dict[str, Any] = {
         "apiVersion": "racetrack.io/v1alpha1",
         "kind": "Permission",
         "metadata": {"name": "p"},

@@ -1,0 +1,176 @@
+"""A watch-fed, in-memory view of one kind of object: list once, then follow the watch.
+
+For components that answer from what they know (the gateway agent's tables, the admission
+webhooks' view of Users, Permissions and Maintenance) and must not call the API server per
+request. Like client-go's informers: a full list gives a ``resourceVersion``, the watch
+continues from it (with bookmarks, so a quiet watch still advances), an expired version
+(410 Gone) or a broken connection starts over with a list after a backoff, and while the
+API server is away the store keeps what it had, so readers keep serving.
+
+Each change calls ``on_change(kind, old, new)`` on the event loop (``old`` None for an
+addition, ``new`` None for a deletion); after each full list, objects that vanished while
+the watch was down are reported deleted, so a reader never keeps a ghost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from racetrack_kube.client import ApiError, JsonDict, Kube
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (namespace or "", name)
+OnChange = Callable[[str, JsonDict | None, JsonDict | None], None]
+
+#: Server-side watch duration; the API server ends a watch after it and we continue.
+WATCH_SECONDS = 300
+#: Bookmarks arrive about once a minute; silence much longer than that is a dead connection.
+SILENCE_SECONDS = 120.0
+MAX_BACKOFF = 30.0
+
+
+def key_of(obj: JsonDict) -> Key:
+    meta = obj.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name")))
+
+
+class Gone(Exception):
+    """The watch's resourceVersion is too old: list again."""
+
+
+class Informer:
+    def __init__(
+        self,
+        kube: Kube,
+        kind: str,
+        collection: str,
+        on_change: OnChange,
+        *,
+        label_selector: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.collection = collection
+        self.store: dict[Key, JsonDict] = {}
+        self.synced = asyncio.Event()
+        """Set after the first full list: the store is complete from then on."""
+        self._kube = kube
+        self._on_change = on_change
+        self._label_selector = label_selector
+        self._resource_version = ""
+        self._stop = threading.Event()
+
+    async def run(self) -> None:
+        """List and watch until cancelled; failures are logged and retried with backoff."""
+        failures = 0
+        try:
+            while True:
+                try:
+                    await self._list()
+                    failures = 0
+                    await self._watch()
+                except Gone:
+                    log.info("Watch of %s expired; listing again.", self.kind)
+                except (ApiError, OSError, ValueError) as error:
+                    failures += 1
+                    delay = min(MAX_BACKOFF, 0.5 * 2 ** min(failures, 6))
+                    log.warning(
+                        "Watching %s failed (%s); keeping what is known, retrying in %.1f s.",
+                        self.kind,
+                        str(error)[:200],
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+        finally:
+            self._stop.set()
+
+    def get(self, namespace: str | None, name: str) -> JsonDict | None:
+        return self.store.get((namespace or "", name))
+
+    # -- internals -----------------------------------------------------------------------
+
+    async def _list(self) -> None:
+        query = [("labelSelector", self._label_selector)] if self._label_selector else []
+        listed = await self._kube.request("GET", self.collection, query=query)
+        fresh = {key_of(item): item for item in listed.get("items") or []}
+        self._resource_version = str((listed.get("metadata") or {}).get("resourceVersion", ""))
+        for key, old in list(self.store.items()):
+            if key not in fresh:
+                del self.store[key]
+                self._emit(old, None)
+        for key, new in fresh.items():
+            previous = self.store.get(key)
+            self.store[key] = new
+            if previous is None or _version(previous) != _version(new):
+                self._emit(previous, new)
+        self.synced.set()
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+        query = [
+            ("watch", "true"),
+            ("allowWatchBookmarks", "true"),
+            ("resourceVersion", self._resource_version),
+            ("timeoutSeconds", str(WATCH_SECONDS)),
+        ]
+        if self._label_selector:
+            query.append(("labelSelector", self._label_selector))
+
+        def pump() -> None:
+            # urllib3 streams block: read them in a thread, hand lines to the loop.
+            try:
+                for line in self._kube.stream_lines(self.collection, query, SILENCE_SECONDS):
+                    if self._stop.is_set():
+                        return
+                    loop.call_soon_threadsafe(queue.put_nowait, line)
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+            except BaseException as error:
+                with contextlib.suppress(RuntimeError):  # the loop may be gone at shutdown
+                    loop.call_soon_threadsafe(queue.put_nowait, error)
+
+        thread = threading.Thread(target=pump, name=f"watch-{self.kind}", daemon=True)
+        thread.start()
+        while True:
+            item = await queue.get()
+            if item is None:
+                return  # the server ended the watch: continue from the last version
+            if isinstance(item, BaseException):
+                raise item if isinstance(item, Exception) else RuntimeError(str(item))
+            self._apply(json.loads(item))
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                raise Gone()
+            raise ApiError(int(obj.get("code") or 500), str(obj.get("reason")), str(obj))
+        version = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+        if version:
+            self._resource_version = version
+        if kind == "BOOKMARK":
+            return
+        key = key_of(obj)
+        old = self.store.get(key)
+        if kind == "DELETED":
+            self.store.pop(key, None)
+            self._emit(old, None)
+        else:
+            self.store[key] = obj
+            self._emit(old, obj)
+
+    def _emit(self, old: JsonDict | None, new: JsonDict | None) -> None:
+        try:
+            self._on_change(self.kind, old, new)
+        except Exception:
+            log.exception("Handling a change of %s failed; continuing.", self.kind)
+
+
+def _version(obj: JsonDict) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))

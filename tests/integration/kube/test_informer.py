@@ -1,0 +1,103 @@
+"""The watch-fed store against a real API server: additions, changes, deletions, an expired
+resourceVersion, and objects that vanished while nobody watched."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import yaml
+
+from racetrack_api.v1alpha1 import Maintenance
+from racetrack_devcluster.launcher import LocalCluster
+from racetrack_kube import paths
+from racetrack_kube.client import Kube
+from racetrack_kube.informer import Gone, Informer
+
+pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
+
+Change = tuple[str, str | None, str | None]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.changes: list[Change] = []
+
+    def __call__(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        self.changes.append((kind, _name(old), _name(new)))
+
+
+def _name(obj: dict[str, Any] | None) -> str | None:
+    return None if obj is None else str(obj["metadata"]["name"])
+
+
+@pytest_asyncio.fixture
+async def kube(cluster: LocalCluster) -> AsyncIterator[Kube]:
+    client = Kube(cluster.api_client(), 4)
+    yield client
+    client.close()
+
+
+def maintenance(name: str, message: str) -> str:
+    return yaml.safe_dump(
+        {"apiVersion": "racetrack.io/v1alpha1", "kind": "Maintenance",
+         "metadata": {"name": name}, "spec": {"active": False, "message": message}}
+    )  # fmt: skip
+
+
+async def until(condition: Any) -> None:
+    async with asyncio.timeout(30):
+        while not condition():  # noqa: ASYNC110 - the store has no event per object
+            await asyncio.sleep(0.05)
+
+
+async def test_the_store_follows_additions_changes_and_deletions(
+    cluster: LocalCluster, kube: Kube
+) -> None:
+    name = f"informer-{uuid.uuid4().hex[:6]}"
+    recorder = Recorder()
+    informer = Informer(kube, "Maintenance", paths.racetrack(Maintenance), recorder)
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.synced.wait(), 30)
+        cluster.kubectl("apply", "-f", "-", input=maintenance(name, "one"))
+        await until(lambda: informer.get(None, name) is not None)
+        cluster.kubectl("apply", "-f", "-", input=maintenance(name, "two"))
+        await until(
+            lambda: (informer.get(None, name) or {}).get("spec", {}).get("message") == "two"
+        )
+        cluster.kubectl("delete", "rtmaint", name)
+        await until(lambda: informer.get(None, name) is None)
+    finally:
+        task.cancel()
+    ours = [change for change in recorder.changes if name in (change[1], change[2])]
+    assert ours[0] == ("Maintenance", None, name)
+    assert ours[-1] == ("Maintenance", name, None)
+    assert ("Maintenance", name, name) in ours
+
+
+async def test_an_expired_resource_version_asks_for_a_new_list(kube: Kube) -> None:
+    informer = Informer(kube, "Maintenance", paths.racetrack(Maintenance), Recorder())
+    await informer._list()
+    informer._resource_version = "1"  # long compacted away
+    with pytest.raises(Gone):
+        await asyncio.wait_for(informer._watch(), 30)
+
+
+async def test_objects_gone_while_nobody_watched_are_reported_deleted(
+    cluster: LocalCluster, kube: Kube
+) -> None:
+    name = f"informer-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("apply", "-f", "-", input=maintenance(name, "one"))
+    recorder = Recorder()
+    informer = Informer(kube, "Maintenance", paths.racetrack(Maintenance), recorder)
+    await informer._list()
+    assert informer.get(None, name) is not None
+    cluster.kubectl("delete", "rtmaint", name)
+    await informer._list()
+    assert informer.get(None, name) is None
+    assert ("Maintenance", name, None) in recorder.changes
