@@ -69,7 +69,9 @@ def environment(job: Job, job_type: JobType, settings: Settings) -> list[dict[st
         "JOB_NAME": job.spec.name,
         "JOB_VERSION": job.spec.version,
         "JOB_DEPLOYMENT_TIMESTAMP": deployment_timestamp(job),
-        "JOB_TYPE_VERSION": job.spec.jobtype,
+        # The version the reference resolved to (``python3:2.*`` -> ``2.15.1``), as the
+        # original's images carried it.
+        "JOB_TYPE_VERSION": job_type.version,
     }
     if settings.pub_url:
         operator_env["PUB_URL"] = settings.pub_url

@@ -11,7 +11,13 @@ from __future__ import annotations
 import dataclasses
 
 from racetrack_api import conditions as c
-from racetrack_api.jobtypes import JobType, JobTypeError, UnknownJobTypeError, resolve_job_type
+from racetrack_api.jobtypes import (
+    JobType,
+    JobTypeError,
+    MissingExtraError,
+    UnknownJobTypeError,
+    resolve_job_type,
+)
 from racetrack_api.v1alpha1 import Job
 
 
@@ -33,9 +39,11 @@ def spec_problem(job: Job) -> JobType | Problem:
         return Problem(c.REASON_UNKNOWN_JOB_TYPE, f"spec.jobtype: {error}", retry=False)
     try:
         job_type.runtime_env(job.spec.jobtype_extra)
-    except JobTypeError as error:
+    except MissingExtraError as error:
         message = f"spec.jobtypeExtra: {error}; add it to spec.jobtypeExtra"
         return Problem(c.REASON_INVALID_SPEC, message, retry=False)
+    except JobTypeError as error:
+        return Problem(c.REASON_INVALID_SPEC, f"spec.jobtypeExtra: {error}", retry=False)
     if job.spec.image is None:
         message = (
             "Building from spec.git is not available yet; "

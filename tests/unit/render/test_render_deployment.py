@@ -93,9 +93,19 @@ def test_environment_precedence_and_operator_variables() -> None:
     assert env["MODEL"] == "x"
     assert env["JOB_NAME"] == "adder"
     assert env["JOB_VERSION"] == "1.0.0"
-    assert env["JOB_TYPE_VERSION"] == "python3:1.0.0"
+    assert env["JOB_TYPE_VERSION"] == "1.0.0"  # the resolved version, not the reference
     assert env["PUB_URL"] == "http://pub:7205/pub"
     assert env["JOB_DEPLOYMENT_TIMESTAMP"] == "1795608000"  # 2026-11-25T12:00:00Z
+
+
+@pytest.mark.parametrize(
+    ("reference", "version"),
+    [("python3:2.*", "2.15.1"), ("python3:2.6.*", "2.6.2"), ("python3:latest", "3.0.0")],
+)
+def test_job_type_version_is_what_the_reference_resolved_to(reference: str, version: str) -> None:
+    job = adder(spec={"jobtype": reference})
+    env = _env(desired_deployment(job, resolve_job_type(reference), SETTINGS))
+    assert env["JOB_TYPE_VERSION"] == version
 
 
 def test_secret_is_mounted_as_env_from_and_never_read() -> None:
