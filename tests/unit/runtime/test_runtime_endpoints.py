@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from racetrack_job_runtime.endpoints import Endpoint
-from racetrack_job_runtime.job import JobDefinitionError, JobState, Phase, describe
+from racetrack_job_runtime.job import JobDefinitionError, JobState, Options, Phase, describe
 
 
 class Adder:
@@ -140,5 +140,5 @@ def test_static_files_are_also_found_next_to_the_entrypoint(
         def static_endpoints(self) -> dict[str, str]:
             return {"/ui": "static/index.html"}
 
-    served = describe(Job(), [job_dir])
+    served = describe(Job(), Options(search_dirs=(job_dir,)))
     assert served.static["/ui"].file == (job_dir / "static" / "index.html").resolve()
