@@ -19,6 +19,7 @@ from racetrack_api.jobtypes import (
     resolve_job_type,
 )
 from racetrack_api.v1alpha1 import Job
+from racetrack_operator.settings import Settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +32,9 @@ class Problem:
     """True when the world may fix it without a spec change (a Secret appearing)."""
 
 
-def spec_problem(job: Job) -> JobType | Problem:
-    """The Job's job type when the spec alone allows deploying it, else what stops it."""
+def spec_problem(job: Job, settings: Settings) -> JobType | Problem:
+    """The Job's job type when the spec (and the operator's settings) allow deploying it,
+    else what stops it."""
     try:
         job_type = resolve_job_type(job.spec.jobtype)
     except UnknownJobTypeError as error:
@@ -50,6 +52,13 @@ def spec_problem(job: Job) -> JobType | Problem:
             "set spec.image to a prebuilt image instead"
         )
         return Problem(c.REASON_BUILD_NOT_SUPPORTED, message, retry=False)
+    if job_type.proxy is not None and not settings.job_runtime_image:
+        message = (
+            f"job type {job_type.reference} runs the job runtime's proxy beside spec.image, "
+            "and this operator knows no image for it: an admin sets RACETRACK_JOB_RUNTIME_IMAGE "
+            "(the python3 base image) on the operator"
+        )
+        return Problem(c.REASON_JOB_TYPE_UNAVAILABLE, message, retry=False)
     return job_type
 
 

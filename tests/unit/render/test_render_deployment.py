@@ -163,3 +163,28 @@ def test_service_points_at_the_job_port() -> None:
     assert service["metadata"]["ownerReferences"][0]["kind"] == "Job"
     url = service_url(adder(), python3(), "cluster.local")
     assert url == "http://adder-v1-0-0.ml.svc.cluster.local:7000"
+
+
+def test_a_docker_proxy_job_runs_the_proxy_beside_the_users_image() -> None:
+    job = adder(spec={"jobtype": "docker-proxy:latest", "jobtypeExtra": {"user_module_port": 7004}})
+    settings = Settings(job_runtime_image="registry.local/racetrack/python3-base:abc")
+    body = desired_deployment(job, resolve_job_type("docker-proxy:latest"), settings)
+    user, proxy = body["spec"]["template"]["spec"]["containers"]
+    assert (user["name"], user["image"]) == ("job", job.spec.image)
+    assert user["ports"] == [{"name": "user-module", "containerPort": 7004, "protocol": "TCP"}]
+    assert "readinessProbe" not in user and "command" not in user
+    assert (proxy["name"], proxy["image"]) == ("proxy", "registry.local/racetrack/python3-base:abc")
+    assert proxy["command"] == ["racetrack-job", "proxy"]
+    assert proxy["ports"] == [{"name": "http", "containerPort": 7000, "protocol": "TCP"}]
+    assert proxy["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    assert proxy["env"] == user["env"] and proxy["resources"] == user["resources"]
+    env = {e["name"]: e["value"] for e in proxy["env"]}
+    assert (env["JOB_USER_MODULE_HOSTNAME"], env["JOB_USER_MODULE_PORT"]) == ("localhost", "7004")
+    assert env["JOB_TYPE_VERSION"] == "4.0.0"
+    # The Service still targets the port named http: the proxy's.
+    assert (
+        desired_service(job, resolve_job_type("docker-proxy:latest"))["spec"]["ports"][0][
+            "targetPort"
+        ]
+        == "http"
+    )
