@@ -276,9 +276,18 @@ def base_config() -> oci.ImageConfig:
 
 
 def job_image(
-    store: oci.BlobStore, base: BaseImage, job_dir: Path, entrypoint: str, ref_name: str
+    store: oci.BlobStore,
+    base: BaseImage,
+    job_dir: Path,
+    entrypoint: str,
+    ref_name: str,
+    cmd: list[str] | None = None,
 ) -> None:
-    """A job image: the base image plus the job's folder at ``/job`` (a prebuilt image)."""
+    """A job image: the base image plus the job's folder at ``/job`` (a prebuilt image).
+
+    ``cmd`` replaces the runtime's command, for an image that runs its own server (the
+    user's side of a docker-proxy job).
+    """
 
     def write(tar: tarfile.TarFile) -> None:
         oci.add_directory(tar, "job")
@@ -286,7 +295,7 @@ def job_image(
 
     layer = store.add_layer(write)
     config = oci.ImageConfig(
-        cmd=["racetrack-job", "run", f"/job/{entrypoint}"],
+        cmd=cmd or ["racetrack-job", "run", f"/job/{entrypoint}"],
         env=base_config().env,
         working_dir="/job",
         exposed_ports=[DEFAULT_PORT],
