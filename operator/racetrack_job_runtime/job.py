@@ -182,7 +182,8 @@ def describe(instance: Any, options: Options | None = None) -> Served:
             "docs_input_examples() names paths that are not endpoints: "
             + ", ".join(sorted(unknown))
         )
-    static = _static_files(instance, set(auxiliary) | RESERVED_PATHS, options.search_dirs)
+    taken = set(auxiliary) | RESERVED_PATHS | {r.template for r in declared_routes}
+    static = _static_files(instance, taken, options.search_dirs)
     try:
         webview_app = webview.make_app(instance, options.webview_url, options.max_body_bytes)
     except webview.WebviewError as exc:
