@@ -75,9 +75,4 @@ def create_app(config: RuntimeConfig, job: JobState) -> ASGIApp:
     app = Starlette(
         routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
     )
-    return RequestContext(
-        app,
-        tracing_header=config.tracing_header,
-        access_log=config.access_log,
-        caller_header=config.caller_header if config.log_caller_name else None,
-    )
+    return RequestContext.around(app, config)

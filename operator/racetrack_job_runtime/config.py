@@ -89,6 +89,19 @@ class RuntimeConfig:
     user_module_port: int = DEFAULT_USER_MODULE_PORT
 
 
+def health_identity(config: RuntimeConfig) -> dict[str, str | None]:
+    """What ``/health`` says about the job itself, from the environment (as the original)."""
+    return {
+        "service": "job",
+        "job_name": config.job_name,
+        "job_version": config.job_version,
+        "git_version": config.git_version,
+        "deployed_by_racetrack_version": config.deployed_by_racetrack_version,
+        "job_type_version": config.job_type_version,
+        "deployment_timestamp": config.deployment_timestamp,
+    }
+
+
 def split_entrypoint(value: str) -> tuple[str, str | None]:
     """``"dir/job.py:MyJob"`` -> ``("dir/job.py", "MyJob")``; no class part -> ``None``."""
     path, sep, name = value.rpartition(":")

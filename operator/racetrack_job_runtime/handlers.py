@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from racetrack_job_runtime import context, docs, logs, openapi, routes
 from racetrack_job_runtime.concurrency import CallLimiter, CallTimeout, Overloaded
-from racetrack_job_runtime.config import RuntimeConfig
+from racetrack_job_runtime.config import RuntimeConfig, health_identity
 from racetrack_job_runtime.endpoints import Endpoint
 from racetrack_job_runtime.errors import JSON, error_response
 from racetrack_job_runtime.job import JobState, Phase
@@ -225,15 +225,8 @@ class Handlers:
 
     async def health(self, request: Request) -> Response:
         phase = self.job.phase
-        c = self.config
         body = {
-            "service": "job",
-            "job_name": c.job_name,
-            "job_version": c.job_version,
-            "git_version": c.git_version,
-            "deployed_by_racetrack_version": c.deployed_by_racetrack_version,
-            "job_type_version": c.job_type_version,
-            "deployment_timestamp": c.deployment_timestamp,
+            **health_identity(self.config),
             "live": phase is not Phase.FAILED,
             "ready": phase is Phase.READY,
             "phase": phase.value,

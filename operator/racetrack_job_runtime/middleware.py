@@ -28,6 +28,7 @@ import random
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from racetrack_job_runtime import cors, logs
+from racetrack_job_runtime.config import RuntimeConfig
 
 PREFIX_KINDS = ("job", "fatman")
 QUIET_PATHS = frozenset({"/live", "/ready", "/health", "/metrics"})
@@ -57,6 +58,16 @@ def new_tracing_id() -> str:
 
 
 class RequestContext:
+    @classmethod
+    def around(cls, app: ASGIApp, config: RuntimeConfig) -> RequestContext:
+        """The layer as the configuration asks for it (header names, access log)."""
+        return cls(
+            app,
+            tracing_header=config.tracing_header,
+            access_log=config.access_log,
+            caller_header=config.caller_header if config.log_caller_name else None,
+        )
+
     def __init__(
         self,
         app: ASGIApp,

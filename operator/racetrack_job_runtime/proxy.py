@@ -42,7 +42,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from racetrack_job_runtime import logs
-from racetrack_job_runtime.config import RuntimeConfig
+from racetrack_job_runtime.config import RuntimeConfig, health_identity
 from racetrack_job_runtime.errors import error_response
 from racetrack_job_runtime.handlers import RequestError, http_error, read_body
 from racetrack_job_runtime.metrics import RuntimeMetrics
@@ -261,15 +261,8 @@ class ProxyHandlers:
         problem = await asyncio.get_running_loop().run_in_executor(
             self._executor, self.client.accepts_connections
         )
-        c = self.config
         body = {
-            "service": "job",
-            "job_name": c.job_name,
-            "job_version": c.job_version,
-            "git_version": c.git_version,
-            "deployed_by_racetrack_version": c.deployed_by_racetrack_version,
-            "job_type_version": c.job_type_version,
-            "deployment_timestamp": c.deployment_timestamp,
+            **health_identity(self.config),
             "user_module": self.client.address,
             "live": True,
             "ready": problem is None,
@@ -312,9 +305,4 @@ def create_proxy_app(config: RuntimeConfig) -> ASGIApp:
     app = Starlette(
         routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
     )
-    return RequestContext(
-        app,
-        tracing_header=config.tracing_header,
-        access_log=config.access_log,
-        caller_header=config.caller_header if config.log_caller_name else None,
-    )
+    return RequestContext.around(app, config)

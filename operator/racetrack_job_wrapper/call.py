@@ -61,10 +61,7 @@ def call_job(
     """
     try:
         request = _request(entrypoint, "job", job_name, version, path, payload, method)
-        status, body = _send(request, timeout)
-        if not 200 <= status < 300:
-            raise CallError(_status_text(status, request.full_url, body))
-        return _decode(body)
+        return _decode(_successful(request, timeout))
     except Exception as exc:
         raise _failure(job_name, version, exc) from exc
 
@@ -103,9 +100,7 @@ def async_job_call(
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         start = _request(entrypoint, "async/new/job", job_name, version, path, payload, method)
-        status, body = _send(start, 30)
-        if not 200 <= status < 300:
-            raise CallError(_status_text(status, start.full_url, body))
+        body = _successful(start, 30)
         task = _decode(body)
         task_id = task.get("task_id") if isinstance(task, dict) else None
         if not task_id:
@@ -206,6 +201,14 @@ def _send(request: urllib.request.Request, timeout: float | None) -> tuple[int, 
         if isinstance(exc.reason, TimeoutError):
             raise exc.reason from None
         raise CallError(f"cannot reach {request.full_url}: {exc.reason}") from None
+
+
+def _successful(request: urllib.request.Request, timeout: float | None) -> bytes:
+    """The body of a 2xx answer; ``CallError`` with the status and body otherwise."""
+    status, body = _send(request, timeout)
+    if not 200 <= status < 300:
+        raise CallError(_status_text(status, request.full_url, body))
+    return body
 
 
 def _decode(body: bytes) -> Any:

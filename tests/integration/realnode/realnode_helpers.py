@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,17 @@ REPO = Path(__file__).resolve().parents[3]
 def eventually(condition: Callable[[], Any], timeout: float = 120.0) -> Any:
     """Poll until ``condition`` returns something truthy (real pods are slower than kwok's)."""
     return support.eventually(condition, timeout, interval=0.5)
+
+
+def ready_job_url(cluster: LocalCluster, name: str) -> str:
+    """Wait for the Job to be Ready; the base URL of its Service (reachable from the node)."""
+    waited = cluster.kubectl(
+        "wait", f"rtjob/{name}", "--for=condition=Ready", "--timeout=180s", check=False
+    )
+    job = cluster.kubectl("get", "rtjob", name, "-o", "yaml").stdout
+    assert waited.returncode == 0, waited.stderr + job
+    service = json.loads(cluster.kubectl("get", "service", name, "-o", "json").stdout)
+    return f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
 
 
 def push_adder_image(cluster: LocalCluster, tag: str) -> str:
