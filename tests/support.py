@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -21,3 +22,11 @@ def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout} s: {what or condition.__doc__}")
         time.sleep(interval)
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

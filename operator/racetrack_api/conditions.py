@@ -48,6 +48,7 @@ REASON_ROLLOUT_IN_PROGRESS = "RolloutInProgress"
 # Stalled (each one also becomes the Ready reason, so `kubectl get rtjobs` shows it)
 REASON_SECRET_NOT_FOUND = "SecretNotFound"
 REASON_UNKNOWN_JOB_TYPE = "UnknownJobType"
+REASON_JOB_TYPE_UNAVAILABLE = "JobTypeUnavailable"
 REASON_BUILD_NOT_SUPPORTED = "BuildNotSupported"
 REASON_INVALID_SPEC = "InvalidSpec"
 REASON_PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from racetrack_devcluster.apiclient import http_ok
 from racetrack_devcluster.launcher import LocalCluster
+from racetrack_devcluster.realnode import baseimage, oci
 
 OPERATOR_COMPONENT = "racetrack-operator"
 
@@ -38,6 +39,12 @@ def start_operator(cluster: LocalCluster) -> str:
     metrics_port = cluster.ports.claim("racetrack-operator metrics")
     liveness_port = cluster.ports.claim("racetrack-operator liveness")
     liveness = f"http://127.0.0.1:{liveness_port}/healthz"
+    settings: dict[str, str] = {}
+    base_image = cluster.options.real_node.base_image if cluster.options.real_node else None
+    if cluster.real is not None and base_image is not None:
+        # The base image the node's registry holds runs docker-proxy Jobs' proxies.
+        pushed = oci.Reference(cluster.real.registry_host, baseimage.REPOSITORY, base_image.tag)
+        settings["RACETRACK_JOB_RUNTIME_IMAGE"] = str(pushed)
     component = cluster.spawn(
         OPERATOR_COMPONENT,
         [sys.executable, "-m", "racetrack_operator"],
@@ -45,6 +52,7 @@ def start_operator(cluster: LocalCluster) -> str:
             "KUBECONFIG": str(cluster.kubeconfig),
             "RACETRACK_METRICS_PORT": str(metrics_port),
             "RACETRACK_LIVENESS_ENDPOINT": liveness,
+            **settings,
             "PYTHONUNBUFFERED": "1",
             **({"PATH": os.environ["PATH"]} if "PATH" in os.environ else {}),
         },

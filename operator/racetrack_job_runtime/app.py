@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from racetrack_job_runtime.concurrency import CallLimiter
@@ -24,6 +25,9 @@ from racetrack_job_runtime.handlers import Handlers, http_error
 from racetrack_job_runtime.job import JobState
 from racetrack_job_runtime.metrics import RuntimeMetrics
 from racetrack_job_runtime.middleware import RequestContext
+from racetrack_job_runtime.webview import Webview
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def create_app(config: RuntimeConfig, job: JobState) -> ASGIApp:
@@ -51,10 +55,14 @@ def create_app(config: RuntimeConfig, job: JobState) -> ASGIApp:
         finally:
             limiter.shutdown()
 
+    static_dirs = [Path.cwd() / "static", *(d / "static" for d in job.options.search_dirs)]
+    webview = Webview(job, next((d for d in static_dirs if d.is_dir()), None))
     routes = [
         Route("/api/v1/perform", h.perform, methods=["POST"]),
         Route("/api/v1/parameters", h.parameters, methods=["GET"]),
-        Route("/api/v1/{path:path}", h.api, methods=["GET", "POST"]),
+        Route("/api/v1/webview", webview.root),
+        Mount("/api/v1/webview", app=webview),
+        Route("/api/v1/{path:path}", h.api, methods=ALL_METHODS),
         Route("/live", h.live, methods=["GET"]),
         Route("/ready", h.ready, methods=["GET"]),
         Route("/health", h.health, methods=["GET"]),
@@ -67,4 +75,4 @@ def create_app(config: RuntimeConfig, job: JobState) -> ASGIApp:
     app = Starlette(
         routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
     )
-    return RequestContext(app, tracing_header=config.tracing_header, access_log=config.access_log)
+    return RequestContext.around(app, config)

@@ -1,4 +1,5 @@
-"""``racetrack-job run path/to/entrypoint.py[:ClassName] [--port N] [--host H]``.
+"""``racetrack-job run path/to/entrypoint.py[:ClassName] [--port N] [--host H]``, and
+``racetrack-job proxy`` (the ``docker-proxy`` job type's front, see ``proxy``).
 
 Order of start: parse configuration (bad values exit 2 naming the variable), set up
 logging, import the entrypoint and find the class (failure exits 1 with a message naming
@@ -18,17 +19,20 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 import uvicorn
+from starlette.types import ASGIApp
 
-from racetrack_job_runtime import __version__, logs
+from racetrack_job_runtime import __version__, logs, webview
 from racetrack_job_runtime.app import create_app
 from racetrack_job_runtime.config import ConfigError, RuntimeConfig, load_config
-from racetrack_job_runtime.job import JobState
+from racetrack_job_runtime.job import JobState, Options
 from racetrack_job_runtime.loader import EntrypointError, load_job_class
+from racetrack_job_runtime.proxy import create_proxy_app
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,25 +48,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="path/to/entrypoint.py[:ClassName] (default: $JOB_ENTRYPOINT_PATH)",
     )
     run.add_argument("entrypoint_class", nargs="?", help="class name (original wrapper's form)")
-    run.add_argument("--port", type=int, help="listen port (default: $JOB_PORT or 7000)")
-    run.add_argument("--host", help="listen address (default: $JOB_HOST or 0.0.0.0)")
+    proxy = commands.add_parser(
+        "proxy",
+        help="forward /api/v1/* to the user's own server (the docker-proxy job type)",
+    )
+    for command in (run, proxy):
+        command.add_argument("--port", type=int, help="listen port (default: $JOB_PORT or 7000)")
+        command.add_argument("--host", help="listen address (default: $JOB_HOST or 0.0.0.0)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    is_proxy = args.command == "proxy"
     try:
         config = load_config(
             os.environ,
-            entrypoint=args.entrypoint,
-            entrypoint_class=args.entrypoint_class or None,
+            entrypoint=getattr(args, "entrypoint", None),
+            entrypoint_class=getattr(args, "entrypoint_class", None) or None,
             host=args.host,
             port=args.port,
+            require_entrypoint=not is_proxy,
         )
     except ConfigError as exc:
         print(f"racetrack-job: configuration error: {exc}", file=sys.stderr)
         return 2
     flush_logs = logs.setup_logging(config.log_structured)
+    _exit_on_signals(flush_logs)
+    if is_proxy:
+        _serve(create_proxy_app(config), config)
+        return _exit_now(flush_logs)
     log = logs.get_logger()
     try:
         job_class = load_job_class(
@@ -74,24 +89,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"racetrack-job: cannot load the job: {exc}", file=sys.stderr)
         return 1
     log.info("Loaded job class %s from %s", job_class.__name__, config.entrypoint_path)
+    serve(config, job_class)
+    return _exit_now(flush_logs)
 
+
+def _exit_on_signals(flush_logs: Callable[[], None]) -> None:
     def exit_now(signum: int, frame: FrameType | None) -> None:
-        flush_logs()
-        sys.stderr.flush()
-        os._exit(0)
+        _exit_now(flush_logs)
 
     # uvicorn handles SIGTERM/SIGINT while serving, then restores these handlers and
     # re-raises the signal once it has shut down gracefully: it lands here.
     signal.signal(signal.SIGTERM, exit_now)
     signal.signal(signal.SIGINT, exit_now)
-    serve(config, job_class)
-    exit_now(0, None)
-    return 0
+
+
+def _exit_now(flush_logs: Callable[[], None]) -> NoReturn:
+    flush_logs()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def serve(config: RuntimeConfig, job_class: type) -> None:
     entry_dir = Path(config.entrypoint_path).resolve().parent
-    app = create_app(config, JobState(job_class, search_dirs=[entry_dir]))
+    options = Options(
+        search_dirs=(entry_dir,),
+        webview_url=webview.base_url(config.job_name, config.job_version),
+        max_body_bytes=config.max_body_bytes,
+    )
+    _serve(create_app(config, JobState(job_class, options)), config)
+
+
+def _serve(app: ASGIApp, config: RuntimeConfig) -> None:
     server_config = uvicorn.Config(
         app,
         host=config.host,

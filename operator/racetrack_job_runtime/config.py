@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Mapping
 
 DEFAULT_PORT = 7000
+DEFAULT_USER_MODULE_PORT = 7001
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_PERFORM_TIMEOUT = 300.0
 DEFAULT_WORKER_THREADS = 40
@@ -37,6 +38,8 @@ ENV_VARS: dict[str, str] = {
     "JOB_ACCESS_LOG": "one log line per request, probes excluded (default `true`)",
     "LOG_STRUCTURED": "JSON log lines instead of plain text (default `false`)",
     "REQUEST_TRACING_HEADER": "tracing header name (default `X-Request-Tracing-Id`)",
+    "CALLER_NAME_HEADER": "caller name header set by the gateway (default `X-Caller-Name`)",
+    "LOG_CALLER_NAME": "add the caller's name to every log line of a request (default `false`)",
     "JOB_NAME": "job name (titles, `/health`)",
     "JOB_VERSION": "job version (titles, `/health`)",
     "JOB_DEPLOYMENT_TIMESTAMP": "reported by `/live` and `/health`",
@@ -44,6 +47,10 @@ ENV_VARS: dict[str, str] = {
     "DEPLOYED_BY_RACETRACK_VERSION": "reported by `/health`",
     "JOB_TYPE_VERSION": "reported by `/health`",
     "VENV_PACKAGES_PATH": "extra site-packages directory put on `sys.path` (user requirements)",
+    "JOB_USER_MODULE_HOSTNAME": "`proxy`: host of the user's server (default `localhost`)",
+    "JOB_USER_MODULE_PORT": (
+        f"`proxy`: port of the user's server (default `{DEFAULT_USER_MODULE_PORT}`)"
+    ),
 }
 
 
@@ -55,7 +62,8 @@ class ConfigError(ValueError):
 class RuntimeConfig:
     """Everything the runtime needs to know before it loads the job class."""
 
-    entrypoint_path: str
+    entrypoint_path: str = ""
+    """Empty for the ``proxy`` command, which serves no class."""
     entrypoint_class: str | None = None
     host: str = "0.0.0.0"
     port: int = DEFAULT_PORT
@@ -68,6 +76,8 @@ class RuntimeConfig:
     access_log: bool = True
     log_structured: bool = False
     tracing_header: str = "X-Request-Tracing-Id"
+    caller_header: str = "X-Caller-Name"
+    log_caller_name: bool = False
     job_name: str = ""
     job_version: str = ""
     deployment_timestamp: str | None = None
@@ -75,6 +85,21 @@ class RuntimeConfig:
     deployed_by_racetrack_version: str | None = None
     job_type_version: str | None = None
     venv_packages_path: str | None = None
+    user_module_host: str = "localhost"
+    user_module_port: int = DEFAULT_USER_MODULE_PORT
+
+
+def health_identity(config: RuntimeConfig) -> dict[str, str | None]:
+    """What ``/health`` says about the job itself, from the environment (as the original)."""
+    return {
+        "service": "job",
+        "job_name": config.job_name,
+        "job_version": config.job_version,
+        "git_version": config.git_version,
+        "deployed_by_racetrack_version": config.deployed_by_racetrack_version,
+        "job_type_version": config.job_type_version,
+        "deployment_timestamp": config.deployment_timestamp,
+    }
 
 
 def split_entrypoint(value: str) -> tuple[str, str | None]:
@@ -92,10 +117,11 @@ def load_config(
     entrypoint_class: str | None = None,
     host: str | None = None,
     port: int | None = None,
+    require_entrypoint: bool = True,
 ) -> RuntimeConfig:
     """Build the configuration; keyword arguments (command-line flags) win over ``env``."""
     raw_entrypoint = entrypoint or env.get("JOB_ENTRYPOINT_PATH", "").strip()
-    if not raw_entrypoint:
+    if not raw_entrypoint and require_entrypoint:
         raise ConfigError(
             "no entrypoint given: pass `racetrack-job run path/to/entrypoint.py[:ClassName]` "
             "or set JOB_ENTRYPOINT_PATH"
@@ -120,6 +146,8 @@ def load_config(
         access_log=_flag(env, "JOB_ACCESS_LOG", True),
         log_structured=_flag(env, "LOG_STRUCTURED", False),
         tracing_header=env.get("REQUEST_TRACING_HEADER", "").strip() or "X-Request-Tracing-Id",
+        caller_header=env.get("CALLER_NAME_HEADER", "").strip() or "X-Caller-Name",
+        log_caller_name=_flag(env, "LOG_CALLER_NAME", False),
         job_name=env.get("JOB_NAME", ""),
         job_version=env.get("JOB_VERSION", ""),
         deployment_timestamp=env.get("JOB_DEPLOYMENT_TIMESTAMP"),
@@ -127,6 +155,8 @@ def load_config(
         deployed_by_racetrack_version=env.get("DEPLOYED_BY_RACETRACK_VERSION"),
         job_type_version=env.get("JOB_TYPE_VERSION"),
         venv_packages_path=env.get("VENV_PACKAGES_PATH") or None,
+        user_module_host=env.get("JOB_USER_MODULE_HOSTNAME", "").strip() or "localhost",
+        user_module_port=_int(env, "JOB_USER_MODULE_PORT", DEFAULT_USER_MODULE_PORT, 1, 65535),
     )
 
 

@@ -14,6 +14,7 @@ job failed) and client mistakes are all 400, so a caller can tell whose fault it
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -22,15 +23,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from racetrack_job_runtime import docs, logs, openapi
+from racetrack_job_runtime import context, docs, logs, openapi, routes
 from racetrack_job_runtime.concurrency import CallLimiter, CallTimeout, Overloaded
-from racetrack_job_runtime.config import RuntimeConfig
+from racetrack_job_runtime.config import RuntimeConfig, health_identity
 from racetrack_job_runtime.endpoints import Endpoint
+from racetrack_job_runtime.errors import JSON, error_response
 from racetrack_job_runtime.job import JobState, Phase
 from racetrack_job_runtime.metrics import RuntimeMetrics
 from racetrack_job_runtime.serialize import NotSerializableError, to_json_bytes
-
-JSON = "application/json"
 
 
 class RequestError(Exception):
@@ -38,11 +38,6 @@ class RequestError(Exception):
         super().__init__(message)
         self.status = status
         self.kind = kind
-
-
-def error_response(status: int, kind: str, message: str) -> Response:
-    body = {"error": message, "type": kind, "request_id": logs.TRACING_ID.get()}
-    return Response(to_json_bytes(body), status, media_type=JSON)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -90,6 +85,27 @@ def parse_arguments(body: bytes) -> dict[str, Any]:
     return data
 
 
+def bind_route(
+    route: routes.Route, request: Request, body: bytes, match: re.Match[str] | None
+) -> dict[str, Any]:
+    """Arguments of an ``auxiliary_endpoints_v2`` handler; ``RequestError`` 400 if they miss."""
+    decoded: Any = None
+    if body.strip():
+        try:
+            decoded = json.loads(body)
+        except ValueError as exc:
+            raise RequestError(
+                400, "InvalidJSON", f"request body is not valid JSON: {exc}"
+            ) from None
+    path_values = match.groupdict() if match is not None else {}
+    try:
+        return routes.bind(
+            route, path_values, request.query_params, request.headers, decoded, bool(body.strip())
+        )
+    except routes.BindError as exc:
+        raise RequestError(400, "InvalidArguments", str(exc)) from None
+
+
 class Handlers:
     def __init__(
         self, config: RuntimeConfig, job: JobState, limiter: CallLimiter, metrics: RuntimeMetrics
@@ -108,22 +124,38 @@ class Handlers:
         return await self._call(request, served.perform if served else None, "/perform")
 
     async def api(self, request: Request) -> Response:
-        """Auxiliary (POST) and static (GET) endpoints under ``/api/v1/``."""
+        """Auxiliary, ``auxiliary_endpoints_v2`` and static endpoints under ``/api/v1/``."""
         path = "/" + request.path_params["path"].strip("/")
         served = self.job.served
         if served is None:
             return self._not_ready()
-        if request.method == "POST" and path in served.auxiliary:
+        method = request.method
+        if method == "POST" and path in served.auxiliary:
             return await self._call(request, served.auxiliary[path], path)
         static = served.static.get(path)
-        if request.method == "GET" and static is not None:
+        if method == "GET" and static is not None:
             content = await run_in_threadpool(static.file.read_bytes)
             return Response(content, media_type=static.media_type)
-        if path in served.auxiliary or path == "/perform" or static is not None:
-            return error_response(405, "MethodNotAllowed", f"{request.method} not allowed here")
+        allowed = path in served.auxiliary or path == "/perform" or static is not None
+        for route in served.routes:
+            match = route.regex.fullmatch(path)
+            if match is None:
+                continue
+            if route.method == method:
+                return await self._call(request, route.endpoint, route.template, route, match)
+            allowed = True
+        if allowed:
+            return error_response(405, "MethodNotAllowed", f"{method} not allowed here")
         return error_response(404, "NotFound", f"no endpoint /api/v1{path}")
 
-    async def _call(self, request: Request, endpoint: Endpoint | None, path: str) -> Response:
+    async def _call(
+        self,
+        request: Request,
+        endpoint: Endpoint | None,
+        path: str,
+        route: routes.Route | None = None,
+        match: re.Match[str] | None = None,
+    ) -> Response:
         if endpoint is None:
             return self._not_ready()
         series = self.metrics.endpoint(path)
@@ -132,10 +164,14 @@ class Handlers:
         failed = True
         try:
             body = await read_body(request, self.config.max_body_bytes)
-            kwargs = parse_arguments(body)
-            problem = endpoint.argument_error(kwargs)
-            if problem:
-                raise RequestError(400, "InvalidArguments", problem)
+            if route is None:
+                kwargs = parse_arguments(body)
+                problem = endpoint.argument_error(kwargs)
+                if problem:
+                    raise RequestError(400, "InvalidArguments", problem)
+            else:
+                kwargs = bind_route(route, request, body, match)
+            context.enter(request)
             result = await self.limiter.call(endpoint.func, kwargs, endpoint.is_async)
             content = to_json_bytes(result)
             failed = False
@@ -189,15 +225,8 @@ class Handlers:
 
     async def health(self, request: Request) -> Response:
         phase = self.job.phase
-        c = self.config
         body = {
-            "service": "job",
-            "job_name": c.job_name,
-            "job_version": c.job_version,
-            "git_version": c.git_version,
-            "deployed_by_racetrack_version": c.deployed_by_racetrack_version,
-            "job_type_version": c.job_type_version,
-            "deployment_timestamp": c.deployment_timestamp,
+            **health_identity(self.config),
             "live": phase is not Phase.FAILED,
             "ready": phase is Phase.READY,
             "phase": phase.value,
@@ -231,6 +260,8 @@ class Handlers:
             perform=served.perform if served else self.job.preview,
             auxiliary=served.auxiliary if served else {},
             static_paths=served.static if served else (),
+            routes=served.routes if served else (),
+            webview=served is not None and served.webview is not None,
         )
         if served is not None:
             self._document = document

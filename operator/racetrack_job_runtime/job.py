@@ -13,13 +13,20 @@ The optional parts of the user class, all detected by name:
 - ``docs_input_example()`` -> dict: the example body of ``perform`` in the docs;
 - ``docs_input_examples()`` -> {path: dict}: per-endpoint examples (``/perform`` included);
 - ``auxiliary_endpoints()`` -> {path: callable}: served as ``POST /api/v1<path>``;
+- ``auxiliary_endpoints_v2()`` -> [EndpointConfig]: endpoints with a method, a path
+  template and parameters bound from the path, query, headers and body (see ``routes``);
 - ``static_endpoints()`` -> {path: file | (file, mimetype)}: ``GET /api/v1<path>``; a
   directory serves every file under it. Relative files are looked up in the working
   directory (``/src/job`` in an image, as in the original) and then next to the
   entrypoint file, so ``racetrack-job run examples/jobs/x/entrypoint.py`` works from
   anywhere;
 - ``metrics()`` -> list of gauges (see ``metrics``);
+- ``webview_app(base_url)`` -> a WSGI or ASGI application under ``/api/v1/webview/``
+  (see ``webview``);
 - ``warm_up()``: called once after the constructor, before the job is ready.
+
+Once constructed, the instance gets ``request_context`` and ``request_extra`` (see
+``context``), before ``warm_up`` runs.
 """
 
 from __future__ import annotations
@@ -34,7 +41,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from racetrack_job_runtime import logs
+from starlette.types import ASGIApp
+
+from racetrack_job_runtime import context, logs, routes, webview
 from racetrack_job_runtime.endpoints import Endpoint, normalize_path
 
 MAX_EXAMPLE_BYTES = 1024 * 1024
@@ -65,12 +74,24 @@ class Served:
     perform: Endpoint
     auxiliary: Mapping[str, Endpoint]
     static: Mapping[str, StaticFile]
+    routes: tuple[routes.Route, ...] = ()
+    """``auxiliary_endpoints_v2``, in declaration order."""
+    webview: ASGIApp | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """What ``describe`` needs to know besides the instance."""
+
+    search_dirs: tuple[Path, ...] = ()
+    webview_url: str = webview.BASE
+    max_body_bytes: int = 10 * 1024 * 1024
 
 
 class JobState:
-    def __init__(self, job_class: type[Any], search_dirs: Sequence[Path] = ()) -> None:
+    def __init__(self, job_class: type[Any], options: Options | None = None) -> None:
         self.job_class = job_class
-        self.search_dirs = tuple(search_dirs)
+        self.options = options or Options()
         self.phase = Phase.STARTING
         self.error: str | None = None
         self.served: Served | None = None
@@ -93,11 +114,12 @@ class JobState:
         name = self.job_class.__name__
         try:
             instance = self.job_class()
+            _attach_context(instance)
             warm_up = getattr(instance, "warm_up", None)
             if callable(warm_up):
                 log.info("Warming up job class %s", name)
                 warm_up()
-            served = describe(instance, self.search_dirs)
+            served = describe(instance, self.options)
             for callback in self._on_ready:
                 callback(instance)
         except Exception as exc:
@@ -110,13 +132,21 @@ class JobState:
         log.info("Job class %s is ready", name)
 
 
+def _attach_context(instance: Any) -> None:
+    try:
+        context.attach(instance)
+    except AttributeError as exc:  # __slots__ without room for them
+        logs.get_logger().warning("Job instance takes no request_context: %s", exc)
+
+
 def _takes_self(cls: type, name: str) -> bool:
     raw = inspect.getattr_static(cls, name)
     return not isinstance(raw, staticmethod | classmethod)
 
 
-def describe(instance: Any, search_dirs: Sequence[Path] = ()) -> Served:
+def describe(instance: Any, options: Options | None = None) -> Served:
     """Collect and validate what the instance declares."""
+    options = options or Options()
     examples = _examples(instance)
     perform = Endpoint.from_callable("/perform", instance.perform, examples.get("/perform"))
     auxiliary: dict[str, Endpoint] = {}
@@ -130,14 +160,42 @@ def describe(instance: Any, search_dirs: Sequence[Path] = ()) -> Served:
         if not callable(func):
             raise JobDefinitionError(f"auxiliary endpoint {path} is not callable")
         auxiliary[path] = Endpoint.from_callable(path, func, examples.get(path))
-    unknown = set(examples) - set(auxiliary) - {"/perform"}
+    v2 = _call_optional(instance, "auxiliary_endpoints_v2")
+    declared_routes: list[routes.Route] = []
+    if v2 is not None:
+        try:
+            declared_routes, notes = routes.from_configs(v2, examples)
+        except routes.RouteDefinitionError as exc:
+            raise JobDefinitionError(str(exc)) from exc
+        for note in notes:
+            logs.get_logger().info("Note: %s", note)
+    for route in declared_routes:
+        clash = route.method == "POST" and route.template in auxiliary
+        if clash or route.template in RESERVED_PATHS:
+            raise JobDefinitionError(
+                f"auxiliary endpoint {route.method} {route.template} clashes with another one"
+            )
+    known = set(auxiliary) | {route.template for route in declared_routes} | {"/perform"}
+    unknown = set(examples) - known
     if unknown:
         raise JobDefinitionError(
             "docs_input_examples() names paths that are not endpoints: "
             + ", ".join(sorted(unknown))
         )
-    static = _static_files(instance, set(auxiliary) | RESERVED_PATHS, search_dirs)
-    return Served(instance=instance, perform=perform, auxiliary=auxiliary, static=static)
+    taken = set(auxiliary) | RESERVED_PATHS | {r.template for r in declared_routes}
+    static = _static_files(instance, taken, options.search_dirs)
+    try:
+        webview_app = webview.make_app(instance, options.webview_url, options.max_body_bytes)
+    except webview.WebviewError as exc:
+        raise JobDefinitionError(str(exc)) from exc
+    return Served(
+        instance=instance,
+        perform=perform,
+        auxiliary=auxiliary,
+        static=static,
+        routes=tuple(declared_routes),
+        webview=webview_app,
+    )
 
 
 def _call_optional(instance: Any, name: str) -> Any:

@@ -2,9 +2,15 @@
 
 Plain lines follow the original wrapper's shape, ``[YYYY-MM-DD HH:MM:SS] LEVEL message,
 key=value``, so people used to Racetrack logs read them as before; ``LOG_STRUCTURED`` turns
-them into one JSON object per line for log collectors. The tracing id lives in a
-``ContextVar`` set by the middleware; sync user code runs in a worker thread with a copy
-of the request's context, so its own ``logging`` calls carry the id too.
+them into one JSON object per line for log collectors. The tracing id (and, with
+``LOG_CALLER_NAME``, the caller's name) lives in a ``ContextVar`` set by the middleware;
+sync user code runs in a worker thread with a copy of the request's context, so its own
+``logging`` calls carry them too.
+
+A job may set its own formatter on the root logger's handlers, as the original allowed
+(``handler.setFormatter(...)`` in ``__init__``): the writer then formats every line with
+it, the runtime's own and access lines included; records carry ``tracing_id`` and
+``caller_name`` as attributes.
 
 Extra fields go in ``extra={"fields": {...}}``. Exceptions are printed with their
 traceback (plain) or as an ``exc_info`` string (structured).
@@ -41,13 +47,16 @@ from typing import Any
 TRACING_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "racetrack_tracing_id", default=None
 )
+CALLER_NAME: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "racetrack_caller_name", default=None
+)
 LOGGER_NAME = "racetrack.job"
 ACCESS_LOGGER_NAME = "racetrack.job.access"
 BATCH_SECONDS = 0.02  # longest a line waits before it is written
 _LEVELS = {"WARNING": "WARN ", "CRITICAL": "CRIT ", "INFO": "INFO "}
 
-# An access line waiting to be written: (unix time, message, tracing id).
-AccessEntry = tuple[float, str, "str | None"]
+# An access line waiting to be written: (unix time, message, tracing id, caller name).
+AccessEntry = tuple[float, str, "str | None", "str | None"]
 _queue: queue.SimpleQueue[logging.LogRecord | AccessEntry | None] | None = None
 
 
@@ -60,7 +69,7 @@ def access(message: str) -> None:
     if _queue is None:
         logging.getLogger(ACCESS_LOGGER_NAME).info(message)
     else:
-        _queue.put((time.time(), message, TRACING_ID.get()))
+        _queue.put((time.time(), message, TRACING_ID.get(), CALLER_NAME.get()))
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -68,6 +77,9 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     tracing_id = record.__dict__.get("tracing_id", TRACING_ID.get())
     if tracing_id is not None:
         fields["tracing_id"] = tracing_id
+    caller_name = record.__dict__.get("caller_name", CALLER_NAME.get())
+    if caller_name is not None:
+        fields["caller_name"] = caller_name
     return fields
 
 
@@ -124,6 +136,7 @@ class _ContextQueueHandler(logging.handlers.QueueHandler):
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         record.tracing_id = TRACING_ID.get()
+        record.caller_name = CALLER_NAME.get()
         return record
 
 
@@ -134,10 +147,12 @@ class _Writer(threading.Thread):
         self,
         records: queue.SimpleQueue[logging.LogRecord | AccessEntry | None],
         fmt: PlainFormatter | JsonFormatter,
+        handler: logging.Handler,
     ) -> None:
         super().__init__(name="log-writer", daemon=True)
         self.records = records
         self.fmt = fmt
+        self.handler = handler
 
     def run(self) -> None:
         while True:
@@ -158,14 +173,33 @@ class _Writer(threading.Thread):
                 return
 
     def _format(self, item: logging.LogRecord | AccessEntry) -> str:
+        custom = self.handler.formatter
         if isinstance(item, tuple):
-            created, message, tracing_id = item
-            fields = {"tracing_id": tracing_id} if tracing_id is not None else {}
-            return self.fmt.line(created, "INFO", message, ACCESS_LOGGER_NAME, fields, None)
+            created, message, tracing_id, caller_name = item
+            if custom is not None:
+                item = _access_record(created, message, tracing_id, caller_name)
+            else:
+                fields = {"tracing_id": tracing_id} if tracing_id is not None else {}
+                if caller_name is not None:
+                    fields["caller_name"] = caller_name
+                return self.fmt.line(created, "INFO", message, ACCESS_LOGGER_NAME, fields, None)
         try:
-            return self.fmt.format(item)
-        except Exception as exc:  # a bad user log call must not stop all logging
+            return (custom or self.fmt).format(item)
+        except Exception as exc:  # a bad user log call or formatter must not stop all logging
             return f"(unformattable log record {item.msg!r}: {exc})"
+
+
+def _access_record(
+    created: float, message: str, tracing_id: str | None, caller_name: str | None
+) -> logging.LogRecord:
+    record = logging.makeLogRecord(
+        {"name": ACCESS_LOGGER_NAME, "levelno": logging.INFO, "levelname": "INFO", "msg": message}
+    )
+    record.created = created
+    record.msecs = (created % 1) * 1000
+    record.tracing_id = tracing_id
+    record.caller_name = caller_name
+    return record
 
 
 def setup_logging(structured: bool) -> Callable[[], None]:
@@ -175,12 +209,16 @@ def setup_logging(structured: bool) -> Callable[[], None]:
     """
     global _queue
     records: queue.SimpleQueue[logging.LogRecord | AccessEntry | None] = queue.SimpleQueue()
-    writer = _Writer(records, JsonFormatter() if structured else PlainFormatter())
+    handler = _ContextQueueHandler(records)
+    writer = _Writer(records, JsonFormatter() if structured else PlainFormatter(), handler)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(_ContextQueueHandler(records))
+    root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # As in the original: libraries log at INFO and above, but the ``racetrack`` logger
+    # (which job code used for its own lines) also shows DEBUG.
+    logging.getLogger("racetrack").setLevel(logging.DEBUG)
     logging._srcfile = None  # no caller lookup per record (see the module docstring)
     logging.logMultiprocessing = False
     _queue = records

@@ -1,12 +1,17 @@
-"""Outer ASGI layer: tracing id, Racetrack path prefixes, access log.
+"""Outer ASGI layer: tracing id, caller name, CORS, Racetrack path prefixes, access log.
 
 Pure ASGI rather than Starlette's ``BaseHTTPMiddleware``: it runs on every request, and the
-pure form adds one ``send`` wrapper instead of a task and a memory stream per request.
+pure form adds one ``send`` wrapper instead of a task and a memory stream per request. The
+request headers are walked once, picking what every concern below needs.
 
 - Tracing: the id is read from ``REQUEST_TRACING_HEADER`` (default
-  ``X-Request-Tracing-Id``) or generated (UUID4), put in a ``ContextVar`` so every log line
-  of the request carries it, used as ``request_id`` in error bodies, and echoed back as a
-  response header.
+  ``X-Request-Tracing-Id``) or generated (UUID4) and then added to the request's headers,
+  so job code and chain calls (``racetrack_job_wrapper.call``) see the id the logs show.
+  It is put in a ``ContextVar`` so every log line of the request carries it, used as
+  ``request_id`` in error bodies, and echoed back as a response header.
+- Caller: with ``LOG_CALLER_NAME``, the gateway's ``CALLER_NAME_HEADER`` (default
+  ``X-Caller-Name``) goes on every log line of the request as ``caller_name``.
+- CORS: as the original's (see ``cors``); a preflight is answered here.
 - Prefixes: the original served every route also under ``/pub/job/<name>/<version>/`` (and
   the legacy ``/pub/fatman/...``), because the gateway forwards full paths. The prefix
   becomes the ASGI ``root_path`` (Starlette routes on the rest), so the docs page and
@@ -22,7 +27,8 @@ import random
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from racetrack_job_runtime import logs
+from racetrack_job_runtime import cors, logs
+from racetrack_job_runtime.config import RuntimeConfig
 
 PREFIX_KINDS = ("job", "fatman")
 QUIET_PATHS = frozenset({"/live", "/ready", "/health", "/metrics"})
@@ -52,9 +58,28 @@ def new_tracing_id() -> str:
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, *, tracing_header: str, access_log: bool) -> None:
+    @classmethod
+    def around(cls, app: ASGIApp, config: RuntimeConfig) -> RequestContext:
+        """The layer as the configuration asks for it (header names, access log)."""
+        return cls(
+            app,
+            tracing_header=config.tracing_header,
+            access_log=config.access_log,
+            caller_header=config.caller_header if config.log_caller_name else None,
+        )
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        tracing_header: str,
+        access_log: bool,
+        caller_header: str | None = None,
+    ) -> None:
+        """``caller_header``: put its value on log lines (``LOG_CALLER_NAME``); None = off."""
         self.app = app
         self.header = tracing_header.lower().encode("latin-1")
+        self.caller_header = caller_header.lower().encode("latin-1") if caller_header else None
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -63,13 +88,30 @@ class RequestContext:
             return
         tracing_id = None
         forwarded_prefix = None
+        caller = None
+        origin = None
+        preflight_method = None
+        preflight_headers = None
+        has_cookie = False
         for name, value in scope["headers"]:
             if name == self.header:
                 tracing_id = value.decode("latin-1")
             elif name == b"x-forwarded-prefix":
                 forwarded_prefix = value.decode("latin-1").rstrip("/")
+            elif name == b"origin":
+                origin = value
+            elif name == self.caller_header:
+                caller = value.decode("latin-1")
+            elif name == b"access-control-request-method":
+                preflight_method = value
+            elif name == b"access-control-request-headers":
+                preflight_headers = value
+            elif name == b"cookie":
+                has_cookie = True
         if not tracing_id:
             tracing_id = new_tracing_id()
+            extra = (self.header, tracing_id.encode("latin-1"))
+            scope = dict(scope, headers=[*scope["headers"], extra])
         path: str = scope["path"]
         route_path = path
         if path.startswith("/pub/"):
@@ -78,40 +120,56 @@ class RequestContext:
                 prefix, route_path = split
                 scope = dict(scope, root_path=scope.get("root_path", "") + prefix)
                 if not route_path:
-                    await _redirect(send, path + "/", tracing_id, self.header)
+                    location = (b"location", (path + "/").encode("latin-1"))
+                    await _answer(send, 307, [location, (self.header, tracing_id.encode())])
                     return
         if forwarded_prefix:
             scope = dict(scope, root_path=forwarded_prefix + scope.get("root_path", ""))
             scope["path"] = forwarded_prefix + path
         token = logs.TRACING_ID.set(tracing_id)
+        caller_token = logs.CALLER_NAME.set(caller) if caller is not None else None
         id_header = (self.header, tracing_id.encode("latin-1"))
+        cors_headers = None if origin is None else cors.response_headers(origin, has_cookie)
         status = 500
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), id_header]
+                headers = [*message.get("headers", ()), id_header]
+                if cors_headers is not None:
+                    headers = cors.merge(headers, cors_headers)
+                message["headers"] = headers
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if origin is not None and preflight_method is not None and scope["method"] == "OPTIONS":
+                status = 200
+                headers = [*cors.preflight_headers(origin, preflight_headers), id_header]
+                await _answer(send, 200, headers, b"OK")
+            else:
+                await self.app(scope, receive, send_with_id)
         finally:
             if self.access_log and not (route_path in QUIET_PATHS and status == 200):
                 logs.access(f"{scope['method']} {path} {status}")
+            if caller_token is not None:
+                logs.CALLER_NAME.reset(caller_token)
             logs.TRACING_ID.reset(token)
 
 
-async def _redirect(send: Send, location: str, tracing_id: str, header: bytes) -> None:
+async def _answer(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b""
+) -> None:
+    content_type = [(b"content-type", b"text/plain; charset=utf-8")] if body else []
     await send(
         {
             "type": "http.response.start",
-            "status": 307,
+            "status": status,
             "headers": [
-                (b"location", location.encode("latin-1")),
-                (b"content-length", b"0"),
-                (header, tracing_id.encode("latin-1")),
+                *headers,
+                *content_type,
+                (b"content-length", str(len(body)).encode()),
             ],
         }
     )
-    await send({"type": "http.response.body", "body": b""})
+    await send({"type": "http.response.body", "body": body})

@@ -21,6 +21,7 @@ import datetime
 import enum
 import inspect
 import json
+import re
 import types
 import typing
 import uuid
@@ -29,6 +30,7 @@ from pathlib import PurePath
 from typing import Any
 
 from racetrack_job_runtime.endpoints import Endpoint
+from racetrack_job_runtime.routes import Route
 
 _SCALARS: dict[Any, dict[str, Any]] = {
     bool: {"type": "boolean"},
@@ -214,6 +216,68 @@ def operation(endpoint: Endpoint, operation_id: str, tag: str) -> dict[str, Any]
     return op
 
 
+_PLACES = {"path": "path", "query": "query", "header": "header"}
+
+
+def route_operation(route: Route) -> dict[str, Any]:
+    """The operation of one ``auxiliary_endpoints_v2`` endpoint, with its parameters."""
+    summary, _, description = (route.endpoint.doc or "").partition("\n")
+    options = route.options
+    op_id = options.get("operation_id") or (
+        f"auxiliary_endpoint_{route.method.lower()}_"
+        + re.sub(r"[^A-Za-z0-9]+", "_", route.template).strip("_")
+    )
+    op: dict[str, Any] = {
+        "operationId": op_id,
+        "tags": list(options.get("tags") or ["auxiliary"]),
+        "summary": options.get("summary") or summary.strip() or f"Call {route.template}",
+        "responses": {
+            "200": {
+                "description": "The result",
+                "content": {
+                    "application/json": {
+                        "schema": type_schema(
+                            route.endpoint.hints.get("return", inspect.Parameter.empty)
+                        )
+                    }
+                },
+            },
+            **_error_responses(),
+        },
+    }
+    parameters = [
+        {
+            "name": p.key,
+            "in": _PLACES[p.source],
+            "required": p.required or p.source == "path",
+            "schema": type_schema(p.hint),
+        }
+        for p in route.params
+        if p.source != "body"
+    ]
+    if parameters:
+        op["parameters"] = parameters
+    body = route.body_params
+    if body:
+        if route.whole_body:
+            schema = type_schema(body[0].hint)
+        else:
+            rows = [(p.key, p.hint, p.required, p.default) for p in body]
+            schema = _object_schema(rows, 0, "Arguments")
+            schema.pop("title")
+        content: dict[str, Any] = {"schema": schema}
+        if route.endpoint.example is not None:
+            content["example"] = dict(route.endpoint.example)
+        required = any(p.required for p in body)
+        op["requestBody"] = {"required": required, "content": {"application/json": content}}
+    text = options.get("description") or description.strip()
+    if text:
+        op["description"] = text
+    if options.get("deprecated"):
+        op["deprecated"] = True
+    return op
+
+
 def _error_responses() -> dict[str, Any]:
     reasons = {
         "400": "Body is not a JSON object, or arguments are unknown or missing",
@@ -249,6 +313,8 @@ def build_document(
     perform: Endpoint,
     auxiliary: Mapping[str, Endpoint],
     static_paths: Iterable[str],
+    routes: Iterable[Route] = (),
+    webview: bool = False,
 ) -> dict[str, Any]:
     """The whole OpenAPI document, without ``servers`` (those depend on the request)."""
     paths: dict[str, Any] = {
@@ -257,6 +323,18 @@ def build_document(
     for path in sorted(auxiliary):
         op_id = "auxiliary_endpoint_" + path.strip("/").replace("/", "_")
         paths["/api/v1" + path] = {"post": operation(auxiliary[path], op_id, "auxiliary")}
+    for route in routes:
+        entry = paths.setdefault("/api/v1" + route.template, {})
+        entry[route.method.lower()] = route_operation(route)
+    if webview:
+        paths["/api/v1/webview/"] = {
+            "get": {
+                "operationId": "webview",
+                "tags": ["webview"],
+                "summary": "The job's own web pages (everything under /api/v1/webview/)",
+                "responses": {"200": {"description": "A page of the job's webview"}},
+            }
+        }
     for path in sorted(static_paths):
         op_id = "static_endpoint_" + path.strip("/").replace("/", "_")
         paths["/api/v1" + path] = {

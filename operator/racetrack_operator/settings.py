@@ -60,6 +60,10 @@ class Settings:
     (versions turn Ready one after another as their Deployments become available)."""
     pub_url: str = ""
     """RACETRACK_PUB_URL: gateway URL given to jobs as PUB_URL (for job-to-job calls)."""
+    job_runtime_image: str = ""
+    """RACETRACK_JOB_RUNTIME_IMAGE: an image holding the job runtime (the python3 base
+    image); it runs the proxy beside the user's image in docker-proxy Jobs. Empty: such
+    Jobs stall with JobTypeUnavailable."""
     cluster_domain: str = "cluster.local"
     """RACETRACK_CLUSTER_DOMAIN: used in status.url."""
 

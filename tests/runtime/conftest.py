@@ -19,17 +19,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from job_manifests import EXAMPLES, example_env, load_manifest  # type: ignore[import-not-found]
+from support import free_port  # type: ignore[import-not-found]
+
 JOBS = Path(__file__).resolve().parent / "jobs"
-EXAMPLES = REPO / "examples" / "jobs"
 START_DEADLINE = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class RunningJob:
@@ -94,8 +88,8 @@ class RunningJob:
                 self.process.wait(timeout=10)
 
 
-def runtime_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "racetrack_job_runtime", "run", *args]
+def runtime_command(*args: str, command: str = "run") -> list[str]:
+    return [sys.executable, "-m", "racetrack_job_runtime", command, *args]
 
 
 StartJob = Callable[..., RunningJob]
@@ -106,6 +100,7 @@ def launch(
     entrypoint: str | None,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    command: str = "run",
 ) -> RunningJob:
     """Start the runtime; return once it answers HTTP (any status) on ``/live``."""
     port = free_port()
@@ -114,7 +109,7 @@ def launch(
     args = [entrypoint] if entrypoint else []
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            runtime_command(*args, "--host", "127.0.0.1", "--port", str(port)),
+            runtime_command(*args, "--host", "127.0.0.1", "--port", str(port), command=command),
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env=full_env,
@@ -131,19 +126,109 @@ def launch(
 
 @pytest.fixture
 def start_job(tmp_path: Path) -> Iterator[StartJob]:
-    """``start_job(entrypoint, env={...}, cwd=...)`` -> a runtime that answers HTTP."""
+    """``start_job(entrypoint, env={...}, cwd=..., command="run"|"proxy")`` -> a runtime
+    that answers HTTP."""
     started: list[RunningJob] = []
 
     def start(
-        entrypoint: str | None, env: dict[str, str] | None = None, cwd: Path | None = None
+        entrypoint: str | None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        command: str = "run",
     ) -> RunningJob:
-        job = launch(tmp_path, entrypoint, env, cwd)
+        job = launch(tmp_path, entrypoint, env, cwd, command)
         started.append(job)
         return job
 
     yield start
     for job in started:
         job.stop()
+
+
+class Server:
+    """Any other process serving HTTP on a loopback port (a user's server, a gateway)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+        self.process = process
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+
+    def wait_listening(self) -> None:
+        deadline = time.monotonic() + START_DEADLINE
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log = self.log_path.read_text(errors="replace")
+                raise AssertionError(f"server exited with {self.process.returncode}:\n{log}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"server never listened on {self.port}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+StartServer = Callable[..., Server]
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
+    """``start_server(argv_with_{port}, env={...}, port=None, wait=True)`` -> a listening
+    process; ``{port}`` in the arguments and environment values becomes its (free) port."""
+    started: list[Server] = []
+
+    def start(
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        wait: bool = True,
+    ) -> Server:
+        port = port or free_port()
+        log_path = tmp_path / f"server-{port}.log"
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                [arg.replace("{port}", str(port)) for arg in argv],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env={
+                    **os.environ,
+                    **{k: v.replace("{port}", str(port)) for k, v in (env or {}).items()},
+                },
+            )
+        server = Server(process, port, log_path)
+        started.append(server)
+        if wait:
+            server.wait_listening()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+StartExample = Callable[..., RunningJob]
+
+
+@pytest.fixture
+def start_example(start_job: StartJob) -> StartExample:
+    """``start_example("adder", extra_env={...})``: an example job started the way its
+    image starts it: the environment rendered from its job.yaml, no entrypoint argument,
+    in its folder (the image's ``/src/job``)."""
+
+    def start(name: str, extra_env: dict[str, str] | None = None) -> RunningJob:
+        folder = EXAMPLES / name
+        env = {**example_env(load_manifest(folder / "job.yaml")), **(extra_env or {})}
+        return start_job(None, env, cwd=folder)
+
+    return start
 
 
 KITCHEN_ENV = {
@@ -183,8 +268,3 @@ def run_to_exit() -> RunToExit:
         )
 
     return run
-
-
-@pytest.fixture
-def examples_dir() -> Path:
-    return EXAMPLES

@@ -244,3 +244,10 @@ def test_docs_page_and_its_offline_assets(kitchen: RunningJob) -> None:
     assert kitchen.client.get("/docs/assets/swagger-ui.css").status_code == 200
     assert kitchen.client.get("/docs/assets/index.j2").status_code == 404
     assert kitchen.client.get("/docs/assets/..%2F__init__.py").status_code == 404
+
+
+def test_metrics_are_also_served_under_the_gateway_prefix(kitchen: RunningJob) -> None:
+    # The original's 1.16.5 answered `null` here (a docs route shadowed the metrics).
+    prefixed = kitchen.client.get("/pub/job/kitchen/1.2.3/metrics")
+    assert prefixed.status_code == 200
+    assert "requests_started_total" in prefixed.text

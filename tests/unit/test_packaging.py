@@ -30,7 +30,13 @@ def test_the_wheel_holds_the_products_packages_and_not_the_dev_cluster(
     wheel: zipfile.ZipFile,
 ) -> None:
     top_level = {name.split("/")[0] for name in wheel.namelist() if "/" in name}
-    expected = {"racetrack_api", "racetrack_operator", "racetrack_cli", "racetrack_job_runtime"}
+    expected = {
+        "racetrack_api",
+        "racetrack_operator",
+        "racetrack_cli",
+        "racetrack_job_runtime",
+        "racetrack_job_wrapper",
+    }
     assert expected <= top_level
     assert not any(name.startswith("racetrack_devcluster") for name in top_level)
     assert not any(name.endswith((".go", "go.mod", "go.sum")) for name in wheel.namelist())

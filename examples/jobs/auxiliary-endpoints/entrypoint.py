@@ -2,7 +2,8 @@
 
 - ``POST /api/v1/perform``: score a text (counts words and vowels);
 - ``POST /api/v1/explain``: explain a score;
-- ``GET /api/v1/ui``: a static HTML page, ``GET /api/v1/assets/...``: a static directory;
+- ``GET /api/v1/ui``: a static HTML page, ``GET /api/v1/assets/...``: a static directory,
+  ``GET /api/v1/manifest``: the job's own manifest, with the media type given here;
 - ``/metrics`` includes ``scored_texts``, a gauge this class reports.
 """
 
@@ -47,7 +48,11 @@ class TextScorer:
         }
 
     def static_endpoints(self) -> dict[str, Any]:
-        return {"/ui": "static/index.html", "/assets": "static"}
+        return {
+            "/ui": "static/index.html",
+            "/assets": "static",
+            "/manifest": ("job.yaml", "application/x-yaml"),
+        }
 
     def metrics(self) -> list[dict[str, Any]]:
         return [{"name": "scored_texts", "value": self.scored, "description": "Texts scored"}]

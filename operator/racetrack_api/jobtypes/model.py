@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 
@@ -14,6 +14,10 @@ class JobTypeError(ValueError):
 
 class UnknownJobTypeError(JobTypeError, LookupError):
     """No installed job type matches the reference; the message lists the supported ones."""
+
+
+class MissingExtraError(JobTypeError):
+    """A ``jobtype_extra`` key the job type needs is absent."""
 
 
 class _Frozen(pydantic.BaseModel):
@@ -58,11 +62,32 @@ class BuildRecipe(_Frozen):
         return self
 
 
+class Proxy(_Frozen):
+    """The job's pod runs the type's proxy in front of the user's own image.
+
+    The first container runs ``command`` from the job runtime's image (an operator setting)
+    on the type's ``port``; the user's image runs beside it in the same pod and serves on
+    ``user_module_port`` (or the ``jobtype_extra`` key ``user_module_port_extra``).
+    """
+
+    command: tuple[str, ...] = pydantic.Field(min_length=1)
+    user_module_port: int = pydantic.Field(gt=0, lt=65536)
+    user_module_port_extra: str | None = None
+
+
+_VERSION = r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$"
+
+
 class JobType(_Frozen):
-    """One version of one job type."""
+    """One published version of one job type."""
 
     name: str = pydantic.Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    version: str = pydantic.Field(pattern=r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
+    version: str = pydantic.Field(pattern=_VERSION)
+    compatible_versions: tuple[Annotated[str, pydantic.Field(pattern=_VERSION)], ...] = ()
+    """Further versions this type is published under, served by the same implementation
+    (the data file's entries only; ``load_job_types`` turns each into a ``JobType``)."""
+    implementation: str | None = None
+    """For a version published through ``compatible_versions``: the entry's own version."""
     description: str
     port: int = pydantic.Field(gt=0, lt=65536)
     port_env: str | None = None
@@ -73,6 +98,9 @@ class JobType(_Frozen):
     env: Mapping[str, str]
     extra_env: Mapping[str, str]
     required_extra: tuple[str, ...]
+    extra_choices: Mapping[str, tuple[str, ...]] = pydantic.Field(default_factory=dict)
+    """``jobtype_extra`` keys that only take these values (when present)."""
+    proxy: Proxy | None = None
     build: BuildRecipe
 
     @property
@@ -89,9 +117,18 @@ class JobType(_Frozen):
         extra = dict(jobtype_extra or {})
         missing = [key for key in self.required_extra if extra.get(key) in (None, "")]
         if missing:
-            raise JobTypeError(
+            raise MissingExtraError(
                 f"job type {self.reference} needs jobtype_extra." + ", jobtype_extra.".join(missing)
             )
+        for key, allowed in self.extra_choices.items():
+            value = extra.get(key)
+            if value is not None and str(value) not in allowed:
+                raise JobTypeError(
+                    f"job type {self.reference} supports jobtype_extra.{key} "
+                    + " or ".join(allowed)
+                    + f", not {value!r}; set one of those or leave it out"
+                )
+        self.user_module_port(extra)  # raises for a bad port
         env = dict(self.env)
         if self.port_env:
             env[self.port_env] = str(self.port)
@@ -101,6 +138,25 @@ class JobType(_Frozen):
                 continue
             env[variable] = _env_value(value)
         return env
+
+    def user_module_port(self, jobtype_extra: Mapping[str, Any] | None = None) -> int | None:
+        """The port of the user's container behind the proxy; ``None`` without a proxy."""
+        if self.proxy is None:
+            return None
+        key = self.proxy.user_module_port_extra
+        value = (jobtype_extra or {}).get(key) if key else None
+        if value is None:
+            return self.proxy.user_module_port
+        try:
+            port = int(str(value))
+        except ValueError:
+            port = 0
+        if not 0 < port < 65536 or port == self.port:
+            raise JobTypeError(
+                f"jobtype_extra.{key} must be a port number other than {self.port} "
+                f"(the proxy's), not {value!r}"
+            )
+        return port
 
 
 def _env_value(value: Any) -> str:

@@ -10,7 +10,9 @@ only the small top layer:
    installed with our own pip into ``/usr/local/lib/python3.11/dist-packages`` (on Debian's
    ``sys.path``). Versions are the ones installed next to this code, so the image runs
    exactly what the tests ran. No pip, compiler or network is needed inside the image.
-3. **runtime**: the ``racetrack_job_runtime`` package and a ``racetrack-job`` command.
+3. **runtime**: the ``racetrack_job_runtime`` package (the server), the
+   ``racetrack_job_wrapper`` package (the original's API for job code: chain calls,
+   ``EndpointConfig``) and a ``racetrack-job`` command.
 
 A real installation builds its base image with the same recipe (``racetrack dev base-image``
 prints where it is) and pushes it to its own registry; ``manifests/`` may point at any public
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import racetrack_job_runtime
+import racetrack_job_wrapper
 from racetrack_devcluster.realnode import cleanup, oci
 from racetrack_job_runtime import requirements
 from racetrack_job_runtime.config import DEFAULT_PORT
@@ -89,14 +92,19 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
+#: The packages of ours in every python3 image, importable by the system interpreter.
+IMAGE_PACKAGES = (racetrack_job_runtime, racetrack_job_wrapper)
+
+
 def runtime_files() -> dict[str, bytes]:
-    """The job runtime's source files, keyed by their path inside the package."""
-    package = Path(racetrack_job_runtime.__file__).parent
-    return {
-        str(path.relative_to(package)): path.read_bytes()
-        for path in sorted(package.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
-    }
+    """Source files of the image's packages, keyed by their path under site-packages."""
+    files = {}
+    for module in IMAGE_PACKAGES:
+        package = Path(str(module.__file__)).parent
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                files[f"{package.name}/{path.relative_to(package)}"] = path.read_bytes()
+    return files
 
 
 def os_key(mirror: str = DEFAULT_MIRROR) -> str:
@@ -149,14 +157,15 @@ class BaseImageBuilder:
         files = runtime_files()
 
         def write_runtime(tar: tarfile.TarFile) -> None:
-            for directory in (
-                "usr/local/bin",
-                SITE_PACKAGES,
-                f"{SITE_PACKAGES}/racetrack_job_runtime",
-            ):
+            directories = {
+                str(parent) for relative in files for parent in Path(relative).parents[:-1]
+            }
+            for directory in ("usr/local/bin", SITE_PACKAGES):
                 oci.add_directory(tar, directory)
+            for directory in sorted(directories):
+                oci.add_directory(tar, f"{SITE_PACKAGES}/{directory}")
             for relative, data in files.items():
-                oci.add_file(tar, f"{SITE_PACKAGES}/racetrack_job_runtime/{relative}", data)
+                oci.add_file(tar, f"{SITE_PACKAGES}/{relative}", data)
             oci.add_file(tar, "usr/local/bin/racetrack-job", _RUNTIME_SCRIPT, mode=0o755)
 
         layers = [
@@ -267,9 +276,18 @@ def base_config() -> oci.ImageConfig:
 
 
 def job_image(
-    store: oci.BlobStore, base: BaseImage, job_dir: Path, entrypoint: str, ref_name: str
+    store: oci.BlobStore,
+    base: BaseImage,
+    job_dir: Path,
+    entrypoint: str,
+    ref_name: str,
+    cmd: list[str] | None = None,
 ) -> None:
-    """A job image: the base image plus the job's folder at ``/job`` (a prebuilt image)."""
+    """A job image: the base image plus the job's folder at ``/job`` (a prebuilt image).
+
+    ``cmd`` replaces the runtime's command, for an image that runs its own server (the
+    user's side of a docker-proxy job).
+    """
 
     def write(tar: tarfile.TarFile) -> None:
         oci.add_directory(tar, "job")
@@ -277,7 +295,7 @@ def job_image(
 
     layer = store.add_layer(write)
     config = oci.ImageConfig(
-        cmd=["racetrack-job", "run", f"/job/{entrypoint}"],
+        cmd=cmd or ["racetrack-job", "run", f"/job/{entrypoint}"],
         env=base_config().env,
         working_dir="/job",
         exposed_ports=[DEFAULT_PORT],

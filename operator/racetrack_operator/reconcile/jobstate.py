@@ -60,7 +60,7 @@ async def load(
     parsed = problem is None
     job_type = None
     if problem is None:
-        checked = spec_problem(job)
+        checked = spec_problem(job, settings)
         if isinstance(checked, Problem):
             problem = checked
         else:

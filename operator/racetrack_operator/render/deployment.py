@@ -69,7 +69,9 @@ def environment(job: Job, job_type: JobType, settings: Settings) -> list[dict[st
         "JOB_NAME": job.spec.name,
         "JOB_VERSION": job.spec.version,
         "JOB_DEPLOYMENT_TIMESTAMP": deployment_timestamp(job),
-        "JOB_TYPE_VERSION": job.spec.jobtype,
+        # The version the reference resolved to (``python3:2.*`` -> ``2.15.1``), as the
+        # original's images carried it.
+        "JOB_TYPE_VERSION": job_type.version,
     }
     if settings.pub_url:
         operator_env["PUB_URL"] = settings.pub_url
@@ -116,6 +118,35 @@ def container(job: Job, job_type: JobType, settings: Settings) -> dict[str, Any]
     return out
 
 
+def containers(job: Job, job_type: JobType, settings: Settings) -> list[dict[str, Any]]:
+    """One container, or for a type with a proxy: the user's image, then the proxy.
+
+    The proxy (the job runtime's image running the type's command) takes the job port,
+    its probes and the Service; the user's image serves on the user module port beside
+    it. Both get the same environment and resources, as in the original. The user's
+    container comes first: ``status.image`` and ``kubectl logs`` show the job's own.
+    """
+    main = container(job, job_type, settings)
+    if job_type.proxy is None:
+        return [main]
+    user_port = job_type.user_module_port(job.spec.jobtype_extra)
+    user = {
+        key: value
+        for key, value in main.items()
+        if key not in ("startupProbe", "livenessProbe", "readinessProbe")
+    }
+    user["ports"] = [
+        {"name": names.USER_MODULE_PORT_NAME, "containerPort": user_port, "protocol": "TCP"}
+    ]
+    proxy = {
+        **main,
+        "name": names.PROXY_CONTAINER_NAME,
+        "image": settings.job_runtime_image,
+        "command": list(job_type.proxy.command),
+    }
+    return [user, proxy]
+
+
 def pod_annotations(job: Job) -> dict[str, str]:
     redeploy = (job.metadata.get("annotations") or {}).get(ANNOTATION_REDEPLOY_AT)
     # Copying the annotation into the pod template is what makes a redeploy roll the pods.
@@ -126,7 +157,7 @@ def desired_deployment(job: Job, job_type: JobType, settings: Settings) -> dict[
     """The Deployment, with the hash of everything above in an annotation."""
     labels = names.labels(job)
     pod_spec: dict[str, Any] = {
-        "containers": [container(job, job_type, settings)],
+        "containers": containers(job, job_type, settings),
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": RUN_AS_USER,

@@ -24,6 +24,9 @@ ANNOTATION_JOB_GENERATION = "racetrack.io/job-generation"
 
 CONTAINER_NAME = "job"
 PORT_NAME = "http"
+# Job types with a proxy (docker-proxy): the runtime's proxy beside the user's image.
+PROXY_CONTAINER_NAME = "proxy"
+USER_MODULE_PORT_NAME = "user-module"
 
 
 def child_name(job: Job) -> str:

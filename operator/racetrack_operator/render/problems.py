@@ -11,8 +11,15 @@ from __future__ import annotations
 import dataclasses
 
 from racetrack_api import conditions as c
-from racetrack_api.jobtypes import JobType, JobTypeError, UnknownJobTypeError, resolve_job_type
+from racetrack_api.jobtypes import (
+    JobType,
+    JobTypeError,
+    MissingExtraError,
+    UnknownJobTypeError,
+    resolve_job_type,
+)
 from racetrack_api.v1alpha1 import Job
+from racetrack_operator.settings import Settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,23 +32,33 @@ class Problem:
     """True when the world may fix it without a spec change (a Secret appearing)."""
 
 
-def spec_problem(job: Job) -> JobType | Problem:
-    """The Job's job type when the spec alone allows deploying it, else what stops it."""
+def spec_problem(job: Job, settings: Settings) -> JobType | Problem:
+    """The Job's job type when the spec (and the operator's settings) allow deploying it,
+    else what stops it."""
     try:
         job_type = resolve_job_type(job.spec.jobtype)
     except UnknownJobTypeError as error:
         return Problem(c.REASON_UNKNOWN_JOB_TYPE, f"spec.jobtype: {error}", retry=False)
     try:
         job_type.runtime_env(job.spec.jobtype_extra)
-    except JobTypeError as error:
+    except MissingExtraError as error:
         message = f"spec.jobtypeExtra: {error}; add it to spec.jobtypeExtra"
         return Problem(c.REASON_INVALID_SPEC, message, retry=False)
+    except JobTypeError as error:
+        return Problem(c.REASON_INVALID_SPEC, f"spec.jobtypeExtra: {error}", retry=False)
     if job.spec.image is None:
         message = (
             "Building from spec.git is not available yet; "
             "set spec.image to a prebuilt image instead"
         )
         return Problem(c.REASON_BUILD_NOT_SUPPORTED, message, retry=False)
+    if job_type.proxy is not None and not settings.job_runtime_image:
+        message = (
+            f"job type {job_type.reference} runs the job runtime's proxy beside spec.image, "
+            "and this operator knows no image for it: an admin sets RACETRACK_JOB_RUNTIME_IMAGE "
+            "(the python3 base image) on the operator"
+        )
+        return Problem(c.REASON_JOB_TYPE_UNAVAILABLE, message, retry=False)
     return job_type
 
 

@@ -166,6 +166,57 @@ def test_unknown_jobtype_stalls_and_fixing_the_spec_recovers(
     wait_condition(crds, namespace, "adder-v1-0-0", "Ready", "True")
 
 
+def test_racetrack_job_type_pins_resolve_with_the_original_rules(
+    crds: LocalCluster, namespace: str, operator_process: OperatorProcess
+) -> None:
+    apply(crds, namespace, adder(jobtype="python3:2.99.*"))
+    stalled = wait_condition(crds, namespace, "adder-v1-0-0", "Stalled", "True", "UnknownJobType")
+    assert "python3:2.3.0 to python3:2.15.1" in condition(stalled, "Stalled")["message"]
+    apply(crds, namespace, adder(jobtype="python3:2.6.*"))
+    wait_condition(crds, namespace, "adder-v1-0-0", "Ready", "True")
+    deployment = get(crds, namespace, "deployment", "adder-v1-0-0")
+    assert deployment is not None
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "JOB_TYPE_VERSION", "value": "2.6.2"} in env
+
+
+def test_docker_proxy_job_runs_the_runtime_proxy_beside_the_users_image(
+    crds: LocalCluster, namespace: str, operator_process: OperatorProcess, tmp_path: Path
+) -> None:
+    job = adder(jobtype="docker-proxy:latest", jobtypeExtra={"user_module_port": 7004})
+    apply(crds, namespace, job)
+    stalled = wait_condition(
+        crds, namespace, "adder-v1-0-0", "Stalled", "True", "JobTypeUnavailable"
+    )
+    assert "RACETRACK_JOB_RUNTIME_IMAGE" in condition(stalled, "Stalled")["message"]
+    assert get(crds, namespace, "deployment", "adder-v1-0-0") is None
+
+    # The admin sets the runtime image; the operator, restarted with it, deploys the Job.
+    operator_process.stop()
+    runtime_image = "registry.example.org/racetrack/python3-base:1"
+    configured = OperatorProcess(
+        crds.kubeconfig,
+        tmp_path / "configured",
+        {**operator_process.extra_env, "RACETRACK_JOB_RUNTIME_IMAGE": runtime_image},
+    )
+    configured.log_dir.mkdir()
+    configured.start()
+    try:
+        ready = wait_condition(crds, namespace, "adder-v1-0-0", "Ready", "True")
+        assert ready["status"]["image"] == job["spec"]["image"]  # the user's, not the proxy's
+        deployment = get(crds, namespace, "deployment", "adder-v1-0-0")
+        assert deployment is not None
+        containers = deployment["spec"]["template"]["spec"]["containers"]
+        assert [(c["name"], c["image"]) for c in containers] == [
+            ("job", job["spec"]["image"]),
+            ("proxy", runtime_image),
+        ]
+        assert containers[1]["command"] == ["racetrack-job", "proxy"]
+        assert containers[0]["ports"][0]["containerPort"] == 7004
+    finally:
+        configured.stop()
+
+
 def test_editing_replicas_and_memory_rolls_the_deployment(
     crds: LocalCluster, namespace: str, operator_process: OperatorProcess
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,16 +40,34 @@ def eventually(condition: Callable[[], Any], timeout: float = 120.0) -> Any:
     return support.eventually(condition, timeout, interval=0.5)
 
 
+def ready_job_url(cluster: LocalCluster, name: str) -> str:
+    """Wait for the Job to be Ready; the base URL of its Service (reachable from the node)."""
+    waited = cluster.kubectl(
+        "wait", f"rtjob/{name}", "--for=condition=Ready", "--timeout=180s", check=False
+    )
+    job = cluster.kubectl("get", "rtjob", name, "-o", "yaml").stdout
+    assert waited.returncode == 0, waited.stderr + job
+    service = json.loads(cluster.kubectl("get", "service", name, "-o", "json").stdout)
+    return f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
+
+
 def push_adder_image(cluster: LocalCluster, tag: str) -> str:
     """The prebuilt job image: the base image plus examples/jobs/adder, in the registry."""
+    return push_example_image(cluster, "adder", tag)
+
+
+def push_example_image(
+    cluster: LocalCluster, example: str, tag: str, cmd: list[str] | None = None
+) -> str:
+    """The base image plus ``examples/jobs/<example>``, pushed as ``jobs/<example>:<tag>``;
+    ``cmd`` replaces the job runtime's command."""
     assert cluster.real is not None and cluster.options.real_node is not None
     options = cluster.options.real_node
     assert options.base_image is not None
     store = oci.BlobStore(options.image_store)
-    ref_name = f"test-adder-{tag}"
-    baseimage.job_image(
-        store, options.base_image, REPO / "examples/jobs/adder", "entrypoint.py", ref_name
-    )
-    target = oci.Reference(cluster.real.registry_host, "jobs/adder", tag)
+    ref_name = f"test-{example}-{tag}"
+    folder = REPO / "examples/jobs" / example
+    baseimage.job_image(store, options.base_image, folder, "entrypoint.py", ref_name, cmd)
+    target = oci.Reference(cluster.real.registry_host, f"jobs/{example}", tag)
     oci.push(store, ref_name, target, cluster.real.registry_url)
     return str(target)

@@ -15,6 +15,8 @@ from realnode_helpers import (  # type: ignore[import-not-found]
     call_in_node,
     eventually,
     push_adder_image,
+    push_example_image,
+    ready_job_url,
 )
 
 from racetrack_devcluster import addons
@@ -99,3 +101,63 @@ def test_a_crashing_job_shows_the_failing_pod_and_its_last_log_lines(
     # kubectl describe shows the same evidence to a person.
     described = operator_cluster.kubectl("describe", "rtjob/adder-v0-9-0").stdout
     assert "NoSuchClass" in described
+
+
+def apply_job(
+    cluster: LocalCluster,
+    family: str,
+    jobtype: str,
+    image: str,
+    jobtype_extra: dict[str, Any] | None = None,
+) -> None:
+    """Apply version 1.0.0 of ``family`` as a Job named ``<family>-v1-0-0``."""
+    spec: dict[str, Any] = {
+        "name": family,
+        "version": "1.0.0",
+        "ownerEmail": "owner@example.com",
+        "jobtype": jobtype,
+        "image": image,
+    }
+    if jobtype_extra:
+        spec["jobtypeExtra"] = jobtype_extra
+    body = {"kind": "Job", "metadata": {"name": f"{family}-v1-0-0"}, "spec": spec}
+    job = {"apiVersion": "racetrack.io/v1alpha1", **body}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(job))
+
+
+def test_job_code_using_the_wrapper_api_runs_from_the_base_image(
+    operator_cluster: LocalCluster,
+) -> None:
+    """The base image carries racetrack_job_wrapper: a job importing EndpointConfig, pinned
+    to the original's python3:2.15.1, starts, serves its v2 endpoints and knows its type."""
+    image = push_example_image(operator_cluster, "auxiliary-endpoints-v2", "1.0.0")
+    extra = {"entrypoint_path": "entrypoint.py"}
+    apply_job(operator_cluster, "unit-converter", "python3:2.15.1", image, extra)
+    base = ready_job_url(operator_cluster, "unit-converter-v1-0-0")
+    url = f"{base}/pub/job/unit-converter/1.0.0/api/v1/convert-many/in"
+    status, body = eventually(lambda: (r := call_in_node(operator_cluster, url, [1, 10]))[0] and r)
+    assert (status, json.loads(body)) == (200, [0.025, 0.254])
+    status, body = call_in_node(operator_cluster, f"{base}/api/v1/perform", {"metres": 0.3048})
+    assert (status, json.loads(body)) == (200, 1.0)
+    deployment = json.loads(
+        operator_cluster.kubectl("get", "deployment", "unit-converter-v1-0-0", "-o", "json").stdout
+    )
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "JOB_TYPE_VERSION", "value": "2.15.1"} in env
+
+
+def test_a_docker_proxy_job_serves_the_users_own_server_through_the_runtime_proxy(
+    operator_cluster: LocalCluster,
+) -> None:
+    """The user's image (a stdlib server on 7001) beside the proxy, run from the base image
+    the dev cluster gives the operator (RACETRACK_JOB_RUNTIME_IMAGE)."""
+    image = push_example_image(
+        operator_cluster, "docker-proxy", "1.0.0", cmd=["python3", "-u", "/job/server.py"]
+    )
+    apply_job(operator_cluster, "word-count", "docker-proxy:latest", image)
+    base = ready_job_url(operator_cluster, "word-count-v1-0-0")
+    url = f"{base}/pub/job/word-count/1.0.0/api/v1/perform"
+    status, body = eventually(
+        lambda: (r := call_in_node(operator_cluster, url, {"text": "one two three"}))[0] and r
+    )
+    assert (status, json.loads(body)) == (200, 3)

@@ -11,8 +11,10 @@ from racetrack_api.jobtypes import resolve_job_type
 from racetrack_api.v1alpha1 import Job
 from racetrack_operator.render.jobs import needs_apply, parse_job, slim_metadata
 from racetrack_operator.render.problems import Problem, spec_problem
+from racetrack_operator.settings import Settings
 
 ADDER = Path(__file__).resolve().parents[3] / "examples" / "adder.yaml"
+SETTINGS = Settings()
 
 
 def _job(**spec: object) -> Job:
@@ -22,18 +24,36 @@ def _job(**spec: object) -> Job:
 
 
 def test_a_deployable_job_resolves_to_its_job_type() -> None:
-    assert spec_problem(_job()) == resolve_job_type("python3:1.0.0")
+    assert spec_problem(_job(), SETTINGS) == resolve_job_type("python3:1.0.0")
 
 
 def test_spec_problems_name_the_reason_and_the_fix() -> None:
-    unknown = spec_problem(_job(jobtype="cobol:1.0.0"))
+    unknown = spec_problem(_job(jobtype="cobol:1.0.0"), SETTINGS)
     assert isinstance(unknown, Problem) and unknown.reason == c.REASON_UNKNOWN_JOB_TYPE
     assert "python3:1.0.0" in unknown.message and not unknown.retry
-    missing = spec_problem(_job(jobtypeExtra={"entrypoint_class": "Adder"}))
+    missing = spec_problem(_job(jobtypeExtra={"entrypoint_class": "Adder"}), SETTINGS)
     assert isinstance(missing, Problem) and missing.reason == c.REASON_INVALID_SPEC
     assert "entrypoint_path" in missing.message
-    git = spec_problem(_job(image=None, git={"remote": "https://example.org/adder"}))
+    git = spec_problem(_job(image=None, git={"remote": "https://example.org/adder"}), SETTINGS)
     assert isinstance(git, Problem) and git.reason == c.REASON_BUILD_NOT_SUPPORTED
+
+
+def test_a_proxy_job_type_needs_the_runtime_image_setting() -> None:
+    proxied = _job(jobtype="docker-proxy:3.2.2", jobtypeExtra={"user_module_port": 7004})
+    unavailable = spec_problem(proxied, SETTINGS)
+    assert isinstance(unavailable, Problem)
+    assert unavailable.reason == c.REASON_JOB_TYPE_UNAVAILABLE and not unavailable.retry
+    assert "RACETRACK_JOB_RUNTIME_IMAGE" in unavailable.message
+    runnable = spec_problem(proxied, Settings(job_runtime_image="registry.local/python3-base:1"))
+    assert runnable == resolve_job_type("docker-proxy:3.2.2")
+    rewrite = spec_problem(
+        _job(jobtype="docker-proxy:latest", jobtypeExtra={"proxy_mode": "rewrite"}), SETTINGS
+    )
+    assert isinstance(rewrite, Problem) and rewrite.reason == c.REASON_INVALID_SPEC
+    assert rewrite.message == (
+        "spec.jobtypeExtra: job type docker-proxy:4.0.0 supports jobtype_extra.proxy_mode "
+        "forward, not 'rewrite'; set one of those or leave it out"
+    )
 
 
 def test_needs_apply_ignores_our_own_status_writes() -> None:

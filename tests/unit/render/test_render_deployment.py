@@ -93,9 +93,19 @@ def test_environment_precedence_and_operator_variables() -> None:
     assert env["MODEL"] == "x"
     assert env["JOB_NAME"] == "adder"
     assert env["JOB_VERSION"] == "1.0.0"
-    assert env["JOB_TYPE_VERSION"] == "python3:1.0.0"
+    assert env["JOB_TYPE_VERSION"] == "1.0.0"  # the resolved version, not the reference
     assert env["PUB_URL"] == "http://pub:7205/pub"
     assert env["JOB_DEPLOYMENT_TIMESTAMP"] == "1795608000"  # 2026-11-25T12:00:00Z
+
+
+@pytest.mark.parametrize(
+    ("reference", "version"),
+    [("python3:2.*", "2.15.1"), ("python3:2.6.*", "2.6.2"), ("python3:latest", "3.0.0")],
+)
+def test_job_type_version_is_what_the_reference_resolved_to(reference: str, version: str) -> None:
+    job = adder(spec={"jobtype": reference})
+    env = _env(desired_deployment(job, resolve_job_type(reference), SETTINGS))
+    assert env["JOB_TYPE_VERSION"] == version
 
 
 def test_secret_is_mounted_as_env_from_and_never_read() -> None:
@@ -153,3 +163,28 @@ def test_service_points_at_the_job_port() -> None:
     assert service["metadata"]["ownerReferences"][0]["kind"] == "Job"
     url = service_url(adder(), python3(), "cluster.local")
     assert url == "http://adder-v1-0-0.ml.svc.cluster.local:7000"
+
+
+def test_a_docker_proxy_job_runs_the_proxy_beside_the_users_image() -> None:
+    job = adder(spec={"jobtype": "docker-proxy:latest", "jobtypeExtra": {"user_module_port": 7004}})
+    settings = Settings(job_runtime_image="registry.local/racetrack/python3-base:abc")
+    body = desired_deployment(job, resolve_job_type("docker-proxy:latest"), settings)
+    user, proxy = body["spec"]["template"]["spec"]["containers"]
+    assert (user["name"], user["image"]) == ("job", job.spec.image)
+    assert user["ports"] == [{"name": "user-module", "containerPort": 7004, "protocol": "TCP"}]
+    assert "readinessProbe" not in user and "command" not in user
+    assert (proxy["name"], proxy["image"]) == ("proxy", "registry.local/racetrack/python3-base:abc")
+    assert proxy["command"] == ["racetrack-job", "proxy"]
+    assert proxy["ports"] == [{"name": "http", "containerPort": 7000, "protocol": "TCP"}]
+    assert proxy["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    assert proxy["env"] == user["env"] and proxy["resources"] == user["resources"]
+    env = {e["name"]: e["value"] for e in proxy["env"]}
+    assert (env["JOB_USER_MODULE_HOSTNAME"], env["JOB_USER_MODULE_PORT"]) == ("localhost", "7004")
+    assert env["JOB_TYPE_VERSION"] == "4.0.0"
+    # The Service still targets the port named http: the proxy's.
+    assert (
+        desired_service(job, resolve_job_type("docker-proxy:latest"))["spec"]["ports"][0][
+            "targetPort"
+        ]
+        == "http"
+    )

@@ -98,3 +98,25 @@ def test_every_env_var_is_documented() -> None:
     doc = (Path(__file__).parents[3] / "docs" / "job-runtime.md").read_text()
     missing = [name for name in ENV_VARS if f"`{name}`" not in doc]
     assert not missing, f"docs/job-runtime.md does not mention {missing}"
+
+
+def test_caller_name_logging_and_the_proxys_user_module() -> None:
+    config = load_config({}, require_entrypoint=False)
+    assert config.entrypoint_path == ""
+    assert (config.caller_header, config.log_caller_name) == ("X-Caller-Name", False)
+    assert (config.user_module_host, config.user_module_port) == ("localhost", 7001)
+    env = {
+        "LOG_CALLER_NAME": "True",
+        "CALLER_NAME_HEADER": "X-Who",
+        "JOB_USER_MODULE_HOSTNAME": "user",
+        "JOB_USER_MODULE_PORT": "7004",
+    }
+    config = load_config(env, require_entrypoint=False)
+    assert (config.caller_header, config.log_caller_name) == ("X-Who", True)
+    assert (config.user_module_host, config.user_module_port) == ("user", 7004)
+    with pytest.raises(ConfigError, match="LOG_CALLER_NAME must be true or false"):
+        load_config({"LOG_CALLER_NAME": "sometimes"}, require_entrypoint=False)
+    with pytest.raises(ConfigError, match="JOB_USER_MODULE_PORT must be at least 1"):
+        load_config({"JOB_USER_MODULE_PORT": "0"}, require_entrypoint=False)
+    with pytest.raises(ConfigError, match="no entrypoint given"):
+        load_config({})

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from racetrack_job_runtime.endpoints import Endpoint
-from racetrack_job_runtime.job import JobDefinitionError, JobState, Phase, describe
+from racetrack_job_runtime.job import JobDefinitionError, JobState, Options, Phase, describe
+from racetrack_job_wrapper.endpoint_config import EndpointConfig
 
 
 class Adder:
@@ -140,5 +141,24 @@ def test_static_files_are_also_found_next_to_the_entrypoint(
         def static_endpoints(self) -> dict[str, str]:
             return {"/ui": "static/index.html"}
 
-    served = describe(Job(), [job_dir])
+    served = describe(Job(), Options(search_dirs=(job_dir,)))
     assert served.static["/ui"].file == (job_dir / "static" / "index.html").resolve()
+
+
+def test_a_static_file_may_not_take_the_path_of_a_v2_endpoint(tmp_path: Path) -> None:
+    (tmp_path / "units.txt").write_text("m ft")
+
+    class Job:
+        def perform(self) -> None: ...
+
+        def units(self) -> list[str]:
+            return ["m"]
+
+        def auxiliary_endpoints_v2(self) -> list[EndpointConfig]:
+            return [EndpointConfig("/units", "GET", self.units)]
+
+        def static_endpoints(self) -> dict[str, str]:
+            return {"/units": str(tmp_path / "units.txt")}
+
+    with pytest.raises(JobDefinitionError, match="static endpoint /units clashes"):
+        describe(Job())
