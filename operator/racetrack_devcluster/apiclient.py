@@ -9,6 +9,7 @@ import json
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from racetrack_devcluster import pki
@@ -17,6 +18,21 @@ from racetrack_devcluster import pki
 def http_ok(url: str) -> bool:
     with urllib.request.urlopen(url, timeout=2) as response:
         return bool(response.status == 200)
+
+
+def secure_healthz(port: int) -> Callable[[], bool]:
+    """A probe of a controller's ``/healthz`` on its self-signed loopback port (the path is
+    open to anonymous requests by default)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    url = f"https://127.0.0.1:{port}/healthz"
+
+    def probe() -> bool:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:
+            return bool(response.status == 200)
+
+    return probe
 
 
 class ApiServerClient:
