@@ -74,6 +74,11 @@ class ApiServerClient:
             if error.code != 409:
                 raise
 
+    def node_has_address(self, name: str, address: str) -> bool:
+        node = self._request("GET", f"/api/v1/nodes/{name}")
+        addresses = node.get("status", {}).get("addresses", [])
+        return any(a.get("type") == "InternalIP" and a.get("address") == address for a in addresses)
+
     def node_ready(self, name: str) -> bool:
         node = self._request("GET", f"/api/v1/nodes/{name}")
         conditions = node.get("status", {}).get("conditions", [])

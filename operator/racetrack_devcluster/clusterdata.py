@@ -29,6 +29,9 @@ class SavedCluster:
     ports: dict[str, int] = dataclasses.field(default_factory=dict)
     #: A real node's suffix (``racetrack-<suffix>`` namespace); empty with simulated nodes.
     node_suffix: str = ""
+    #: A real node's host-side address, which the API server listens on (and the kubeconfig
+    #: names); taken again on resume where it is still free.
+    node_host_ip: str = ""
 
     def save(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -41,7 +44,11 @@ def load(data_dir: Path) -> SavedCluster | None:
     """The saved record, or None when there is no cluster to resume in ``data_dir``."""
     try:
         raw = json.loads((data_dir / _FILE).read_text())
-        return SavedCluster(ports=dict(raw["ports"]), node_suffix=str(raw.get("node_suffix", "")))
+        return SavedCluster(
+            ports=dict(raw["ports"]),
+            node_suffix=str(raw.get("node_suffix", "")),
+            node_host_ip=str(raw.get("node_host_ip", "")),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -177,9 +177,14 @@ class LocalCluster:
         self.apiserver_port = ports["kube-apiserver"]
         real_options = self.options.real_node
         if real_options is not None:
-            self.real = realnode.prepare_network(saved.node_suffix if saved else "")
+            previous = saved or clusterdata.SavedCluster()
+            self.real = realnode.prepare_network(previous.node_suffix, previous.node_host_ip)
             self.bind_address = self.real.network.host_ip
-        clusterdata.SavedCluster(ports, self.real.suffix if self.real else "").save(self.data_dir)
+        clusterdata.SavedCluster(
+            ports,
+            self.real.suffix if self.real else "",
+            self.bind_address if self.real else "",
+        ).save(self.data_dir)
 
         certs = pki.generate_cluster_pki(
             self.data_dir / "pki", extra_server_ips=[self.bind_address] if self.real else None
@@ -247,6 +252,7 @@ class LocalCluster:
                 self.server,
                 self.data_dir,
                 ports["registry"],
+                api,
                 self.spawn,
                 self.components,
                 self.progress,

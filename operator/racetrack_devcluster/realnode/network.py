@@ -55,10 +55,17 @@ def names(suffix: str) -> tuple[str, str, str]:
     return f"racetrack-{suffix}", f"rt{suffix}h", f"rt{suffix}n"
 
 
-def plan(suffix: str, used: set[ipaddress.IPv4Address]) -> NodeNetwork:
-    """Names and the first free /30 of the pool for a node (pure)."""
+def plan(suffix: str, used: set[ipaddress.IPv4Address], preferred_host_ip: str = "") -> NodeNetwork:
+    """Names and a free /30 of the pool for a node: the one of ``preferred_host_ip`` (a
+    resumed node's, so its addresses and the API server's stay the same) if it is free,
+    else the first free one (pure)."""
     netns, host_link, node_link = names(suffix)
-    for block in ADDRESS_POOL.subnets(new_prefix=30):
+    blocks = list(ADDRESS_POOL.subnets(new_prefix=30))
+    if preferred_host_ip:
+        preferred = ipaddress.IPv4Network(f"{preferred_host_ip}/30", strict=False)
+        if preferred in blocks:
+            blocks.insert(0, preferred)
+    for block in blocks:
         hosts = list(block.hosts())
         if not any(address in block for address in used):
             return NodeNetwork(
@@ -85,12 +92,13 @@ def _ip(*args: str, netns: str | None = None) -> str:
     return result.stdout
 
 
-def create(suffix: str) -> NodeNetwork:
+def create(suffix: str, preferred_host_ip: str = "") -> NodeNetwork:
     """Create the namespace, the veth pair, addresses and routes; undo all of it on failure.
 
     A namespace of that name left by a node whose launcher died is removed first."""
     remove(suffix)
-    network = plan(suffix, used_addresses(_ip("-o", "-4", "addr", "show")))
+    used = used_addresses(_ip("-o", "-4", "addr", "show"))
+    network = plan(suffix, used, preferred_host_ip)
     _ip("netns", "add", network.netns)
     try:
         _ip(

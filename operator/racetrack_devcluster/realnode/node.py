@@ -116,7 +116,7 @@ class RealNode:
         )
         return result.returncode == 0
 
-    def start_kubelet_and_proxy(self, spawn: Spawn) -> None:
+    def start_kubelet(self, spawn: Spawn) -> None:
         cgroups.create(self.cgroup_name)
         pki_dir = self.base / "pki"
         pki_dir.mkdir(parents=True, exist_ok=True)
@@ -131,14 +131,9 @@ class RealNode:
             server_names=[self.name],
             server_ips=[self.network.node_ip],
         )
-        proxy_client = authority.issue(pki_dir, "kube-proxy", _subject("system:kube-proxy"))
         kubelet_kubeconfig = self.base / "kubelet.kubeconfig"
-        proxy_kubeconfig = self.base / "kube-proxy.kubeconfig"
         pki.write_kubeconfig(
             kubelet_kubeconfig, self.server, self.certs.ca, kubelet_client, "kubelet"
-        )
-        pki.write_kubeconfig(
-            proxy_kubeconfig, self.server, self.certs.ca, proxy_client, "kube-proxy"
         )
 
         config_path = self.base / "kubelet-config.yaml"
@@ -171,6 +166,17 @@ class RealNode:
                 ),
                 needs=("containerd", "kube-apiserver"),
             )
+        )
+
+    def start_proxy(self, spawn: Spawn) -> None:
+        """kube-proxy, once the Node object carries this node's address: it exits when the
+        address it started with changes (a resumed node whose /30 was taken meanwhile)."""
+        proxy_client = pki.CertificateAuthority.load(self.certs.ca).issue(
+            self.base / "pki", "kube-proxy", _subject("system:kube-proxy")
+        )
+        proxy_kubeconfig = self.base / "kube-proxy.kubeconfig"
+        pki.write_kubeconfig(
+            proxy_kubeconfig, self.server, self.certs.ca, proxy_client, "kube-proxy"
         )
         proxy_config = self.base / "kube-proxy-config.yaml"
         proxy_config.write_text(

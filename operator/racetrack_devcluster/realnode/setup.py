@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from racetrack_devcluster import pki
+from racetrack_devcluster.apiclient import ApiServerClient
 from racetrack_devcluster.build import NodeBinaries
 from racetrack_devcluster.processes import Component, Spawn, wait_until
 from racetrack_devcluster.realnode import (
@@ -78,10 +79,11 @@ class RealNodeHandle:
         netns.destroy(self.network)
 
 
-def prepare_network(suffix: str = "") -> RealNodeHandle:
-    """The node's network namespace: a stopped cluster's suffix again, or a new one."""
+def prepare_network(suffix: str = "", host_ip: str = "") -> RealNodeHandle:
+    """The node's network namespace: a stopped cluster's suffix and addresses again (where
+    they are still free), or new ones."""
     # A short random suffix keeps names unique per cluster and within interface-name limits.
-    return RealNodeHandle(netns.create(suffix or secrets.token_hex(3)))
+    return RealNodeHandle(netns.create(suffix or secrets.token_hex(3), host_ip))
 
 
 def _node_paths(suffix: str) -> tuple[Path, str, Path]:
@@ -125,6 +127,7 @@ def start(
     server: str,
     work_dir: Path,
     registry_port: int,
+    api: ApiServerClient,
     spawn: Spawn,
     watched: list[Component],
     progress: Callable[[str], None],
@@ -174,7 +177,15 @@ def start(
     node.clean(keep_images=True)
     node.start_containerd(spawn)
     wait_until("containerd", node.containerd_ready, 30, watched, interval=0.2)
-    node.start_kubelet_and_proxy(spawn)
+    node.start_kubelet(spawn)
+    wait_until(
+        f"node {node.name} to report {handle.network.node_ip}",
+        lambda: api.node_has_address(node.name, handle.network.node_ip),
+        NODE_TIMEOUT,
+        watched,
+        interval=0.2,
+    )
+    node.start_proxy(spawn)
     progress(
         f"Started real node {node.name} ({handle.network.node_ip} in netns {handle.network.netns})"
     )

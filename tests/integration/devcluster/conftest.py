@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dev_helpers import dev_environment, run  # type: ignore[import-not-found]
+
+from devcli import dev_environment, run  # type: ignore[import-not-found]
 
 
 @pytest.fixture

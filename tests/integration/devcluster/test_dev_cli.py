@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from dev_helpers import REPO, component_pids, pids_alive, run  # type: ignore[import-not-found]
 
+from devcli import REPO, component_pids, pids_alive, run  # type: ignore[import-not-found]
 from racetrack_devcluster import devstate
 from support import eventually  # type: ignore[import-not-found]
 

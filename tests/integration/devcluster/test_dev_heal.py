@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dev_helpers import (  # type: ignore[import-not-found]
+
+from devcli import (  # type: ignore[import-not-found]
     REPO,
     component_pids,
     kubectl_json,
@@ -25,7 +26,6 @@ from dev_helpers import (  # type: ignore[import-not-found]
     run,
     status_rows,
 )
-
 from racetrack_devcluster import devstate
 from racetrack_devcluster.launcher import request_counts
 from support import eventually  # type: ignore[import-not-found]

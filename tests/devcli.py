@@ -1,4 +1,5 @@
-"""Running ``racetrack dev`` as a user does, for the dev cluster's tests (imported by name)."""
+"""Running ``racetrack dev`` as a user does, for the tests of the dev cluster (importable as
+``devcli``: tests/ is on the path)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from racetrack_devcluster import devstate
 from racetrack_devcluster.build import default_cache_dir
 
 RACETRACK = [sys.executable, "-m", "racetrack_cli.main"]
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def dev_environment(state_dir: Path) -> dict[str, str]:
