@@ -74,6 +74,14 @@ class ApiServerClient:
             if error.code != 409:
                 raise
 
+    def delete(self, path: str) -> None:
+        """Delete the object at ``path``; one that does not exist is fine."""
+        try:
+            self._request("DELETE", path)
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                raise
+
     def node_has_address(self, name: str, address: str) -> bool:
         node = self._request("GET", f"/api/v1/nodes/{name}")
         addresses = node.get("status", {}).get("addresses", [])

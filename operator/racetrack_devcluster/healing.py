@@ -10,6 +10,8 @@ the :class:`Healer` does the same for the dev cluster's processes:
   (the kubelet's 10 s and 5 min are for pulled images; these processes start in a second);
 - it waits for what it needs (``Component.needs``: etcd before the API server, containerd
   before the kubelet), so a restart never races a dependency that is itself coming back;
+- a component that cannot recover by itself from another's restart names it in
+  ``Component.restart_with`` and is restarted after it (kwok after etcd, see the launcher);
 - every exit and restart is logged with its reason (the exit code, ``137 (SIGKILL)`` for a
   ``kill -9``), and :meth:`Healer.statuses` says for each component whether it runs, how
   often it was restarted and how it last exited (``racetrack dev status`` shows that);
@@ -153,8 +155,10 @@ class Healer:
 
     def _restart(self, component: Component, record: _Record) -> None:
         try:
+            if component.before_restart is not None:
+                component.before_restart()
             component.start(append=True)
-        except OSError as error:
+        except Exception as error:
             record.crashes += 1
             delay = self.backoff.delay(record.crashes)
             record.due = time.monotonic() + delay
@@ -164,6 +168,14 @@ class Healer:
         record.due = None
         record.waiting_for = ""
         self._say(f"Restarted {component.name} (pid {component.pid}, restart {record.restarts})")
+        for follower in self.components:
+            if component.name in follower.restart_with and follower.running():
+                self._say(f"Stopping {follower.name} to start it again after {component.name}")
+                follower.stop()
+                follower_record = self._record(follower.name)
+                # Due at once, not counted as a crash; it still waits for what it needs.
+                follower_record.due = time.monotonic()
+                follower_record.waiting_for = f"{component.name} restarted"
 
     def heal_now(self) -> list[str]:
         """Clear the back-off of every component that is down; returns their names."""

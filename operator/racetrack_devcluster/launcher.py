@@ -274,7 +274,21 @@ class LocalCluster:
 
     def _start_kwok(self, api: ApiServerClient, kwok_port: int) -> None:
         self.spawn(
-            "kwok", flags.kwok(self.binaries, self.kubeconfig, kwok_port), needs=("kube-apiserver",)
+            "kwok",
+            flags.kwok(self.binaries, self.kubeconfig, kwok_port),
+            needs=("kube-apiserver",),
+            # kwok drops a pod's status patch that the API server answers with a 500, as it
+            # does while etcd is away, and never looks at that pod again: it stays Pending
+            # for good (kwok retries only refused connections, timeouts, 503 and 429). A
+            # restarted kwok lists every pod and plays what is left, as a kubelet's periodic
+            # status sync would.
+            restart_with=("etcd",),
+            # Each kwok process holds the node's lease under a new random identity, so a
+            # restarted one waited for the dead one's lease to expire (40 s) before it played
+            # any pod. It is ours and dead: hand the node over at once.
+            before_restart=lambda: api.delete(
+                f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{FAKE_NODE_NAME}"
+            ),
         )
         api.create_if_missing("/api/v1/nodes", flags.fake_node_manifest(FAKE_NODE_NAME))
         self.wait(f"node {FAKE_NODE_NAME} to be Ready", lambda: api.node_ready(FAKE_NODE_NAME))
@@ -287,10 +301,21 @@ class LocalCluster:
         *,
         needs: tuple[str, ...] = (),
         probe: Probe | None = None,
+        restart_with: tuple[str, ...] = (),
+        before_restart: Callable[[], None] | None = None,
     ) -> Component:
         """Start a process that belongs to this cluster: logged, watched, restarted when it
         exits (after what it ``needs`` is ready again), stopped with the cluster."""
-        component = Component(name, argv, self.log_dir / f"{name}.log", env, needs, probe)
+        component = Component(
+            name,
+            argv,
+            self.log_dir / f"{name}.log",
+            env,
+            needs,
+            probe,
+            restart_with,
+            before_restart,
+        )
         component.start()
         self.components.append(component)
         self.progress(f"Started {name} (pid {component.pid})")

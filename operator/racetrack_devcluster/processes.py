@@ -40,6 +40,8 @@ class Spawn(Protocol):
         *,
         needs: tuple[str, ...] = (),
         probe: Probe | None = None,
+        restart_with: tuple[str, ...] = (),
+        before_restart: Callable[[], None] | None = None,
     ) -> Component: ...
 
 
@@ -121,6 +123,10 @@ class Component:
     needs: tuple[str, ...] = ()
     #: Whether it serves; None means running is enough.
     probe: Probe | None = None
+    #: Components whose restart restarts this one too (see :mod:`.healing`).
+    restart_with: tuple[str, ...] = ()
+    #: Called before every start but the first, e.g. to hand over what the dead process held.
+    before_restart: Callable[[], None] | None = None
     process: subprocess.Popen[bytes] | None = None
     #: ``time.monotonic()`` of the last start.
     started_at: float = 0.0

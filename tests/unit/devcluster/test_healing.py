@@ -131,3 +131,37 @@ def test_a_held_component_stays_down_until_released(
         assert healer.statuses()[0].state == "held"
     healed(healer, api.running)
     assert healer.restarts("api") == 1
+
+
+def test_a_follower_is_restarted_after_its_leader_once_what_it_needs_is_ready(
+    components: list[Component], tmp_path: Path
+) -> None:
+    said: list[str] = []
+    store_ready = [False]
+    store = spawn(components, tmp_path, "store", SLEEPER, probe=lambda: store_ready[0])
+    handed_over: list[int | None] = []
+    simulator = Component(
+        "simulator",
+        SLEEPER,
+        tmp_path / "simulator.log",
+        needs=("store",),
+        restart_with=("store",),
+        before_restart=lambda: handed_over.append(simulator.pid),
+    )
+    simulator.start()
+    components.append(simulator)
+    first = simulator.pid
+    healer = Healer(components, say=said.append)
+    store.kill()
+    healed(healer, lambda: store.running() and not simulator.running())
+    for _ in range(5):
+        healer.tick()
+    assert not simulator.running()  # stopped, and waiting for its store to answer
+    store_ready[0] = True
+    healed(healer, simulator.running)
+    assert simulator.pid != first
+    assert handed_over == [first]  # before the restart, not before the first start
+    statuses = {status.name: status for status in healer.statuses()}
+    assert statuses["simulator"].restarts == 1
+    assert statuses["simulator"].last_exit == ""  # stopped on purpose: no crash recorded
+    assert "Stopping simulator to start it again after store" in said
