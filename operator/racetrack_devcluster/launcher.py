@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from racetrack_devcluster import clusterdata, flags, pki
-from racetrack_devcluster.apiclient import ApiServerClient, http_ok, secure_healthz
+from racetrack_devcluster import clusterdata, controlplane, pki
+from racetrack_devcluster.apiclient import ApiServerClient
 from racetrack_devcluster.build import Binaries
+from racetrack_devcluster.controlplane import FAKE_NODE_NAME
 from racetrack_devcluster.healing import Healer, HealingThread
 from racetrack_devcluster.processes import Component, PortAllocator, Probe, wait_until
 from racetrack_devcluster.realnode import setup as realnode
 
-FAKE_NODE_NAME = "kwok-node-0"
 _START_TIMEOUT = 60.0
 
 Progress = Callable[[str], None]
@@ -88,7 +88,8 @@ class LocalCluster:
         self.apiserver_port = 0
         self.bind_address = "127.0.0.1"
         self.real: realnode.RealNodeHandle | None = None
-        self.healer = Healer(self.components, say=self.progress)
+        # Through self.progress as it is when the healer speaks: the supervisor changes it.
+        self.healer = Healer(self.components, say=lambda message: self.progress(message))
         self._healing: HealingThread | None = None
 
     @property
@@ -190,59 +191,27 @@ class LocalCluster:
             self.data_dir / "pki", extra_server_ips=[self.bind_address] if self.real else None
         )
         pki.write_kubeconfig(self.kubeconfig, self.server, certs.ca, certs.admin, "admin")
-        cm_kubeconfig = self.data_dir / "controller-manager.kubeconfig"
-        pki.write_kubeconfig(
-            cm_kubeconfig, self.server, certs.ca, certs.controller_manager, "controller-manager"
+        etcd_healthy = controlplane.start_etcd(
+            self.spawn, self.binaries, self.data_dir, ports["etcd"], ports["etcd (peer)"]
         )
-        scheduler_kubeconfig = self.data_dir / "scheduler.kubeconfig"
-        pki.write_kubeconfig(
-            scheduler_kubeconfig, self.server, certs.ca, certs.scheduler, "scheduler"
-        )
-
-        etcd_client = ports["etcd"]
-        etcd_health = f"http://127.0.0.1:{etcd_client}/health"
-        self.spawn(
-            "etcd",
-            flags.etcd(self.binaries, self.data_dir, etcd_client, ports["etcd (peer)"]),
-            probe=lambda: http_ok(etcd_health),
-        )
-        self.wait("etcd to be healthy", lambda: http_ok(etcd_health))
-
+        self.wait("etcd to be healthy", etcd_healthy)
         api = ApiServerClient(self.server, certs)
-        self.spawn(
-            "kube-apiserver",
-            flags.apiserver(self.binaries, self.data_dir, certs, self.apiserver_port, etcd_client)
-            + (realnode.apiserver_args(self.real, certs) if self.real else [])
+        controlplane.start_apiserver(
+            self.spawn,
+            self.binaries,
+            self.data_dir,
+            certs,
+            self.apiserver_port,
+            ports["etcd"],
+            (realnode.apiserver_args(self.real, certs) if self.real else [])
             + self.options.apiserver_args,
-            needs=("etcd",),
-            probe=api.ready,
+            api,
         )
         self.wait("kube-apiserver /readyz", api.ready)
         if self.options.crds is not None:
             self.apply_crds(self.options.crds)
-
-        self.spawn(
-            "kube-controller-manager",
-            flags.controller_manager(
-                self.binaries,
-                cm_kubeconfig,
-                ports["kube-controller-manager"],
-                self.data_dir / "controller-manager",
-                certs,
-            ),
-            needs=("kube-apiserver",),
-            probe=secure_healthz(ports["kube-controller-manager"]),
-        )
-        self.spawn(
-            "kube-scheduler",
-            flags.scheduler(
-                self.binaries,
-                scheduler_kubeconfig,
-                ports["kube-scheduler"],
-                self.data_dir / "scheduler",
-            ),
-            needs=("kube-apiserver",),
-            probe=secure_healthz(ports["kube-scheduler"]),
+        controlplane.start_controllers(
+            self.spawn, self.binaries, self.data_dir, certs, self.server, ports
         )
         if self.real is not None and real_options is not None:
             realnode.start(
@@ -266,32 +235,12 @@ class LocalCluster:
                 interval=0.5,
             )
         else:
-            self._start_kwok(api, ports["kwok"])
+            controlplane.start_kwok(self.spawn, self.binaries, self.kubeconfig, ports["kwok"], api)
+            self.wait(f"node {FAKE_NODE_NAME} to be Ready", lambda: api.node_ready(FAKE_NODE_NAME))
         self.wait(
             "the default ServiceAccount",
             lambda: api.exists("/api/v1/namespaces/default/serviceaccounts/default"),
         )
-
-    def _start_kwok(self, api: ApiServerClient, kwok_port: int) -> None:
-        self.spawn(
-            "kwok",
-            flags.kwok(self.binaries, self.kubeconfig, kwok_port),
-            needs=("kube-apiserver",),
-            # kwok drops a pod's status patch that the API server answers with a 500, as it
-            # does while etcd is away, and never looks at that pod again: it stays Pending
-            # for good (kwok retries only refused connections, timeouts, 503 and 429). A
-            # restarted kwok lists every pod and plays what is left, as a kubelet's periodic
-            # status sync would.
-            restart_with=("etcd",),
-            # Each kwok process holds the node's lease under a new random identity, so a
-            # restarted one waited for the dead one's lease to expire (40 s) before it played
-            # any pod. It is ours and dead: hand the node over at once.
-            before_restart=lambda: api.delete(
-                f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{FAKE_NODE_NAME}"
-            ),
-        )
-        api.create_if_missing("/api/v1/nodes", flags.fake_node_manifest(FAKE_NODE_NAME))
-        self.wait(f"node {FAKE_NODE_NAME} to be Ready", lambda: api.node_ready(FAKE_NODE_NAME))
 
     def spawn(
         self,

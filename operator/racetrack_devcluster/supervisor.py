@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -108,21 +109,27 @@ def main(argv: list[str] | None = None) -> int:
     devstate.write_components(args.state_dir, published)
     send("ready")
     report.close()
+    # From now on what the cluster says (the healer's exits and restarts) goes to the log only.
+    cluster.progress = _log
     try:
         while not stop_requested.wait(_PUBLISH_SECONDS):
             if heal_requested.is_set():
                 heal_requested.clear()
                 names = cluster.healer.heal_now()
-                print(f"Asked to start what is down now: {', '.join(names) or 'nothing'}")
+                _log(f"Asked to start what is down now: {', '.join(names) or 'nothing'}")
             statuses = cluster.healer.statuses()
             if [_comparable(s) for s in statuses] != [_comparable(s) for s in published]:
                 devstate.write_components(args.state_dir, statuses)
                 published = statuses
     finally:
-        print("Stopping the dev cluster; its data is kept", flush=True)
+        _log("Stopping the dev cluster; its data is kept")
         cluster.stop(keep_data=True)
         devstate.remove_state(args.state_dir)
     return 0
+
+
+def _log(message: str) -> None:
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}", flush=True)
 
 
 def _comparable(status: ComponentStatus) -> ComponentStatus:
