@@ -20,6 +20,7 @@ from kubernetes import client
 from prometheus_client.parser import text_string_to_metric_families
 
 from racetrack_devcluster.launcher import LocalCluster
+from support import job_ready  # type: ignore[import-not-found]
 
 REPO = Path(__file__).resolve().parents[3]
 FAMILIES = 10
@@ -93,22 +94,13 @@ def condition(job: dict[str, Any], type_: str) -> dict[str, Any] | None:
     return None
 
 
-def ready(job: dict[str, Any]) -> bool:
-    cond = condition(job, "Ready")
-    return (
-        cond is not None
-        and cond["status"] == "True"
-        and cond.get("observedGeneration") == job["metadata"]["generation"]
-    )
-
-
 def all_ready(cluster: LocalCluster, namespace: str) -> list[dict[str, Any]] | None:
     """Every Job, when all ``JOBS`` exist and are Ready for their generation."""
     try:
         jobs = items(cluster, namespace, "rtjobs")
     except Exception:  # the API server may be coming back
         return None
-    return jobs if len(jobs) == JOBS and all(ready(job) for job in jobs) else None
+    return jobs if len(jobs) == JOBS and all(job_ready(job) for job in jobs) else None
 
 
 @dataclasses.dataclass(frozen=True)

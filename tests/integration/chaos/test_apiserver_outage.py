@@ -23,12 +23,11 @@ from chaos_helpers import (  # type: ignore[import-not-found]
     condition,
     items,
     operator_metrics,
-    ready,
 )
 
 from racetrack_devcluster import addons, chaos
 from racetrack_devcluster.launcher import LocalCluster
-from support import eventually  # type: ignore[import-not-found]
+from support import eventually, job_ready  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.cluster
 
@@ -75,7 +74,7 @@ def test_the_operator_rides_out_an_api_server_gone_for_30_seconds(
     cluster.kubectl(
         *apply, input=adder("waiting-v1-1-0", "1.1.0", secretRuntimeEnv={"name": "late-keys"})
     )
-    eventually(lambda: ready(job(cluster, namespace, "steady-v1-0-0")), 60, "steady Ready")
+    eventually(lambda: job_ready(job(cluster, namespace, "steady-v1-0-0")), 60, "steady Ready")
     eventually(
         lambda: (
             (cond := condition(job(cluster, namespace, "waiting-v1-1-0"), "Stalled"))
@@ -105,12 +104,12 @@ def test_the_operator_rides_out_an_api_server_gone_for_30_seconds(
     cluster.kubectl(
         "create", "secret", "generic", "late-keys", "-n", namespace, "--from-literal=k=v"
     )
-    eventually(lambda: ready(job(cluster, namespace, "late-v1-2-0")), 180, "a new Job Ready")
-    eventually(lambda: ready(job(cluster, namespace, "waiting-v1-1-0")), 180, "waiting Ready")
+    eventually(lambda: job_ready(job(cluster, namespace, "late-v1-2-0")), 180, "a new Job Ready")
+    eventually(lambda: job_ready(job(cluster, namespace, "waiting-v1-1-0")), 180, "waiting Ready")
 
     def scaled() -> bool:
         steady = job(cluster, namespace, "steady-v1-0-0")
-        return bool(ready(steady) and steady["status"]["availableReplicas"] == 2)
+        return bool(job_ready(steady) and steady["status"]["availableReplicas"] == 2)
 
     eventually(scaled, 180, "the changed Job rolled out to two replicas")
     cluster.kubectl("delete", "deployment", "late-v1-2-0", "-n", namespace)

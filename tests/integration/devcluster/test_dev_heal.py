@@ -14,7 +14,6 @@ import signal
 import subprocess
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -28,18 +27,9 @@ from devcli import (  # type: ignore[import-not-found]
 )
 from racetrack_devcluster import devstate
 from racetrack_devcluster.launcher import request_counts
-from support import eventually  # type: ignore[import-not-found]
+from support import eventually, job_ready  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.cluster
-
-
-def ready(job: dict[str, Any]) -> bool:
-    return any(
-        c["type"] == "Ready"
-        and c["status"] == "True"
-        and c.get("observedGeneration") == job["metadata"]["generation"]
-        for c in job.get("status", {}).get("conditions", [])
-    )
 
 
 def test_a_killed_component_comes_back_and_status_tells_until_then(
@@ -124,7 +114,7 @@ def test_stop_keeps_jobs_and_secrets_and_up_resumes_them_without_a_redeploy(
     )  # fmt: skip
     assert secret.returncode == 0, secret.stderr
     job = eventually(
-        lambda: (j := kubectl_json(dev_env, "get", "rtjob", "adder-v1-0-0")) and ready(j) and j,
+        lambda: (j := kubectl_json(dev_env, "get", "rtjob", "adder-v1-0-0")) and job_ready(j) and j,
         120,
         "the adder Job Ready",
     )
@@ -150,7 +140,7 @@ def test_stop_keeps_jobs_and_secrets_and_up_resumes_them_without_a_redeploy(
 
     again = kubectl_json(dev_env, "get", "rtjob", "adder-v1-0-0")
     assert again["metadata"]["uid"] == job["metadata"]["uid"]
-    assert ready(again)
+    assert job_ready(again)
     ready_before = next(c for c in job["status"]["conditions"] if c["type"] == "Ready")
     ready_after = next(c for c in again["status"]["conditions"] if c["type"] == "Ready")
     assert ready_after["lastTransitionTime"] == ready_before["lastTransitionTime"]

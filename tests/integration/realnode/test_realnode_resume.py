@@ -31,7 +31,7 @@ from racetrack_devcluster import devstate
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.realnode import cgroups, cleanup, network, registry
 from racetrack_devcluster.realnode.setup import NODE_ROOT
-from support import eventually  # type: ignore[import-not-found]
+from support import eventually, job_ready  # type: ignore[import-not-found]
 
 pytestmark = [pytest.mark.cluster, pytest.mark.realnode]
 
@@ -61,14 +61,10 @@ def call_adder(state: devstate.DevState, env: dict[str, str]) -> tuple[int, str]
     return network.post_json(Path(state.netns), url, {"a": 40, "b": 2})
 
 
-def job_ready(env: dict[str, str]) -> bool:
-    job = kubectl_json(env, "get", "rtjob", JOB)
-    return any(
-        c["type"] == "Ready"
-        and c["status"] == "True"
-        and c.get("observedGeneration") == job["metadata"]["generation"]
-        for c in job.get("status", {}).get("conditions", [])
-    )
+def adder_answers(state: devstate.DevState, env: dict[str, str]) -> tuple[int, str]:
+    """The adder's answer once it gives 200 (real pods take a while after a restart)."""
+    answer: tuple[int, str] = eventually(lambda: (a := call_adder(state, env))[0] == 200 and a, 120)
+    return answer
 
 
 def pulls(env: dict[str, str]) -> int:
@@ -106,8 +102,7 @@ def test_killed_node_processes_come_back_and_the_job_keeps_answering(
     # containerd's shims outlived it: the pods were never restarted.
     pods = kubectl_json(real_dev, "get", "pods", "-l", f"racetrack.io/job={JOB}")["items"]
     assert [c["restartCount"] for p in pods for c in p["status"]["containerStatuses"]] == [0, 0]
-    answer = eventually(lambda: (a := call_adder(state, real_dev))[0] == 200 and a, 120)
-    assert answer == (200, "42")
+    assert adder_answers(state, real_dev) == (200, "42")
 
 
 def test_stop_keeps_registry_and_node_images_and_up_serves_the_job_again(
@@ -146,7 +141,7 @@ def test_stop_keeps_registry_and_node_images_and_up_serves_the_job_again(
     after = devstate.read_state(state_dir)
     assert after is not None and after.registry == state.registry
     assert registry.has_manifest(f"http://{after.registry}", IMAGE_REPOSITORY, "1.0.0")
-    eventually(lambda: job_ready(real_dev), 180, "the Job Ready again")
+    eventually(lambda: job_ready(kubectl_json(real_dev, "get", "rtjob", JOB)), 180, "Ready again")
     assert kubectl_json(real_dev, "get", "rtjob", JOB)["metadata"]["uid"] == uid
     keys = kubectl_json(real_dev, "get", "secret", "adder-keys")
     assert keys["data"] == {"signing-key": "czNjcjN0"}
@@ -155,8 +150,7 @@ def test_stop_keeps_registry_and_node_images_and_up_serves_the_job_again(
     # The containers ran again after the resume, from the images the node kept: no new pull.
     assert all(c["restartCount"] >= 1 for p in pods for c in p["status"]["containerStatuses"])
     assert pulls(real_dev) == pulled_before
-    answer = eventually(lambda: (a := call_adder(after, real_dev))[0] == 200 and a, 120)
-    assert answer == (200, "42")
+    assert adder_answers(after, real_dev) == (200, "42")
 
     down = run("dev", "down", env=real_dev, timeout=300)
     assert down.returncode == 0, down.stderr
