@@ -13,6 +13,7 @@ from the new process). Adding a component to kill is a name in ``chaos.TARGETS``
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -30,12 +31,22 @@ from chaos_helpers import (  # type: ignore[import-not-found]
 )
 
 from racetrack_devcluster import addons, chaos
+from racetrack_devcluster.controlplane import FAKE_NODE_NAME
+from racetrack_devcluster.launcher import LocalCluster
 from support import eventually  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.cluster
 
 #: Jobs created before the kill: the rest arrive during the outage and after it.
 KILL_AFTER = 30
+
+
+def node_ready_since(cluster: LocalCluster) -> str:
+    """When the simulated node last turned Ready (or not)."""
+    node = json.loads(cluster.kubectl("get", "node", FAKE_NODE_NAME, "-o", "json").stdout)
+    ready = condition(node, "Ready")
+    assert ready is not None
+    return str(ready["lastTransitionTime"])
 
 
 @pytest.mark.parametrize("target", chaos.TARGETS)
@@ -48,6 +59,7 @@ def test_every_job_converges_cleanly_after_a_component_is_killed(
     applier.start()
     applier.wait_created(KILL_AFTER)
     before = {job["metadata"]["name"]: job for job in items(cluster, namespace, "rtjobs")}
+    node_before = node_ready_since(cluster)
     killed_at = time.time()
     killed = chaos.kill(cluster, target)
     back_after = chaos.wait_back(cluster, killed)
@@ -84,12 +96,18 @@ def test_every_job_converges_cleanly_after_a_component_is_killed(
         assert status["url"] == f"http://{name}.{namespace}.svc.cluster.local:7000"
         assert status["availableReplicas"] == job["spec"]["replicas"] == 1
         assert {c["type"] for c in status["conditions"]} >= {"Ready", "Deployed", "Available"}
-    for name, earlier in before.items():
-        was = condition(earlier, "Ready")
-        if was is not None and was["status"] == "True":
-            now = condition(by_name[name], "Ready")
-            assert now is not None
-            assert now["lastTransitionTime"] == was["lastTransitionTime"], f"{name} flipped"
+    # A Job Ready before the kill was never reported otherwise since, unless the node itself
+    # went NotReady meanwhile (an API server slow to come back on a loaded machine can keep
+    # the node's lease from being renewed): then its pods, and the Jobs, rightly flipped too.
+    if node_ready_since(cluster) == node_before:
+        for name, earlier in before.items():
+            was = condition(earlier, "Ready")
+            if was is not None and was["status"] == "True":
+                now = condition(by_name[name], "Ready")
+                assert now is not None
+                assert now["lastTransitionTime"] == was["lastTransitionTime"], f"{name} flipped"
+    else:
+        print(f"{target}: the node went NotReady during the outage; Jobs may rightly have flipped")
 
     def families_settled() -> list[dict[str, Any]] | None:
         families = items(cluster, namespace, "jobfamilies.racetrack.io")
