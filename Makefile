@@ -81,6 +81,7 @@ bench: binaries
 	$(BIN)/python bench/devcluster_start.py
 	$(BIN)/python bench/runtime_throughput.py
 	$(BIN)/python bench/jobs_convergence.py
+	$(BIN)/python bench/chaos_convergence.py
 	$(BIN)/python bench/realnode_start.py
 
 clean:

@@ -41,6 +41,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,8 @@ def _deployment_available(obj: dict[str, Any]) -> bool:
 
 
 class ReadyTracker:
-    """Records when each object first turns ready, from one watch (no polling lists)."""
+    """Records when each object first turns ready, and which are ready now, from one watch
+    (no polling lists)."""
 
     def __init__(
         self, list_call: Callable[..., Any], ready: Callable[[dict[str, Any]], bool], **kw: Any
@@ -145,6 +147,7 @@ class ReadyTracker:
         # ``list_call`` must have no return annotation: then the watch yields plain dicts
         # instead of deserialising every event into model objects (a real CPU cost here).
         self.ready_at: dict[str, float] = {}
+        self.ready_now: set[str] = set()
         self._changed = threading.Condition()
         self._watch = watch.Watch()
         self._stopped = False
@@ -161,20 +164,35 @@ class ReadyTracker:
                 for event in self._watch.stream(list_call, **kw):
                     obj = event["object"]
                     name = obj["metadata"]["name"]
-                    if name not in self.ready_at and ready(obj):
-                        with self._changed:
-                            self.ready_at[name] = time.monotonic()
-                            self._changed.notify_all()
+                    is_ready = event["type"] != "DELETED" and ready(obj)
+                    with self._changed:
+                        if is_ready:
+                            self.ready_at.setdefault(name, time.monotonic())
+                            self.ready_now.add(name)
+                        else:
+                            self.ready_now.discard(name)
+                        self._changed.notify_all()
             except (urllib3.exceptions.HTTPError, client.ApiException):
                 time.sleep(0.1)
 
     def wait_for(self, names: set[str], timeout: float) -> None:
+        """Until every one of ``names`` has been ready at least once."""
+        self._wait(names, lambda: self.ready_at.keys(), timeout)
+
+    def wait_all_ready(self, names: set[str], timeout: float) -> float:
+        """Until every one of ``names`` is ready at once; returns ``time.monotonic()`` then."""
+        self._wait(names, lambda: self.ready_now, timeout)
+        return time.monotonic()
+
+    def _wait(
+        self, names: set[str], reached: Callable[[], AbstractSet[str]], timeout: float
+    ) -> None:
         deadline = time.monotonic() + timeout
         with self._changed:
-            while not names <= self.ready_at.keys():
+            while not names <= reached():
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    missing = len(names - self.ready_at.keys())
+                    missing = len(names - reached())
                     raise TimeoutError(f"{missing} of {len(names)} not ready after {timeout} s")
                 self._changed.wait(left)
 
@@ -343,11 +361,12 @@ def row(label: str, ours: list[float], floor: list[float]) -> str:
 
 
 @contextlib.contextmanager
-def fresh_cluster(binaries: Binaries, work: Path, name: str) -> Iterator[Bench]:
+def fresh_cluster(binaries: Binaries, work: Path, name: str, heal: bool = False) -> Iterator[Bench]:
     """A control plane of its own for each measurement of many objects: a thousand pods left
     on the one simulated node by an earlier phase would slow the scheduler, kwok and the API
     server's caches for the next, and the operator would watch the floor's Deployments."""
-    cluster = LocalCluster(binaries, work / name, ClusterOptions(crds=addons.crds_folder()))
+    options = ClusterOptions(crds=addons.crds_folder(), heal=heal)
+    cluster = LocalCluster(binaries, work / name, options)
     with cluster:
         bench = Bench(cluster)
         try:

@@ -6,7 +6,8 @@ for a name that exists (409), ``replace`` checks ``resourceVersion``, a write to
 object is a 404, ``metadata.generation`` moves only when the spec changes, ``/status``
 writes change only the status, and list selectors filter by labels and by fields. Every
 write is recorded in ``writes`` so tests can say what a reconciliation wrote, and nothing
-else. Importable as ``fake_kube`` (tests/ is on the path).
+else. ``unavailable`` makes every call fail as it does while the API server is gone (no
+answer at all). Importable as ``fake_kube`` (tests/ is on the path).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import copy
 import itertools
 import uuid
 from typing import Any
+
+import urllib3
 
 from racetrack_kube.client import ApiError
 
@@ -63,6 +66,10 @@ class FakeKube:
         """(method, path) of every write that changed something, in order (a create of a
         name that exists changes nothing, as the API server's 409 does)."""
         self._versions = itertools.count(1)
+        self.unavailable = False
+        """While True, every call raises what the client raises when nothing answers."""
+        self.refused = 0
+        """Calls refused while ``unavailable``."""
 
     # -- what tests use to arrange the world ----------------------------------------------
 
@@ -84,7 +91,13 @@ class FakeKube:
 
     # -- racetrack_kube.client.Api -------------------------------------------------------
 
+    def _answer(self, path: str) -> None:
+        if self.unavailable:
+            self.refused += 1
+            raise urllib3.exceptions.MaxRetryError(None, path, "Connection refused")  # type: ignore[arg-type]
+
     async def get(self, path: str, *, accept: str = "application/json") -> JsonDict | None:
+        self._answer(path)
         found = self.objects.get(path)
         return None if found is None else copy.deepcopy(found)
 
@@ -95,6 +108,7 @@ class FakeKube:
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> list[JsonDict]:
+        self._answer(collection)
         return [
             copy.deepcopy(obj)
             for path, obj in sorted(self.objects.items())
@@ -104,6 +118,7 @@ class FakeKube:
 
     async def create(self, collection: str, body: JsonDict) -> JsonDict | None:
         path = f"{collection}/{body['metadata']['name']}"
+        self._answer(path)
         if path in self.objects:
             return None
         self.writes.append(("POST", path))
@@ -112,6 +127,7 @@ class FakeKube:
         return copy.deepcopy(stored)
 
     async def merge_patch(self, path: str, patch: JsonDict) -> JsonDict:
+        self._answer(path)
         self.writes.append(("PATCH", path))
         target, status_only = self._target(path)
         current = self.objects[target]
@@ -122,6 +138,7 @@ class FakeKube:
         return self._store(target, current, updated)
 
     async def replace(self, path: str, body: JsonDict) -> JsonDict:
+        self._answer(path)
         self.writes.append(("PUT", path))
         target, _ = self._target(path)
         current = self.objects[target]
@@ -134,6 +151,7 @@ class FakeKube:
         return self._store(target, current, updated)
 
     async def text(self, path: str, query: list[tuple[str, str]] | None = None) -> str:
+        self._answer(path)
         if path not in self.logs:
             raise ApiError(400, "Bad Request", f"{path}: container is waiting to start")
         return self.logs[path]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -30,3 +30,13 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def job_ready(job: dict[str, Any]) -> bool:
+    """Whether a racetrack.io Job (as JSON) is Ready for its current generation."""
+    return any(
+        condition["type"] == "Ready"
+        and condition["status"] == "True"
+        and condition.get("observedGeneration") == job["metadata"]["generation"]
+        for condition in job.get("status", {}).get("conditions", [])
+    )

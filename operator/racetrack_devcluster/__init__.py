@@ -9,6 +9,10 @@ Modules:
 - :mod:`.versions` pins what we build;
 - :mod:`.build` builds and caches the binaries;
 - :mod:`.pki` makes the certificates and keys a cluster needs;
-- :mod:`.launcher` starts, waits for and stops the components;
-- :mod:`.devstate` runs a launcher in the background for ``racetrack dev up/down/status``.
+- :mod:`.processes` spawns and stops one component; :mod:`.healing` restarts what exits;
+- :mod:`.launcher` starts, waits for and stops the components; :mod:`.clusterdata` is what a
+  stopped cluster keeps so that it can resume;
+- :mod:`.supervisor` runs a launcher in the background; :mod:`.lifecycle` is ``racetrack dev
+  up/stop/down``; :mod:`.devstate` the files they share with ``racetrack dev status``;
+- :mod:`.chaos` kills components for the chaos tests and benchmark.
 """

@@ -56,6 +56,8 @@ def start_operator(cluster: LocalCluster) -> str:
             "PYTHONUNBUFFERED": "1",
             **({"PATH": os.environ["PATH"]} if "PATH" in os.environ else {}),
         },
+        needs=("kube-apiserver",),
+        probe=lambda: http_ok(liveness),
     )
     cluster.wait("the racetrack operator's liveness endpoint", lambda: http_ok(liveness))
     metrics = f"http://127.0.0.1:{metrics_port}/metrics"

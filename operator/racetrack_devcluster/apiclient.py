@@ -9,6 +9,7 @@ import json
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from racetrack_devcluster import pki
@@ -17,6 +18,21 @@ from racetrack_devcluster import pki
 def http_ok(url: str) -> bool:
     with urllib.request.urlopen(url, timeout=2) as response:
         return bool(response.status == 200)
+
+
+def secure_healthz(port: int) -> Callable[[], bool]:
+    """A probe of a controller's ``/healthz`` on its self-signed loopback port (the path is
+    open to anonymous requests by default)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    url = f"https://127.0.0.1:{port}/healthz"
+
+    def probe() -> bool:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:
+            return bool(response.status == 200)
+
+    return probe
 
 
 class ApiServerClient:
@@ -57,6 +73,19 @@ class ApiServerClient:
         except urllib.error.HTTPError as error:
             if error.code != 409:
                 raise
+
+    def delete(self, path: str) -> None:
+        """Delete the object at ``path``; one that does not exist is fine."""
+        try:
+            self._request("DELETE", path)
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                raise
+
+    def node_has_address(self, name: str, address: str) -> bool:
+        node = self._request("GET", f"/api/v1/nodes/{name}")
+        addresses = node.get("status", {}).get("addresses", [])
+        return any(a.get("type") == "InternalIP" and a.get("address") == address for a in addresses)
 
     def node_ready(self, name: str) -> bool:
         node = self._request("GET", f"/api/v1/nodes/{name}")

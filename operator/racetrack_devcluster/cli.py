@@ -1,4 +1,4 @@
-"""``racetrack dev up|down|status``: a local cluster for development and tests.
+"""``racetrack dev up|stop|down|status``: a local cluster for development and tests.
 
 Registered with ``racetrack`` through the ``racetrack.cli`` entry point group (see
 ``racetrack_cli.main``): the dev cluster is tooling of a source checkout, not of the product.
@@ -10,11 +10,12 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 from typing import Any
 
-from racetrack_devcluster import addons, devstate, example
+from racetrack_devcluster import addons, devstate, example, lifecycle
 from racetrack_devcluster.build import BinaryCache
-from racetrack_devcluster.launcher import ClusterOptions
+from racetrack_devcluster.healing import ComponentStatus
 from racetrack_devcluster.realnode import baseimage, prereqs
 from racetrack_devcluster.versions import KUBERNETES_VERSION
 
@@ -23,7 +24,11 @@ def register(commands: Any) -> None:
     dev = commands.add_parser("dev", help="run a local Kubernetes cluster for development")
     actions = dev.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    up = actions.add_parser("up", help="build (first time only) and start the dev cluster")
+    up = actions.add_parser(
+        "up",
+        help="start the dev cluster: a new one (built the first time), the stopped one again, "
+        "or whatever is down in the running one",
+    )
     up.add_argument("--apiserver-port", type=int, help="API server port (default: a free one)")
     up.add_argument(
         "--apiserver-arg",
@@ -52,10 +57,21 @@ def register(commands: Any) -> None:
     )
     install.set_defaults(handler=_prereqs)
 
+    stop = actions.add_parser(
+        "stop",
+        help="stop the dev cluster and keep its data (objects, keys, registry, images) "
+        "for the next `up`",
+    )
+    stop.set_defaults(handler=_stop)
+
     down = actions.add_parser("down", help="stop the dev cluster and remove its data")
     down.set_defaults(handler=_down)
 
-    status = actions.add_parser("status", help="say whether the dev cluster runs, and where")
+    status = actions.add_parser(
+        "status",
+        help="say whether the dev cluster runs and where, with each component's restarts "
+        "(exits non-zero unless every component runs)",
+    )
     status.set_defaults(handler=_status)
 
     show = actions.add_parser(
@@ -92,57 +108,115 @@ def _print_usage(state: devstate.DevState) -> None:
             else ""
         )
         + f"Logs: {state.log_dir}\n"
-        f"Stop it with: racetrack dev down"
+        f"Stop it with: racetrack dev stop (keeps its data) or racetrack dev down (removes it)"
     )
 
 
 def _up(args: argparse.Namespace) -> int:
     state_dir = devstate.default_state_dir()
+    asked = devstate.UpOptions(
+        nodes=args.nodes,
+        with_operator=not args.no_operator,
+        apiserver_port=args.apiserver_port,
+        apiserver_args=tuple(args.apiserver_arg),
+    )
     try:
-        state = devstate.up(
-            state_dir,
-            ClusterOptions(apiserver_port=args.apiserver_port, apiserver_args=args.apiserver_arg),
-            BinaryCache(progress=_err),
-            progress=_err,
-            with_operator=not args.no_operator,
-            nodes=args.nodes,
-        )
-    except devstate.AlreadyRunning as running:
-        _err(
-            f"A dev cluster is already running (API server {running.state.server}); "
-            "not starting another. Stop it first with: racetrack dev down"
-        )
+        started = lifecycle.up(state_dir, asked, BinaryCache(progress=_err), progress=_err)
+    except lifecycle.AlreadyRunning as running:
+        if running.started_again:
+            _err(f"Started again: {', '.join(running.started_again)}")
+        else:
+            _err(
+                f"A dev cluster is already running (API server {running.state.server}); "
+                "not starting another. Stop it first with: racetrack dev stop (or down)"
+            )
         _print_usage(running.state)
         return 0
     except devstate.DevClusterError as error:
         _err(f"racetrack dev up: {error}")
         return 1
-    print(f"Dev cluster ready: API server {state.server} (Kubernetes {KUBERNETES_VERSION}).")
+    state = started.state
+    how = "resumed with its data" if started.resumed else "ready"
+    print(f"Dev cluster {how}: API server {state.server} (Kubernetes {KUBERNETES_VERSION}).")
     _print_usage(state)
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    state_dir = devstate.default_state_dir()
+    try:
+        stopped = lifecycle.stop(state_dir)
+    except devstate.DevClusterError as error:
+        _err(f"racetrack dev stop: {error}")
+        return 1
+    if not stopped:
+        print("No dev cluster is running.")
+        return 0
+    print(
+        f"Dev cluster stopped; its data is kept in {state_dir / 'data'}.\n"
+        "Start it again with: racetrack dev up; remove it with: racetrack dev down"
+    )
     return 0
 
 
 def _down(args: argparse.Namespace) -> int:
     try:
-        stopped = devstate.down(devstate.default_state_dir())
+        removed = lifecycle.down(devstate.default_state_dir())
     except devstate.DevClusterError as error:
         _err(f"racetrack dev down: {error}")
         return 1
-    print("Dev cluster stopped and its data removed." if stopped else "No dev cluster is running.")
+    print("Dev cluster stopped and its data removed." if removed else "No dev cluster is running.")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    state = devstate.running_state(devstate.default_state_dir())
+    state_dir = devstate.default_state_dir()
+    state = devstate.running_state(state_dir)
     if state is None:
-        print("No dev cluster is running. Start one with: racetrack dev up")
+        if devstate.stopped_cluster(state_dir) is not None:
+            print(
+                f"Dev cluster stopped; its data is kept in {state_dir / 'data'}.\n"
+                "Start it again with: racetrack dev up; remove it with: racetrack dev down"
+            )
+        else:
+            print("No dev cluster is running. Start one with: racetrack dev up")
         return 1
+    statuses = devstate.read_components(state_dir)
     print(f"Dev cluster running: API server {state.server}, supervisor pid {state.supervisor_pid}")
     print(f"KUBECONFIG={state.kubeconfig}")
-    for name, pid in state.components.items():
-        alive = devstate.process_start_ticks(pid) is not None
-        print(f"  {name:<24} pid {pid:<8} {'running' if alive else 'STOPPED'}")
+    print(status_table(statuses, time.time()))
+    down = [s.name for s in statuses if not s.up]
+    if down:
+        print(
+            f"Down: {', '.join(down)} (restarted automatically; `racetrack dev up` starts them "
+            f"now). Exits and restarts are logged in {state.log_dir}/supervisor.log"
+        )
+        return 1
     return 0
+
+
+def status_table(statuses: list[ComponentStatus], now: float) -> str:
+    """One line per component: pid, state, restarts and how it last exited (pure)."""
+    lines = [f"  {'COMPONENT':<24} {'PID':<8} {'STATE':<11} {'RESTARTS':<9} LAST EXIT"]
+    for status in statuses:
+        state = "running" if status.up else status.state.upper()
+        last = ""
+        if status.last_exit:
+            last = f"{status.last_exit}, {_ago(now - status.last_exit_at)} ago"
+        if status.waiting_for:
+            last += f" (waiting: {status.waiting_for})"
+        pid = str(status.pid) if status.up else "-"
+        lines.append(f"  {status.name:<24} {pid:<8} {state:<11} {status.restarts:<9} {last}")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.0f}h"
 
 
 def _build(args: argparse.Namespace) -> int:

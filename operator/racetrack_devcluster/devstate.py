@@ -1,37 +1,42 @@
-"""A dev cluster that outlives the command that started it: ``racetrack dev up/down/status``.
+"""The dev cluster's files, and which processes provably belong to it.
 
-``up`` builds what is missing in the foreground (with progress), then starts a detached
-supervisor process (:mod:`.supervisor`) that runs the :class:`~.launcher.LocalCluster` and
-reports back through a pipe: progress lines, then ``ready`` or ``error``. The supervisor
-records itself in ``state.json``. ``down`` signals only a process that is provably that
-supervisor (same pid, same kernel start time, our module on its command line), so a stale
-state file can never make us kill a process we did not start.
+``racetrack dev`` keeps three small files in the state folder, next to the cluster's
+``data/`` and ``logs/``:
+
+- ``state.json``, written by the supervisor once the cluster is ready and removed when it
+  stops: who the supervisor is (pid and kernel start time) and where the cluster answers;
+- ``components.json``, rewritten by the supervisor whenever a component exits or restarts:
+  what ``racetrack dev status`` shows (:class:`~.healing.ComponentStatus`);
+- ``options.json``, what ``racetrack dev up`` was asked for, kept while the cluster's data
+  is, so a stopped cluster resumes as it was created.
+
+Signals go only to a process that is provably the supervisor (same pid, same kernel start
+time, our module on its command line), so a stale state file can never make us kill a
+process we did not start.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from racetrack_devcluster.build import BinaryCache, Progress
-from racetrack_devcluster.launcher import ClusterOptions
-from racetrack_devcluster.realnode import assets as realnode_assets
+from racetrack_devcluster import clusterdata
+from racetrack_devcluster.healing import ComponentStatus
 
 SUPERVISOR_MODULE = "racetrack_devcluster.supervisor"
 _STATE_FILE = "state.json"
+_COMPONENTS_FILE = "components.json"
+_OPTIONS_FILE = "options.json"
 
 
 class DevClusterError(RuntimeError):
     """``racetrack dev`` could not do what was asked; the message says why."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class DevState:
     supervisor_pid: int
     supervisor_start_ticks: int
@@ -39,12 +44,21 @@ class DevState:
     server: str
     kubectl: str
     log_dir: str
-    components: dict[str, int]
     #: "real" or "simulated"; with real nodes, where the local registry answers.
     nodes: str = "simulated"
     registry: str = ""
     #: With real nodes, the node's network namespace, where cluster IPs route.
     netns: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class UpOptions:
+    """What ``racetrack dev up`` was asked for when the cluster was created."""
+
+    nodes: str = "simulated"
+    with_operator: bool = True
+    apiserver_port: int | None = None
+    apiserver_args: tuple[str, ...] = ()
 
 
 def default_state_dir() -> Path:
@@ -55,14 +69,26 @@ def default_state_dir() -> Path:
     return Path(base) / "racetrack-operator" / "dev-cluster"
 
 
-def process_start_ticks(pid: int) -> int | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), or None if gone."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of ``/proc/PID/stat`` after the command name, or None if there is no such pid."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may contain spaces; fields after its closing ")" are fixed.
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    return stat.rsplit(")", 1)[1].split()
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """The kernel's start time of ``pid`` (clock ticks since boot), or None if gone."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs: it exists and has not exited (a zombie waits to be reaped)."""
+    fields = _stat_fields(pid) if pid > 0 else None
+    return fields is not None and fields[0] not in ("Z", "X")
 
 
 def is_our_supervisor(state: DevState) -> bool:
@@ -75,21 +101,33 @@ def is_our_supervisor(state: DevState) -> bool:
     return SUPERVISOR_MODULE.encode() in cmdline
 
 
+def _write_json(path: Path, document: Any) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(document, indent=2))
+    temporary.rename(path)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def write_state(state_dir: Path, state: DevState) -> None:
-    temporary = state_dir / f".{_STATE_FILE}.tmp"
-    temporary.write_text(json.dumps(asdict(state), indent=2))
-    temporary.rename(state_dir / _STATE_FILE)
+    _write_json(state_dir / _STATE_FILE, dataclasses.asdict(state))
 
 
 def read_state(state_dir: Path) -> DevState | None:
     try:
-        return DevState(**json.loads((state_dir / _STATE_FILE).read_text()))
-    except (OSError, ValueError, TypeError):
+        return DevState(**_read_json(state_dir / _STATE_FILE))
+    except TypeError:
         return None
 
 
 def remove_state(state_dir: Path) -> None:
     (state_dir / _STATE_FILE).unlink(missing_ok=True)
+    (state_dir / _COMPONENTS_FILE).unlink(missing_ok=True)
 
 
 def running_state(state_dir: Path) -> DevState | None:
@@ -103,94 +141,44 @@ def running_state(state_dir: Path) -> DevState | None:
     return None
 
 
-class AlreadyRunning(DevClusterError):
-    def __init__(self, state: DevState) -> None:
-        super().__init__(
-            f"A dev cluster is already running (supervisor pid {state.supervisor_pid})"
-        )
-        self.state = state
+def write_components(state_dir: Path, statuses: list[ComponentStatus]) -> None:
+    _write_json(state_dir / _COMPONENTS_FILE, [dataclasses.asdict(s) for s in statuses])
 
 
-def up(
-    state_dir: Path,
-    options: ClusterOptions,
-    cache: BinaryCache,
-    progress: Progress,
-    with_operator: bool = True,
-    nodes: str = "simulated",
-) -> DevState:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    existing = running_state(state_dir)
-    if existing is not None:
-        raise AlreadyRunning(existing)
+def read_components(state_dir: Path) -> list[ComponentStatus]:
+    """What the supervisor last wrote, corrected for processes that exited since (the file
+    is rewritten within a second of an exit; a status must never lag behind a crash)."""
+    statuses = []
+    for raw in _read_json(state_dir / _COMPONENTS_FILE) or []:
+        status = ComponentStatus(**raw)
+        if status.up and not process_alive(status.pid):
+            status = dataclasses.replace(status, state="exited")
+        statuses.append(status)
+    return statuses
+
+
+def write_options(state_dir: Path, options: UpOptions) -> None:
+    _write_json(state_dir / _OPTIONS_FILE, dataclasses.asdict(options))
+
+
+def read_options(state_dir: Path) -> UpOptions | None:
+    raw = _read_json(state_dir / _OPTIONS_FILE)
+    if not isinstance(raw, dict):
+        return None
     try:
-        cache.ensure()
-        nodes = realnode_assets.prepare(nodes, cache, progress)
-    except RuntimeError as error:
-        raise DevClusterError(str(error)) from error
-    log_dir = state_dir / "logs"
-    log_dir.mkdir(exist_ok=True)
-    read_end, write_end = os.pipe()
-    argv = [
-        sys.executable,
-        "-m",
-        SUPERVISOR_MODULE,
-        f"--state-dir={state_dir}",
-        f"--cache-dir={cache.cache_dir}",
-        f"--report-fd={write_end}",
-    ]
-    if options.apiserver_port is not None:
-        argv.append(f"--apiserver-port={options.apiserver_port}")
-    argv += [f"--apiserver-arg={arg}" for arg in options.apiserver_args]
-    if not with_operator:
-        argv.append("--no-operator")
-    argv.append(f"--nodes={nodes}")
-    with (log_dir / "supervisor.log").open("wb") as log:
-        supervisor = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            pass_fds=(write_end,),
-            # Its own session: a Ctrl-C in the terminal that ran `dev up` must not stop it.
-            start_new_session=True,
-        )
-    os.close(write_end)
-    with os.fdopen(read_end) as reports:
-        for line in reports:
-            kind, _, message = line.rstrip("\n").partition(" ")
-            if kind == "progress":
-                progress(message)
-            elif kind == "error":
-                supervisor.wait(timeout=60)
-                raise DevClusterError(message)
-            elif kind == "ready":
-                state = read_state(state_dir)
-                if state is None:
-                    raise DevClusterError(
-                        f"the supervisor reported ready without a state file in {state_dir}"
-                    )
-                return state
-    supervisor.wait(timeout=60)
-    raise DevClusterError(
-        f"the dev cluster supervisor exited with code {supervisor.returncode} before the cluster "
-        f"was ready (log: {log_dir / 'supervisor.log'})"
-    )
+        return UpOptions(**{**raw, "apiserver_args": tuple(raw.get("apiserver_args") or ())})
+    except TypeError:
+        return None
 
 
-def down(state_dir: Path, timeout: float = 60.0) -> bool:
-    """Stop the dev cluster; False when none was running."""
-    state = running_state(state_dir)
-    if state is None:
-        return False
-    os.kill(state.supervisor_pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while process_start_ticks(state.supervisor_pid) == state.supervisor_start_ticks:
-        if time.monotonic() > deadline:
-            raise DevClusterError(
-                f"the dev cluster supervisor (pid {state.supervisor_pid}) did not stop within "
-                f"{timeout:.0f} s; see {state.log_dir}/supervisor.log"
-            )
-        time.sleep(0.1)
-    remove_state(state_dir)
-    return True
+def stopped_cluster(state_dir: Path) -> UpOptions | None:
+    """The options of a cluster whose data is kept but that does not run, else None."""
+    if running_state(state_dir) is not None:
+        return None
+    if clusterdata.load(state_dir / "data") is None:
+        return None
+    return read_options(state_dir) or UpOptions()
+
+
+def remove_options(state_dir: Path) -> None:
+    (state_dir / _OPTIONS_FILE).unlink(missing_ok=True)

@@ -4,19 +4,24 @@ The pytest session fixture and ``racetrack dev up`` share this one launcher. Sta
 follows the dependencies: etcd, then the API server (certificates and kubeconfigs generated
 first), then the controller manager, scheduler and kwok together, then a fake Node. The
 cluster counts as ready when ``/readyz`` answers ok, the Node is Ready and the ``default``
-ServiceAccount exists (without it, Pods of the default namespace are refused).
+ServiceAccount exists (without it, Pods of the default namespace are refused). Each component
+is spawned with what it needs and how to probe it, for the healer (:mod:`.healing`), which
+restarts whatever exits once the cluster is ready (``ClusterOptions.heal``).
 
 With ``ClusterOptions.real_node`` the cluster gets a real node (containerd, kubelet,
 kube-proxy in a network namespace) and a local registry instead of kwok; the API server then
 listens on the namespace's host-side address instead of loopback. See :mod:`.realnode.setup`.
 
-Anything that fails during start stops everything started so far before the error is raised.
+``stop(keep_data=True)`` keeps etcd, the keys, the registry and the node's images, and
+``start(resume=True)`` starts that same cluster again (see :mod:`.clusterdata`).
+
+Anything that fails during start stops everything started so far before the error is raised
+(keeping the data of a cluster that was being resumed).
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -24,13 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from racetrack_devcluster import flags, pki
-from racetrack_devcluster.apiclient import ApiServerClient, http_ok
+from racetrack_devcluster import clusterdata, controlplane, pki
+from racetrack_devcluster.apiclient import ApiServerClient
 from racetrack_devcluster.build import Binaries
-from racetrack_devcluster.processes import Component, PortAllocator, wait_until
+from racetrack_devcluster.controlplane import FAKE_NODE_NAME
+from racetrack_devcluster.healing import Healer, HealingThread
+from racetrack_devcluster.processes import Component, PortAllocator, Probe, wait_until
 from racetrack_devcluster.realnode import setup as realnode
 
-FAKE_NODE_NAME = "kwok-node-0"
 _START_TIMEOUT = 60.0
 
 Progress = Callable[[str], None]
@@ -54,13 +60,16 @@ class ClusterOptions:
     #: kinds it can collect from discovery at start, then only every 30 s, so CRDs applied
     #: later leave a deleted object's children running for up to half a minute.
     crds: Path | None = None
+    #: Restart components that exit, once the cluster is ready (see :mod:`.healing`).
+    heal: bool = False
 
 
 class LocalCluster:
     """A running (or startable) local cluster rooted in ``work_dir``.
 
-    ``work_dir/data`` (etcd, certificates) and the kubeconfig are removed on stop;
-    ``work_dir/logs`` is kept so a failed start can still be read afterwards.
+    ``work_dir/data`` (etcd, certificates, the registry) and the kubeconfig are removed on
+    stop unless asked to keep them; ``work_dir/logs`` is always kept so a failed start can
+    still be read afterwards.
     """
 
     def __init__(
@@ -79,6 +88,9 @@ class LocalCluster:
         self.apiserver_port = 0
         self.bind_address = "127.0.0.1"
         self.real: realnode.RealNodeHandle | None = None
+        # Through self.progress as it is when the healer speaks: the supervisor changes it.
+        self.healer = Healer(self.components, say=lambda message: self.progress(message))
+        self._healing: HealingThread | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -98,26 +110,35 @@ class LocalCluster:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, resume: bool = False) -> None:
+        """Start the cluster; with ``resume``, the one whose data is in ``work_dir`` if any."""
         started = time.monotonic()
+        saved = clusterdata.load(self.data_dir) if resume else None
         try:
-            self._start()
+            self._start(saved)
         except BaseException:
-            self.stop()
+            self.stop(keep_data=saved is not None)
             raise
-        self.progress(f"Cluster ready in {time.monotonic() - started:.1f} s")
+        if self.options.heal:
+            self._healing = HealingThread(self.healer)
+            self._healing.start()
+        verb = "resumed" if saved is not None else "ready"
+        self.progress(f"Cluster {verb} in {time.monotonic() - started:.1f} s")
 
-    def stop(self) -> None:
-        """Stop every component we started (newest first) and remove temporary data."""
+    def stop(self, *, keep_data: bool = False) -> None:
+        """Stop every component we started (newest first); remove the data unless kept."""
+        if self._healing is not None:
+            self._healing.stop()
+            self._healing = None
         if self.real is not None:
             # The node first: its pods, shims, mounts and cgroups need containerd to go.
-            self.real.stop()
+            self.real.stop(keep_images=keep_data)
             self.real = None
         for component in reversed(self.components):
             component.stop()
         self.components.clear()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
-        self.kubeconfig.unlink(missing_ok=True)
+        if not keep_data:
+            clusterdata.discard(self.work_dir)
 
     def __enter__(self) -> LocalCluster:
         self.start()
@@ -126,63 +147,71 @@ class LocalCluster:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def _start(self) -> None:
-        if self.data_dir.exists():
-            shutil.rmtree(self.data_dir)
-        self.data_dir.mkdir(parents=True)
+    def component(self, name: str) -> Component:
+        """The running component called ``name`` (KeyError if there is none)."""
+        for component in self.components:
+            if component.name == name:
+                return component
+        raise KeyError(f"no component {name!r} in this cluster")
+
+    def _claim_ports(self, saved: clusterdata.SavedCluster | None) -> dict[str, int]:
+        """Every port, claimed up front so that a taken, explicitly requested port fails
+        before anything runs. A resumed cluster gets its old ports where they are free."""
+        previous = saved.ports if saved else {}
+        wanted = self.options.apiserver_port
+        ports = {
+            "kube-apiserver": self.ports.claim("kube-apiserver", wanted)
+            if wanted is not None
+            else self.ports.reclaim("kube-apiserver", previous.get("kube-apiserver"))
+        }
+        names = ["etcd", "etcd (peer)", "kube-controller-manager", "kube-scheduler", "kwok"]
+        for name in names + (["registry"] if self.options.real_node else []):
+            ports[name] = self.ports.reclaim(name, previous.get(name))
+        return ports
+
+    def _start(self, saved: clusterdata.SavedCluster | None) -> None:
+        if saved is None and self.data_dir.exists():
+            clusterdata.discard(self.work_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        # Claim every port up front so a taken, explicitly requested port fails before
-        # anything runs.
-        self.apiserver_port = self.ports.claim("kube-apiserver", self.options.apiserver_port)
-        etcd_client = self.ports.claim("etcd")
-        etcd_peer = self.ports.claim("etcd (peer)")
-        cm_port = self.ports.claim("kube-controller-manager")
-        scheduler_port = self.ports.claim("kube-scheduler")
-        kwok_port = self.ports.claim("kwok")
+        ports = self._claim_ports(saved)
+        self.apiserver_port = ports["kube-apiserver"]
         real_options = self.options.real_node
-        registry_port = self.ports.claim("registry") if real_options else 0
         if real_options is not None:
-            self.real = realnode.prepare_network()
+            previous = saved or clusterdata.SavedCluster()
+            self.real = realnode.prepare_network(previous.node_suffix, previous.node_host_ip)
             self.bind_address = self.real.network.host_ip
+        clusterdata.SavedCluster(
+            ports,
+            self.real.suffix if self.real else "",
+            self.bind_address if self.real else "",
+        ).save(self.data_dir)
 
         certs = pki.generate_cluster_pki(
             self.data_dir / "pki", extra_server_ips=[self.bind_address] if self.real else None
         )
         pki.write_kubeconfig(self.kubeconfig, self.server, certs.ca, certs.admin, "admin")
-        cm_kubeconfig = self.data_dir / "controller-manager.kubeconfig"
-        pki.write_kubeconfig(
-            cm_kubeconfig, self.server, certs.ca, certs.controller_manager, "controller-manager"
+        etcd_healthy = controlplane.start_etcd(
+            self.spawn, self.binaries, self.data_dir, ports["etcd"], ports["etcd (peer)"]
         )
-        scheduler_kubeconfig = self.data_dir / "scheduler.kubeconfig"
-        pki.write_kubeconfig(
-            scheduler_kubeconfig, self.server, certs.ca, certs.scheduler, "scheduler"
-        )
-
-        self.spawn("etcd", flags.etcd(self.binaries, self.data_dir, etcd_client, etcd_peer))
-        self.wait("etcd to be healthy", lambda: http_ok(f"http://127.0.0.1:{etcd_client}/health"))
-
+        self.wait("etcd to be healthy", etcd_healthy)
         api = ApiServerClient(self.server, certs)
-        self.spawn(
-            "kube-apiserver",
-            flags.apiserver(self.binaries, self.data_dir, certs, self.apiserver_port, etcd_client)
-            + (realnode.apiserver_args(self.real, certs) if self.real else [])
+        controlplane.start_apiserver(
+            self.spawn,
+            self.binaries,
+            self.data_dir,
+            certs,
+            self.apiserver_port,
+            ports["etcd"],
+            (realnode.apiserver_args(self.real, certs) if self.real else [])
             + self.options.apiserver_args,
+            api,
         )
         self.wait("kube-apiserver /readyz", api.ready)
         if self.options.crds is not None:
             self.apply_crds(self.options.crds)
-
-        self.spawn(
-            "kube-controller-manager",
-            flags.controller_manager(
-                self.binaries, cm_kubeconfig, cm_port, self.data_dir / "controller-manager", certs
-            ),
-        )
-        self.spawn(
-            "kube-scheduler",
-            flags.scheduler(
-                self.binaries, scheduler_kubeconfig, scheduler_port, self.data_dir / "scheduler"
-            ),
+        controlplane.start_controllers(
+            self.spawn, self.binaries, self.data_dir, certs, self.server, ports
         )
         if self.real is not None and real_options is not None:
             realnode.start(
@@ -191,7 +220,8 @@ class LocalCluster:
                 certs,
                 self.server,
                 self.data_dir,
-                registry_port,
+                ports["registry"],
+                api,
                 self.spawn,
                 self.components,
                 self.progress,
@@ -205,20 +235,36 @@ class LocalCluster:
                 interval=0.5,
             )
         else:
-            self._start_kwok(api, kwok_port)
+            controlplane.start_kwok(self.spawn, self.binaries, self.kubeconfig, ports["kwok"], api)
+            self.wait(f"node {FAKE_NODE_NAME} to be Ready", lambda: api.node_ready(FAKE_NODE_NAME))
         self.wait(
             "the default ServiceAccount",
             lambda: api.exists("/api/v1/namespaces/default/serviceaccounts/default"),
         )
 
-    def _start_kwok(self, api: ApiServerClient, kwok_port: int) -> None:
-        self.spawn("kwok", flags.kwok(self.binaries, self.kubeconfig, kwok_port))
-        api.create_if_missing("/api/v1/nodes", flags.fake_node_manifest(FAKE_NODE_NAME))
-        self.wait(f"node {FAKE_NODE_NAME} to be Ready", lambda: api.node_ready(FAKE_NODE_NAME))
-
-    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Component:
-        """Start a process that belongs to this cluster: logged, watched, stopped with it."""
-        component = Component(name, argv, self.log_dir / f"{name}.log", env)
+    def spawn(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        needs: tuple[str, ...] = (),
+        probe: Probe | None = None,
+        restart_with: tuple[str, ...] = (),
+        before_restart: Callable[[], None] | None = None,
+    ) -> Component:
+        """Start a process that belongs to this cluster: logged, watched, restarted when it
+        exits (after what it ``needs`` is ready again), stopped with the cluster."""
+        component = Component(
+            name,
+            argv,
+            self.log_dir / f"{name}.log",
+            env,
+            needs,
+            probe,
+            restart_with,
+            before_restart,
+        )
         component.start()
         self.components.append(component)
         self.progress(f"Started {name} (pid {component.pid})")
@@ -260,12 +306,17 @@ class LocalCluster:
     def api_requests(self) -> list[tuple[dict[str, str], int]]:
         """The API server's ``apiserver_request_total`` counters as (labels, count) pairs:
         what the tests and benchmarks use to tell which writes a client made."""
-        counts = []
-        for line in self.kubectl("get", "--raw", "/metrics").stdout.splitlines():
-            if line.startswith("apiserver_request_total{"):
-                labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
-                counts.append((labels, int(float(line.rsplit(" ", 1)[1]))))
-        return counts
+        return request_counts(self.kubectl("get", "--raw", "/metrics").stdout)
+
+
+def request_counts(metrics: str) -> list[tuple[dict[str, str], int]]:
+    """``apiserver_request_total`` from an API server's ``/metrics`` text (pure)."""
+    counts = []
+    for line in metrics.splitlines():
+        if line.startswith("apiserver_request_total{"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+            counts.append((labels, int(float(line.rsplit(" ", 1)[1]))))
+    return counts
 
 
 def run_kubectl(

@@ -1,8 +1,12 @@
 """Certificates, keys and kubeconfigs for a local cluster.
 
-Everything is generated fresh for each cluster into its own data directory, so no secret
-outlives the cluster. ECDSA P-256 keys keep generation to milliseconds; the API server
-accepts them for serving, client and service-account signing keys alike.
+Everything is generated for each cluster into its own data directory, so no secret outlives
+the cluster. The CA and the service-account signing key are made once and kept while the
+cluster is only stopped (``racetrack dev stop``): they are its identity, and service-account
+tokens stored in the cluster stay valid. Leaf certificates are issued afresh at every start
+(milliseconds), so a resumed cluster never runs on an expired one and its API server's
+certificate names the addresses it listens on now. ECDSA P-256 keys keep generation fast;
+the API server accepts them for serving, client and service-account signing keys alike.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 #: The first address of the service range, which in-cluster clients use for ``kubernetes``.
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
 KUBERNETES_SERVICE_IP = "10.96.0.1"
-_VALIDITY = datetime.timedelta(days=30)
+#: As kubeadm: the CA for ten years, leaves for one (and re-issued at every start anyway).
+_CA_VALIDITY = datetime.timedelta(days=3650)
+_VALIDITY = datetime.timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,10 @@ def _write_cert(cert: x509.Certificate, path: Path) -> None:
 
 
 def _builder(
-    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: ec.EllipticCurvePublicKey,
+    validity: datetime.timedelta = _VALIDITY,
 ) -> x509.CertificateBuilder:
     now = datetime.datetime.now(datetime.UTC)
     return (
@@ -73,7 +82,7 @@ def _builder(
         .serial_number(x509.random_serial_number())
         # Backdated a little so a clock step right after start does not invalidate it.
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + _VALIDITY)
+        .not_valid_after(now + validity)
     )
 
 
@@ -97,7 +106,7 @@ class CertificateAuthority:
         key = _new_key()
         name = _name("racetrack-dev-ca")
         cert = (
-            _builder(name, name, key.public_key())
+            _builder(name, name, key.public_key(), _CA_VALIDITY)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
@@ -156,9 +165,23 @@ class CertificateAuthority:
 
 
 def generate_cluster_pki(directory: Path, extra_server_ips: list[str] | None = None) -> ClusterPKI:
-    """Write a CA, the API server's serving pair, client pairs and the service-account keys."""
+    """The cluster's CA and service-account keys (made if missing, else kept) and freshly
+    issued leaves: the API server's serving pair and the client pairs."""
     directory.mkdir(parents=True, exist_ok=True)
-    authority = CertificateAuthority.create(directory)
+    ca = KeyPair(directory / "ca.crt", directory / "ca.key")
+    sa_key_path = directory / "sa.key"
+    sa_pub_path = directory / "sa.pub"
+    if ca.cert.exists() and ca.key.exists() and sa_key_path.exists() and sa_pub_path.exists():
+        authority = CertificateAuthority.load(ca)
+    else:
+        authority = CertificateAuthority.create(directory)
+        sa_key = _new_key()
+        _write_key(sa_key, sa_key_path)
+        sa_pub_path.write_bytes(
+            sa_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
     apiserver = authority.issue(
         directory,
         "apiserver",
@@ -171,15 +194,6 @@ def generate_cluster_pki(directory: Path, extra_server_ips: list[str] | None = N
             "kubernetes.default.svc.cluster.local",
         ],
         server_ips=["127.0.0.1", KUBERNETES_SERVICE_IP, *(extra_server_ips or [])],
-    )
-    sa_key = _new_key()
-    sa_key_path = directory / "sa.key"
-    sa_pub_path = directory / "sa.pub"
-    _write_key(sa_key, sa_key_path)
-    sa_pub_path.write_bytes(
-        sa_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
     )
     return ClusterPKI(
         ca=authority.pair,

@@ -12,7 +12,7 @@ import asyncio
 import concurrent.futures
 import importlib.metadata
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import urllib3
@@ -34,6 +34,21 @@ class ApiError(Exception):
         super().__init__(f"HTTP {status} {reason}: {body[:500]}")
         self.status = status
         self.body = body
+
+
+#: What a request that got no HTTP answer counts as, in client-go's spelling.
+NO_ANSWER = "<error>"
+
+#: Called after every request with its method and the answer's status code (or NO_ANSWER).
+RequestObserver = Callable[[str, str], None]
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the API server could not serve us right now (no answer, a
+    timeout, 5xx, 429) rather than something about the request: worth retrying soon."""
+    if isinstance(error, ApiError):
+        return error.status >= 500 or error.status == 429
+    return isinstance(error, urllib3.exceptions.HTTPError | OSError)
 
 
 def user_agent(component: str) -> str:
@@ -87,8 +102,11 @@ class Api(Protocol):
 
 
 class Kube:
-    def __init__(self, api_client: Any, workers: int = 16) -> None:
+    def __init__(
+        self, api_client: Any, workers: int = 16, observe: RequestObserver | None = None
+    ) -> None:
         self._api = api_client
+        self._observe = observe
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="kube"
         )
@@ -193,14 +211,21 @@ class Kube:
             header_params=headers,
             auth_settings=["BearerToken"],
         )
-        response = self._api.rest_client.pool_manager.request(
-            method,
-            url,
-            body=payload,
-            headers=headers,
-            timeout=urllib3.Timeout(connect=REQUEST_TIMEOUT[0], read=REQUEST_TIMEOUT[1]),
-            preload_content=True,
-        )
+        try:
+            response = self._api.rest_client.pool_manager.request(
+                method,
+                url,
+                body=payload,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=REQUEST_TIMEOUT[0], read=REQUEST_TIMEOUT[1]),
+                preload_content=True,
+            )
+        except Exception:
+            if self._observe is not None:
+                self._observe(method, NO_ANSWER)
+            raise
+        if self._observe is not None:
+            self._observe(method, str(response.status))
         data = response.data
         if response.status >= 400:
             text = data.decode(errors="replace")

@@ -22,6 +22,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import urllib3
+
 from racetrack_kube.client import ApiError, JsonDict, Kube
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,10 @@ class Informer:
                     await self._watch()
                 except Gone:
                     log.info("Watch of %s expired; listing again.", self.kind)
-                except (ApiError, OSError, ValueError) as error:
+                # urllib3's errors (a refused connection after its retries, a connection
+                # reset mid-watch, a read timeout) are not OSErrors: without them here the
+                # first API server outage ended the informer for good.
+                except (ApiError, OSError, ValueError, urllib3.exceptions.HTTPError) as error:
                     failures += 1
                     delay = min(MAX_BACKOFF, 0.5 * 2 ** min(failures, 6))
                     log.warning(

@@ -1,8 +1,10 @@
 """Prometheus metrics of the operator.
 
-Reconcile counts, errors and durations per kind, and the number of Jobs per condition, which
-is computed at scrape time from a small map the reconciler keeps up to date (no gauge to
-forget to decrement when a Job disappears).
+Reconcile counts, errors and durations per kind, the API requests the reconcilers made by
+method and answer (client-go's ``rest_client_requests_total``: an outage of the API server
+shows as ``code="<error>"``, its recovery as the 2xx that follow), and the number of Jobs per
+condition, which is computed at scrape time from a small map the reconciler keeps up to date
+(no gauge to forget to decrement when a Job disappears).
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ ERRORS = Counter(
     "racetrack_operator_errors",
     "Reconciliations that failed with an unexpected error, by kind.",
     ["kind"],
+)
+API_REQUESTS = Counter(
+    "racetrack_operator_api_requests",
+    "Requests to the Kubernetes API made by the reconcilers, by method and status code "
+    '("<error>" when no answer came). The watches are kopf\'s and not counted here.',
+    ["method", "code"],
 )
 DURATION = Histogram(
     "racetrack_operator_reconcile_duration_seconds",

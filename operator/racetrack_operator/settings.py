@@ -54,6 +54,11 @@ class Settings:
     with a thousand Jobs handles all of them (and their Deployments) at once and keeps the
     memory of that peak for good (~270 MiB against ~130 MiB with 100, at the same speed).
     Far more than ``api_concurrency`` adds no speed: the handlers only queue for API calls."""
+    api_retry_seconds: float = 5.0
+    """RACETRACK_API_RETRY_SECONDS: the longest wait between two tries while the API server
+    does not answer (refused, timed out, 5xx, 429). Watches and reconciliations keep trying
+    that often for as long as it takes, so the operator catches up within about this long of
+    the API server's return; errors about a request itself back off up to a minute."""
     family_sync_seconds: float = 1.0
     """RACETRACK_FAMILY_SYNC_SECONDS: how long a JobFamily's status update waits after one of
     its versions changed, so the versions that follow within that time share one update
@@ -80,6 +85,8 @@ class Settings:
         for name in ("api_concurrency", "object_workers"):
             if getattr(settings, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
+        if settings.api_retry_seconds <= 0:
+            raise SettingsError(f"{PREFIX}API_RETRY_SECONDS must be more than 0")
         if settings.image_pull_policy not in ("Always", "IfNotPresent", "Never"):
             raise SettingsError(
                 f"{PREFIX}IMAGE_PULL_POLICY must be Always, IfNotPresent or Never, "

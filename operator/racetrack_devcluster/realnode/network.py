@@ -47,18 +47,31 @@ class NodeNetwork:
         return NETNS_DIR / self.netns
 
 
-def plan(suffix: str, used: set[ipaddress.IPv4Address]) -> NodeNetwork:
-    """Names and the first free /30 of the pool for a node (pure)."""
+def names(suffix: str) -> tuple[str, str, str]:
+    """The namespace, host-side and node-side link names of a node (pure)."""
     if not re.fullmatch(r"[a-z0-9]{1,8}", suffix):
         raise ValueError(f"suffix must be 1-8 lowercase letters or digits, got {suffix!r}")
-    for block in ADDRESS_POOL.subnets(new_prefix=30):
+    # Interface names are limited to 15 characters.
+    return f"racetrack-{suffix}", f"rt{suffix}h", f"rt{suffix}n"
+
+
+def plan(suffix: str, used: set[ipaddress.IPv4Address], preferred_host_ip: str = "") -> NodeNetwork:
+    """Names and a free /30 of the pool for a node: the one of ``preferred_host_ip`` (a
+    resumed node's, so its addresses and the API server's stay the same) if it is free,
+    else the first free one (pure)."""
+    netns, host_link, node_link = names(suffix)
+    blocks = list(ADDRESS_POOL.subnets(new_prefix=30))
+    if preferred_host_ip:
+        preferred = ipaddress.IPv4Network(f"{preferred_host_ip}/30", strict=False)
+        if preferred in blocks:
+            blocks.insert(0, preferred)
+    for block in blocks:
         hosts = list(block.hosts())
         if not any(address in block for address in used):
             return NodeNetwork(
-                netns=f"racetrack-{suffix}",
-                # Interface names are limited to 15 characters.
-                host_link=f"rt{suffix}h",
-                node_link=f"rt{suffix}n",
+                netns=netns,
+                host_link=host_link,
+                node_link=node_link,
                 host_ip=str(hosts[0]),
                 node_ip=str(hosts[1]),
             )
@@ -79,9 +92,13 @@ def _ip(*args: str, netns: str | None = None) -> str:
     return result.stdout
 
 
-def create(suffix: str) -> NodeNetwork:
-    """Create the namespace, the veth pair, addresses and routes; undo all of it on failure."""
-    network = plan(suffix, used_addresses(_ip("-o", "-4", "addr", "show")))
+def create(suffix: str, preferred_host_ip: str = "") -> NodeNetwork:
+    """Create the namespace, the veth pair, addresses and routes; undo all of it on failure.
+
+    A namespace of that name left by a node whose launcher died is removed first."""
+    remove(suffix)
+    used = used_addresses(_ip("-o", "-4", "addr", "show"))
+    network = plan(suffix, used, preferred_host_ip)
     _ip("netns", "add", network.netns)
     try:
         _ip(
@@ -113,8 +130,14 @@ def create(suffix: str) -> NodeNetwork:
 
 def destroy(network: NodeNetwork) -> None:
     """Remove the namespace (which takes the veth pair, the bridge and its rules with it)."""
-    subprocess.run(["ip", "link", "del", network.host_link], capture_output=True, check=False)
-    subprocess.run(["ip", "netns", "del", network.netns], capture_output=True, check=False)
+    remove(network.netns.removeprefix("racetrack-"))
+
+
+def remove(suffix: str) -> None:
+    """Remove the namespace and host link of a node by its suffix, if they exist."""
+    netns, host_link, _ = names(suffix)
+    subprocess.run(["ip", "link", "del", host_link], capture_output=True, check=False)
+    subprocess.run(["ip", "netns", "del", netns], capture_output=True, check=False)
 
 
 def in_netns(network: NodeNetwork, argv: list[str]) -> list[str]:

@@ -6,6 +6,12 @@ the reverse, with the clean-up containerd cannot do for us when it is stopped (s
 :mod:`.cleanup`): pods' containers, shims, mounts under the node's folder, the cgroup tree.
 The network namespace belongs to the launcher, which created it before the API server (the
 API server listens on the namespace's host-side address).
+
+A node that is only stopped keeps containerd's root (content store and snapshots: the
+node's images), as a switched-off machine keeps its disk; its pods' containers, the
+kubelet's folder and containerd's runtime state go, and the kubelet makes the pods again
+when the node starts. The same clean-up runs before a start, for what a node whose launcher
+was killed left behind.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ import contextlib
 import json
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -23,7 +28,7 @@ from cryptography.x509.oid import NameOID
 
 from racetrack_devcluster import pki
 from racetrack_devcluster.build import NodeBinaries
-from racetrack_devcluster.processes import Component
+from racetrack_devcluster.processes import Component, Spawn
 from racetrack_devcluster.realnode import cgroups, cleanup, cni, containerd, kubelet
 from racetrack_devcluster.realnode.network import (
     CLUSTER_CIDR,
@@ -33,8 +38,6 @@ from racetrack_devcluster.realnode.network import (
 )
 
 NODE_NAME = "racetrack-node-0"
-
-Spawn = Callable[[str, list[str]], Component]
 
 
 def _subject(common_name: str, organization: str | None = None) -> x509.Name:
@@ -96,7 +99,11 @@ class RealNode:
                 paths, self.sandbox_image, self.registry_name, self.registry_endpoint
             )
         )
-        component = spawn("containerd", in_netns(self.network, containerd.argv(paths)))
+        component = spawn(
+            "containerd",
+            in_netns(self.network, containerd.argv(paths)),
+            probe=self.containerd_ready,
+        )
         self.components.append(component)
         return component
 
@@ -109,7 +116,7 @@ class RealNode:
         )
         return result.returncode == 0
 
-    def start_kubelet_and_proxy(self, spawn: Spawn) -> None:
+    def start_kubelet(self, spawn: Spawn) -> None:
         cgroups.create(self.cgroup_name)
         pki_dir = self.base / "pki"
         pki_dir.mkdir(parents=True, exist_ok=True)
@@ -124,14 +131,9 @@ class RealNode:
             server_names=[self.name],
             server_ips=[self.network.node_ip],
         )
-        proxy_client = authority.issue(pki_dir, "kube-proxy", _subject("system:kube-proxy"))
         kubelet_kubeconfig = self.base / "kubelet.kubeconfig"
-        proxy_kubeconfig = self.base / "kube-proxy.kubeconfig"
         pki.write_kubeconfig(
             kubelet_kubeconfig, self.server, self.certs.ca, kubelet_client, "kubelet"
-        )
-        pki.write_kubeconfig(
-            proxy_kubeconfig, self.server, self.certs.ca, proxy_client, "kube-proxy"
         )
 
         config_path = self.base / "kubelet-config.yaml"
@@ -162,7 +164,19 @@ class RealNode:
                         node_ip=self.network.node_ip,
                     ),
                 ),
+                needs=("containerd", "kube-apiserver"),
             )
+        )
+
+    def start_proxy(self, spawn: Spawn) -> None:
+        """kube-proxy, once the Node object carries this node's address: it exits when the
+        address it started with changes (a resumed node whose /30 was taken meanwhile)."""
+        proxy_client = pki.CertificateAuthority.load(self.certs.ca).issue(
+            self.base / "pki", "kube-proxy", _subject("system:kube-proxy")
+        )
+        proxy_kubeconfig = self.base / "kube-proxy.kubeconfig"
+        pki.write_kubeconfig(
+            proxy_kubeconfig, self.server, self.certs.ca, proxy_client, "kube-proxy"
         )
         proxy_config = self.base / "kube-proxy-config.yaml"
         proxy_config.write_text(
@@ -181,11 +195,13 @@ class RealNode:
                 in_netns(
                     self.network, kubelet.kube_proxy_argv(self.binaries.kube_proxy, proxy_config)
                 ),
+                needs=("kube-apiserver",),
             )
         )
 
-    def stop(self) -> None:
-        """Stop the node and remove every trace of it but its logs."""
+    def stop(self, *, keep_images: bool = False) -> None:
+        """Stop the node; remove every trace of it but its logs and, with ``keep_images``,
+        containerd's root."""
         by_name = {component.name: component for component in self.components}
         for name in ("kube-proxy", "kubelet"):
             if name in by_name:
@@ -195,11 +211,20 @@ class RealNode:
             with contextlib.suppress(OSError, subprocess.SubprocessError):
                 cleanup.remove_containers(socket)
             by_name["containerd"].stop()
-        cleanup.kill_shims(socket)
+        self.components.clear()
+        self.clean(keep_images=keep_images)
+
+    def clean(self, *, keep_images: bool) -> None:
+        """Remove what the node's processes leave when they are gone: shims and containers
+        still running, the cgroup tree, mounts, runtime state and sockets."""
+        cleanup.kill_shims(self.containerd_paths.socket)
         cgroups.remove(self.cgroup_name)
         cleanup.unmount_all(self.base)
-        self.components.clear()
-        shutil.rmtree(self.base, ignore_errors=True)
+        if keep_images:
+            for transient in (self.kubelet_dir, self.containerd_paths.state, self.base / "pki"):
+                shutil.rmtree(transient, ignore_errors=True)
+        else:
+            shutil.rmtree(self.base, ignore_errors=True)
         shutil.rmtree(self.containerd_paths.socket_dir, ignore_errors=True)
 
 

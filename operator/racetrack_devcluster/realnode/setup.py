@@ -7,24 +7,36 @@ the extra flags of :func:`apiserver_args`; (3) after the scheduler, calls :func:
 which starts the registry, makes sure the pause image is in it, and starts the node instead
 of kwok; (4) on stop, calls :meth:`RealNodeHandle.stop` before stopping its other
 components.
+
+A node is named by a suffix (``racetrack-<suffix>``: namespace, cgroup, folder) that a
+stopped cluster keeps, so starting it again finds the node's images; :func:`discard`
+removes a node that is not running.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from racetrack_devcluster import pki
+from racetrack_devcluster.apiclient import ApiServerClient
 from racetrack_devcluster.build import NodeBinaries
-from racetrack_devcluster.processes import Component, wait_until
-from racetrack_devcluster.realnode import baseimage, oci, pause, registry
+from racetrack_devcluster.processes import Component, Spawn, wait_until
+from racetrack_devcluster.realnode import (
+    baseimage,
+    cgroups,
+    cleanup,
+    containerd,
+    oci,
+    pause,
+    registry,
+)
 from racetrack_devcluster.realnode import network as netns
 from racetrack_devcluster.realnode.node import RealNode, apiserver_kubelet_client
 
-Spawn = Callable[[str, list[str]], Component]
 NODE_TIMEOUT = 120.0
 #: Where each node keeps containerd's images and the kubelet's pods (on disk, short paths).
 NODE_ROOT = Path("/var/lib/racetrack/nodes")
@@ -36,10 +48,6 @@ class RealNodeOptions:
     cache_dir: Path
     #: Pushed to the registry at start (as its tag and ``latest``) when given.
     base_image: baseimage.BaseImage | None = None
-
-    @property
-    def registry_storage(self) -> Path:
-        return self.cache_dir / "registry"
 
     @property
     def image_store(self) -> Path:
@@ -61,15 +69,40 @@ class RealNodeHandle:
     def registry_url(self) -> str:
         return f"http://{self.registry_host}"
 
-    def stop(self) -> None:
+    @property
+    def suffix(self) -> str:
+        return self.network.netns.removeprefix("racetrack-")
+
+    def stop(self, *, keep_images: bool = False) -> None:
         if self.node is not None:
-            self.node.stop()
+            self.node.stop(keep_images=keep_images)
         netns.destroy(self.network)
 
 
-def prepare_network() -> RealNodeHandle:
+def prepare_network(suffix: str = "", host_ip: str = "") -> RealNodeHandle:
+    """The node's network namespace: a stopped cluster's suffix and addresses again (where
+    they are still free), or new ones."""
     # A short random suffix keeps names unique per cluster and within interface-name limits.
-    return RealNodeHandle(netns.create(secrets.token_hex(3)))
+    return RealNodeHandle(netns.create(suffix or secrets.token_hex(3), host_ip))
+
+
+def _node_paths(suffix: str) -> tuple[Path, str, Path]:
+    """A node's folder, cgroup and socket folder, all named after its suffix (pure)."""
+    name = f"racetrack-{suffix}"
+    # Not under the cluster's folder: the kubelet binds unix sockets under its root folder,
+    # and a deep work folder (a pytest tmp path, a long home) exceeds the 108-byte limit.
+    return NODE_ROOT / name, name, containerd.SOCKET_ROOT / name
+
+
+def discard(suffix: str) -> None:
+    """Remove what a node that is not running left behind, images included."""
+    base, cgroup, sockets = _node_paths(suffix)
+    cleanup.kill_shims(sockets / "containerd.sock")
+    cgroups.remove(cgroup)
+    cleanup.unmount_all(base)
+    shutil.rmtree(base, ignore_errors=True)
+    shutil.rmtree(sockets, ignore_errors=True)
+    netns.remove(suffix)
 
 
 def apiserver_args(handle: RealNodeHandle, certs: pki.ClusterPKI) -> list[str]:
@@ -94,6 +127,7 @@ def start(
     server: str,
     work_dir: Path,
     registry_port: int,
+    api: ApiServerClient,
     spawn: Spawn,
     watched: list[Component],
     progress: Callable[[str], None],
@@ -101,19 +135,19 @@ def start(
     handle.registry_port = registry_port
     host_side = f"{handle.network.host_ip}:{registry_port}"
     config_dir = work_dir / "registry"
+    # The cluster's own storage: kept while the cluster is only stopped, removed with it.
+    storage = config_dir / "storage"
     spawn(
         "registry",
         registry.argv(
-            registry.write_config(
-                config_dir / "loopback.yml", options.registry_storage, handle.registry_host
-            )
+            registry.write_config(config_dir / "loopback.yml", storage, handle.registry_host)
         ),
+        probe=lambda: registry.answers(handle.registry_url),
     )
     spawn(
         "registry-node",
-        registry.argv(
-            registry.write_config(config_dir / "node.yml", options.registry_storage, host_side)
-        ),
+        registry.argv(registry.write_config(config_dir / "node.yml", storage, host_side)),
+        probe=lambda: registry.answers(f"http://{host_side}"),
     )
     wait_until("the registry", lambda: registry.answers(handle.registry_url), 30, watched)
     store = oci.BlobStore(options.image_store)
@@ -126,23 +160,32 @@ def start(
         for tag in (options.base_image.tag, baseimage.LATEST_TAG):
             target = oci.Reference(handle.registry_host, baseimage.REPOSITORY, tag)
             oci.push(store, options.base_image.ref_name, target, handle.registry_url)
+    base, cgroup, _ = _node_paths(handle.suffix)
     node = RealNode(
         options.binaries,
-        # Not under work_dir: the kubelet binds unix sockets under its root folder, and a
-        # deep work folder (a pytest tmp path, a long home) exceeds the 108-byte limit.
-        NODE_ROOT / handle.network.netns,
+        base,
         handle.network,
         certs,
         server,
         sandbox_image=str(sandbox),
         registry_name=handle.registry_host,
         registry_endpoint=f"http://{host_side}",
-        cgroup_name=f"racetrack-{handle.network.netns.removeprefix('racetrack-')}-{os.getpid()}",
+        cgroup_name=cgroup,
     )
     handle.node = node
+    # What a node whose launcher was killed left (shims, cgroups, mounts); nothing when new.
+    node.clean(keep_images=True)
     node.start_containerd(spawn)
     wait_until("containerd", node.containerd_ready, 30, watched, interval=0.2)
-    node.start_kubelet_and_proxy(spawn)
+    node.start_kubelet(spawn)
+    wait_until(
+        f"node {node.name} to report {handle.network.node_ip}",
+        lambda: api.node_has_address(node.name, handle.network.node_ip),
+        NODE_TIMEOUT,
+        watched,
+        interval=0.2,
+    )
+    node.start_proxy(spawn)
     progress(
         f"Started real node {node.name} ({handle.network.node_ip} in netns {handle.network.netns})"
     )

@@ -5,8 +5,10 @@ Every setting we change from kopf's default says which problem it solves.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import kopf
@@ -22,6 +24,29 @@ FINALIZER = "racetrack.io/finalizer"
 EVENT_SOURCE = "racetrack-operator"
 
 log = logging.getLogger(__name__)
+
+
+class EndlessRetries:
+    """The delays kopf waits between attempts of a failed API request: doubling up to
+    ``cap``, then ``cap`` for ever.
+
+    kopf's default (1, 1, 2, ... 21 s, then give up) has two faults seen with a real API
+    server. After an outage the watches sleep out their current delay, up to 21 s, before they
+    look again: a Job applied just after an API server came back was Ready only a minute
+    later. And a list or watch that keeps failing with a 5xx (etcd gone) for longer than the
+    sum escalates and ends that kind's watcher for good, while the operator stays up and
+    blind. client-go's reflectors never give up either. Not ``Sized``: kopf then never
+    counts attempts and never escalates.
+    """
+
+    def __init__(self, cap: float) -> None:
+        self.cap = cap
+
+    def __iter__(self) -> Iterator[float]:
+        doubling = itertools.takewhile(
+            lambda delay: delay < self.cap, (0.5 * 2**n for n in range(16))
+        )
+        return itertools.chain(doubling, itertools.repeat(self.cap))
 
 
 def configure(settings: kopf.OperatorSettings, operator_settings: Settings) -> None:
@@ -43,6 +68,11 @@ def configure(settings: kopf.OperatorSettings, operator_settings: Settings) -> N
     # cap a hundred workers at twenty objects a second, and a worker is cheap to restart.
     settings.queueing.worker_limit = operator_settings.object_workers
     settings.queueing.idle_timeout = 0.5
+    # Watches and lists retry for as long as the API server is away (see EndlessRetries), and
+    # a connection attempt to one that vanished without refusing gives up after 10 s instead
+    # of aiohttp's 5 minutes, so the next attempt comes soon.
+    settings.networking.error_backoffs = EndlessRetries(operator_settings.api_retry_seconds)
+    settings.networking.connect_timeout = 10.0
     # Only the events we post explicitly (Ready, Stalled, Recovered, DeploymentUpdated) reach
     # `kubectl describe`; handler log lines and retries would drown them.
     settings.posting.loggers = False
@@ -68,7 +98,8 @@ async def startup(
     port = metrics.serve(operator_settings.metrics_port)
     logger.info("Serving metrics on port %d.", port)
     workers = operator_settings.api_concurrency
-    memo.ctx = Context(Kube(load_api_client(workers, EVENT_SOURCE), workers), operator_settings)
+    kube = Kube(load_api_client(workers, EVENT_SOURCE), workers, observe=_count_request)
+    memo.ctx = Context(kube, operator_settings)
     scope = ", ".join(operator_settings.namespaces) or "all namespaces"
     logger.info("Racetrack operator started, watching %s.", scope)
 
@@ -81,6 +112,10 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
             ctx.family_syncs.cancel()
         ctx.requeue.cancel_all()
         ctx.kube.close()
+
+
+def _count_request(method: str, code: str) -> None:
+    metrics.API_REQUESTS.labels(method, code).inc()
 
 
 def context(memo: kopf.Memo) -> Context:

@@ -2,7 +2,10 @@
 
 A family's status depends on all its Jobs; when ten of them turn Ready within a second, one
 sync after the burst says the same as ten. Requests are fire-and-forget, so the Job handlers
-never wait for family bookkeeping; a failed run is retried with backoff and logged.
+never wait for family bookkeeping; a failed run is retried with backoff and logged. Failures
+the world will mend (``transient``: the API server is down) are retried for as long as it
+takes, at most ``max_delay`` apart, or a family would keep the status of before an outage;
+others are given up after ``retries``.
 """
 
 from __future__ import annotations
@@ -28,10 +31,14 @@ class Coalescer:
         *,
         delay: float = 0.2,
         retries: int = 5,
+        transient: Callable[[Exception], bool] = lambda _: False,
+        max_delay: float = 30.0,
     ) -> None:
         self._work = work
         self._delay = delay
         self._retries = retries
+        self._transient = transient
+        self._max_delay = max_delay
         self._state: dict[Hashable, _State] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -54,12 +61,12 @@ class Coalescer:
                 try:
                     await self._work(key)
                     failures = 0
-                except Exception:
+                except Exception as error:
                     failures += 1
                     log.exception("Background sync of %s failed (attempt %d).", key, failures)
-                    if failures > self._retries:
+                    if failures > self._retries and not self._transient(error):
                         return
-                    await asyncio.sleep(min(30.0, self._delay * 2**failures))
+                    await asyncio.sleep(min(self._max_delay, self._delay * 2 ** min(failures, 16)))
                     continue
                 if self._state.get(key) is not _State.DIRTY:
                     return

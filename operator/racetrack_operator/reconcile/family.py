@@ -15,7 +15,7 @@ import pydantic
 
 from racetrack_api.v1alpha1 import API_VERSION, Job, JobFamily
 from racetrack_api.v1alpha1.jobfamily import JobFamilyStatus
-from racetrack_kube import paths
+from racetrack_kube import client, paths
 from racetrack_operator.reconcile.coalesce import Coalescer
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.render.diff import merge_patch
@@ -51,7 +51,12 @@ def request_sync(ctx: Context, namespace: str, family: str) -> None:
             ns, name = cast(tuple[str, str], key)
             await sync_family(ctx, ns, name)
 
-        ctx.family_syncs = Coalescer(work, delay=ctx.settings.family_sync_seconds)
+        ctx.family_syncs = Coalescer(
+            work,
+            delay=ctx.settings.family_sync_seconds,
+            transient=client.unavailable,
+            max_delay=ctx.settings.api_retry_seconds,
+        )
     ctx.family_syncs.request((namespace, family))
 
 

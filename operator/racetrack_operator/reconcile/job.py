@@ -28,6 +28,7 @@ from racetrack_operator.reconcile import children
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.family import ensure_family, request_sync
 from racetrack_operator.reconcile.jobstate import Desired, JobState, load
+from racetrack_operator.reconcile.requeue import MAX_BACKOFF
 from racetrack_operator.render import rollout as rollouts
 from racetrack_operator.render.diff import merge_patch
 from racetrack_operator.render.jobs import event_ref, needs_apply
@@ -109,8 +110,9 @@ async def reconcile_job(
 
     try:
         outcome = await sync_job(ctx, namespace, name, apply=True, raw=raw)
-    except Exception:
-        delay = ctx.requeue.backoff(key)
+    except Exception as error:
+        cap = ctx.settings.api_retry_seconds if client.unavailable(error) else MAX_BACKOFF
+        delay = ctx.requeue.backoff(key, cap)
         log.exception("Reconciling Job %s/%s failed; retrying in %.0f s.", namespace, name, delay)
         ctx.requeue.schedule(key, delay, again)
         return
@@ -259,7 +261,13 @@ async def _watch_unhealthy(
     unhealthy = await diagnose(ctx, namespace, name) if look_at_pods else None
 
     async def look_again() -> None:
-        await sync_job(ctx, namespace, name, apply=False, look_at_pods=True)
+        try:
+            await sync_job(ctx, namespace, name, apply=False, look_at_pods=True)
+        except Exception:
+            log.exception("Looking at the pods of Job %s/%s failed; again soon.", namespace, name)
+            ctx.requeue.schedule(
+                ("unhealthy", namespace, name), ctx.settings.api_retry_seconds, look_again
+            )
 
     ctx.requeue.schedule(
         ("unhealthy", namespace, name), ctx.settings.stalled_retry_seconds, look_again

@@ -2,7 +2,9 @@
 
 Our Job handler is a watch handler (see ``handlers.job``), which kopf does not retry, so the
 retry policy lives here: one pending retry per key (the earliest wins), exponential backoff
-for errors, reset by a success.
+for errors, reset by a success. The caller caps the backoff lower while the API server is
+unavailable (``Settings.api_retry_seconds``): a Job that failed a dozen times during an
+outage must not wait a minute more once the API server is back.
 """
 
 from __future__ import annotations
@@ -39,11 +41,11 @@ class Requeue:
         self._pending.pop(key, None)
         await work()
 
-    def backoff(self, key: Hashable) -> float:
+    def backoff(self, key: Hashable, cap: float = MAX_BACKOFF) -> float:
         """The delay before the next retry after a failure, growing with each one."""
         failures = self._failures.get(key, 0) + 1
         self._failures[key] = failures
-        return float(min(MAX_BACKOFF, 2 ** (failures - 1)))
+        return float(min(cap, 2 ** min(failures - 1, 16)))
 
     def succeeded(self, key: Hashable) -> None:
         self._failures.pop(key, None)

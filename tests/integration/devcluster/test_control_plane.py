@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from racetrack_devcluster.launcher import FAKE_NODE_NAME, LocalCluster
+from racetrack_devcluster.controlplane import FAKE_NODE_NAME
+from racetrack_devcluster.launcher import LocalCluster
 from support import eventually  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.cluster

@@ -7,41 +7,15 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from devcli import REPO, component_pids, pids_alive, run  # type: ignore[import-not-found]
 from racetrack_devcluster import devstate
-from racetrack_devcluster.build import default_cache_dir
 from support import eventually  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.cluster
-
-RACETRACK = [sys.executable, "-m", "racetrack_cli.main"]
-REPO = Path(__file__).resolve().parents[3]
-
-
-def run(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*RACETRACK, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-@pytest.fixture
-def dev_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """An environment whose dev cluster state lives in a fresh folder (binaries stay cached)."""
-    env = {
-        **os.environ,
-        "RACETRACK_STATE_DIR": str(tmp_path / "state"),
-        "RACETRACK_CACHE_DIR": str(default_cache_dir()),
-    }
-    yield env
-    run("dev", "down", env=env)
-
-
-def pids_alive(pids: list[int]) -> list[int]:
-    return [pid for pid in pids if devstate.process_start_ticks(pid) is not None]
 
 
 def test_up_status_down_round_trip(dev_env: dict[str, str], tmp_path: Path) -> None:
@@ -70,9 +44,8 @@ def test_up_status_down_round_trip(dev_env: dict[str, str], tmp_path: Path) -> N
     assert devstate.read_state(tmp_path / "state") == state  # nothing new was started
 
     status = run("dev", "status", env=dev_env)
-    assert status.returncode == 0
+    assert status.returncode == 0, status.stdout
     assert state.server in status.stdout
-    assert "STOPPED" not in status.stdout
     for name in (
         "etcd",
         "kube-apiserver",
@@ -81,7 +54,9 @@ def test_up_status_down_round_trip(dev_env: dict[str, str], tmp_path: Path) -> N
         "kwok",
         "racetrack-operator",
     ):
-        assert name in status.stdout
+        assert f" {name} " in status.stdout
+        row = next(line for line in status.stdout.splitlines() if f" {name} " in line)
+        assert row.split()[2:4] == ["running", "0"]
 
     crds = run("dev", "kubectl", "get", "crd", "jobs.racetrack.io", "-o", "name", env=dev_env)
     assert crds.stdout.strip() == "customresourcedefinition.apiextensions.k8s.io/jobs.racetrack.io"
@@ -97,7 +72,7 @@ def test_up_status_down_round_trip(dev_env: dict[str, str], tmp_path: Path) -> N
     through_cli = run("dev", "kubectl", "get", "namespaces", "-o", "name", env=dev_env)
     assert "namespace/default" in through_cli.stdout
 
-    started = [state.supervisor_pid, *state.components.values()]
+    started = [state.supervisor_pid, *component_pids(tmp_path / "state").values()]
     down = run("dev", "down", env=dev_env)
     assert down.returncode == 0
     assert "stopped" in down.stdout
@@ -147,7 +122,7 @@ def test_no_operator_starts_only_the_cluster(dev_env: dict[str, str], tmp_path: 
     assert up.returncode == 0, up.stderr
     state = devstate.read_state(tmp_path / "state")
     assert state is not None
-    assert "racetrack-operator" not in state.components
+    assert "racetrack-operator" not in component_pids(tmp_path / "state")
     crds = run("dev", "kubectl", "get", "crd", "-o", "name", env=dev_env)
     assert "racetrack.io" not in crds.stdout
 

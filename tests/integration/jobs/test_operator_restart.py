@@ -18,7 +18,7 @@ import yaml
 from rtjob_helpers import REPO, OperatorProcess  # type: ignore[import-not-found]
 
 from racetrack_devcluster.launcher import LocalCluster
-from support import eventually  # type: ignore[import-not-found]
+from support import eventually, job_ready  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.cluster
 
@@ -65,15 +65,6 @@ def operator_write_requests(cluster: LocalCluster) -> int:
     )
 
 
-def ready(job: dict[str, Any]) -> bool:
-    return any(
-        c["type"] == "Ready"
-        and c["status"] == "True"
-        and c.get("observedGeneration") == job["metadata"]["generation"]
-        for c in job.get("status", {}).get("conditions", [])
-    )
-
-
 def test_killed_operator_restarts_and_converges_without_duplicates(
     crds: LocalCluster, namespace: str, operator_process: OperatorProcess
 ) -> None:
@@ -96,11 +87,11 @@ def test_killed_operator_restarts_and_converges_without_duplicates(
         watcher.kill()
         watcher.wait()
     at_kill = items(crds, namespace, "rtjobs")
-    assert sum(ready(job) for job in at_kill) < total, "the kill came too late to be mid-way"
+    assert sum(job_ready(job) for job in at_kill) < total, "the kill came too late to be mid-way"
 
     operator_process.start()
     jobs = eventually(
-        lambda: (js := items(crds, namespace, "rtjobs")) and all(ready(j) for j in js) and js,
+        lambda: (js := items(crds, namespace, "rtjobs")) and all(job_ready(j) for j in js) and js,
         120,
         "every Job Ready after the restart",
     )

@@ -61,3 +61,18 @@ def test_kubeconfig_embeds_credentials_and_points_at_the_server(tmp_path: Path) 
     assert config["users"][0]["user"]["client-key-data"]
     assert config["current-context"] == "racetrack-dev"
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_a_second_start_keeps_the_ca_and_keys_and_issues_fresh_leaves(tmp_path: Path) -> None:
+    first = pki.generate_cluster_pki(tmp_path)
+    ca_before = first.ca.cert.read_bytes()
+    sa_before = first.service_account_key.read_bytes()
+    admin_before = first.admin.cert.read_bytes()
+    second = pki.generate_cluster_pki(tmp_path, extra_server_ips=["10.237.0.1"])
+    assert second.ca.cert.read_bytes() == ca_before  # tokens and kubeconfigs stay valid
+    assert second.service_account_key.read_bytes() == sa_before
+    assert second.admin.cert.read_bytes() != admin_before
+    serving = load(second.apiserver.cert)
+    serving.verify_directly_issued_by(load(second.ca.cert))
+    names = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert ipaddress.ip_address("10.237.0.1") in names.get_values_for_type(x509.IPAddress)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from racetrack_devcluster import devstate
+from racetrack_devcluster import devstate, lifecycle
 from racetrack_devcluster.processes import (
     Component,
     ComponentError,
@@ -63,11 +63,10 @@ def test_stale_state_never_points_at_a_foreign_process(tmp_path: Path) -> None:
             server="https://127.0.0.1:1",
             kubectl="kubectl",
             log_dir=str(tmp_path),
-            components={},
         )
         devstate.write_state(tmp_path, state)
         # Same pid and start time, but not our supervisor's command line: not ours.
-        assert devstate.down(tmp_path) is False
+        assert lifecycle.stop(tmp_path) is False
         assert stranger.poll() is None
         assert devstate.read_state(tmp_path) is None
     finally:

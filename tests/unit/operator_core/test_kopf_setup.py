@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import kopf
 
 # Imported for its side effect: registering every handler with kopf's default registry.
 from racetrack_operator import handlers  # noqa: F401
-from racetrack_operator.handlers.startup import FINALIZER, configure
+from racetrack_operator.handlers.startup import FINALIZER, EndlessRetries, configure
 from racetrack_operator.handlers.storage import NoDiffBase
 from racetrack_operator.settings import Settings
 
@@ -41,3 +43,16 @@ def test_configure_bounds_workers_and_uses_our_names() -> None:
     assert settings.posting.loggers is False
     assert settings.posting.reporting_component == "racetrack-operator"
     assert settings.posting.event_name_prefix.startswith("racetrack-operator")
+
+
+def test_watches_retry_an_absent_api_server_for_ever_and_often() -> None:
+    settings = kopf.OperatorSettings()
+    configure(settings, Settings(api_retry_seconds=5.0))
+    retries = settings.networking.error_backoffs
+    # Not Sized: kopf then never counts attempts and never gives up on a list or a watch.
+    assert isinstance(retries, EndlessRetries) and not hasattr(retries, "__len__")
+    delays = list(itertools.islice(iter(retries), 40))
+    assert delays[:5] == [0.5, 1.0, 2.0, 4.0, 5.0]
+    assert max(delays) == 5.0 and delays[-1] == 5.0
+    assert list(itertools.islice(iter(retries), 3)) == [0.5, 1.0, 2.0]  # each use starts over
+    assert settings.networking.connect_timeout is not None

@@ -20,6 +20,15 @@ def test_plan_takes_the_first_free_block_and_short_interface_names() -> None:
     assert planned.host_link != planned.node_link
 
 
+def test_a_resumed_node_gets_its_block_again_unless_someone_took_it() -> None:
+    resumed = network.plan("abc123", set(), preferred_host_ip="10.237.0.9")
+    assert (resumed.host_ip, resumed.node_ip) == ("10.237.0.9", "10.237.0.10")
+    taken = network.plan("abc123", {ipaddress.IPv4Address("10.237.0.10")}, "10.237.0.9")
+    assert taken.host_ip == "10.237.0.1"
+    outside = network.plan("abc123", set(), preferred_host_ip="192.168.7.1")
+    assert outside.host_ip == "10.237.0.1"
+
+
 def test_plan_refuses_names_that_would_not_fit_an_interface() -> None:
     with pytest.raises(ValueError, match="suffix"):
         network.plan("much-too-long", set())
