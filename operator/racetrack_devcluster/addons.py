@@ -13,7 +13,8 @@ from pathlib import Path
 
 from racetrack_devcluster.apiclient import http_ok
 from racetrack_devcluster.launcher import LocalCluster
-from racetrack_devcluster.realnode import baseimage, oci
+from racetrack_devcluster.realnode import baseimage
+from racetrack_images.registry import Reference
 
 OPERATOR_COMPONENT = "racetrack-operator"
 
@@ -43,7 +44,7 @@ def start_operator(cluster: LocalCluster) -> str:
     base_image = cluster.options.real_node.base_image if cluster.options.real_node else None
     if cluster.real is not None and base_image is not None:
         # The base image the node's registry holds runs docker-proxy Jobs' proxies.
-        pushed = oci.Reference(cluster.real.registry_host, baseimage.REPOSITORY, base_image.tag)
+        pushed = Reference(cluster.real.registry_host, baseimage.REPOSITORY, base_image.tag)
         settings["RACETRACK_JOB_RUNTIME_IMAGE"] = str(pushed)
     component = cluster.spawn(
         OPERATOR_COMPONENT,

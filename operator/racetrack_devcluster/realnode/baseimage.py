@@ -36,7 +36,8 @@ from pathlib import Path
 
 import racetrack_job_runtime
 import racetrack_job_wrapper
-from racetrack_devcluster.realnode import cleanup, oci
+from racetrack_devcluster.realnode import cleanup
+from racetrack_images import oci
 from racetrack_job_runtime import requirements
 from racetrack_job_runtime.config import DEFAULT_PORT
 

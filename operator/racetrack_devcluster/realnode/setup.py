@@ -20,9 +20,11 @@ from pathlib import Path
 from racetrack_devcluster import pki
 from racetrack_devcluster.build import NodeBinaries
 from racetrack_devcluster.processes import Component, wait_until
-from racetrack_devcluster.realnode import baseimage, oci, pause, registry
+from racetrack_devcluster.realnode import baseimage, pause, registry
 from racetrack_devcluster.realnode import network as netns
 from racetrack_devcluster.realnode.node import RealNode, apiserver_kubelet_client
+from racetrack_images import oci
+from racetrack_images.registry import Reference, Registry
 
 Spawn = Callable[[str, list[str]], Component]
 NODE_TIMEOUT = 120.0
@@ -117,15 +119,14 @@ def start(
     )
     wait_until("the registry", lambda: registry.answers(handle.registry_url), 30, watched)
     store = oci.BlobStore(options.image_store)
-    sandbox = oci.Reference(handle.registry_host, pause.REPOSITORY, pause.PAUSE_VERSION)
-    if not registry.has_manifest(handle.registry_url, sandbox.repository, sandbox.tag):
-        oci.push(
-            store, pause.ensure_image(store, options.binaries.pause), sandbox, handle.registry_url
-        )
+    sandbox = Reference(handle.registry_host, pause.REPOSITORY, pause.PAUSE_VERSION)
+    images = Registry(handle.registry_url)
+    if not images.has_manifest(sandbox.repository, sandbox.reference):
+        oci.push(store, pause.ensure_image(store, options.binaries.pause), sandbox, images)
     if options.base_image is not None:
         for tag in (options.base_image.tag, baseimage.LATEST_TAG):
-            target = oci.Reference(handle.registry_host, baseimage.REPOSITORY, tag)
-            oci.push(store, options.base_image.ref_name, target, handle.registry_url)
+            target = Reference(handle.registry_host, baseimage.REPOSITORY, tag)
+            oci.push(store, options.base_image.ref_name, target, images)
     node = RealNode(
         options.binaries,
         # Not under work_dir: the kubelet binds unix sockets under its root folder, and a
