@@ -14,6 +14,7 @@ from pathlib import Path
 from racetrack_devcluster.apiclient import http_ok
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_devcluster.realnode import baseimage
+from racetrack_devcluster.realnode import setup as realnode
 from racetrack_images.registry import Reference
 
 OPERATOR_COMPONENT = "racetrack-operator"
@@ -56,6 +57,8 @@ def start_operator(cluster: LocalCluster) -> str:
             **settings,
             "PYTHONUNBUFFERED": "1",
             **({"PATH": os.environ["PATH"]} if "PATH" in os.environ else {}),
+            # A real node can run builds: the registry, builder images, wheels and CA.
+            **(realnode.operator_env(cluster.real) if cluster.real else {}),
         },
     )
     cluster.wait("the racetrack operator's liveness endpoint", lambda: http_ok(liveness))

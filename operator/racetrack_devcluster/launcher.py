@@ -141,6 +141,7 @@ class LocalCluster:
         kwok_port = self.ports.claim("kwok")
         real_options = self.options.real_node
         registry_port = self.ports.claim("registry") if real_options else 0
+        sources_port = self.ports.claim("sources") if real_options else 0
         if real_options is not None:
             self.real = realnode.prepare_network()
             self.bind_address = self.real.network.host_ip
@@ -192,6 +193,7 @@ class LocalCluster:
                 self.server,
                 self.data_dir,
                 registry_port,
+                sources_port,
                 self.spawn,
                 self.components,
                 self.progress,

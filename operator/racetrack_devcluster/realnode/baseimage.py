@@ -147,7 +147,7 @@ class BaseImageBuilder:
     def ensure(self) -> BaseImage:
         os_ref = f"base-os-{os_key(mirror())}"
         deps_ref = f"base-deps-{deps_key()}"
-        final = _digest(os_ref, deps_ref, runtime_key())
+        final = _digest(os_ref, deps_ref, runtime_key(), TOP_LAYER_VERSION)
         image = BaseImage(ref_name=f"python3-base-{final}", tag=final)
         if self.store.manifest(image.ref_name) is not None:
             return image
@@ -158,6 +158,7 @@ class BaseImageBuilder:
         files = runtime_files()
 
         def write_runtime(tar: tarfile.TarFile) -> None:
+            add_skeleton(tar)
             directories = {
                 str(parent) for relative in files for parent in Path(relative).parents[:-1]
             }
@@ -190,12 +191,19 @@ class BaseImageBuilder:
                 f"{what} failed (exit {result.returncode}): {' '.join(tail)}; log: {log_path}"
             )
 
-    def _build_os_layer(self, ref_name: str) -> None:
+    def _build_os_layer(
+        self,
+        ref_name: str,
+        packages: tuple[str, ...] = OS_PACKAGES,
+        customize: Callable[[Path], None] | None = None,
+        what: str = "base image",
+    ) -> None:
+        """debootstrap ``packages`` into a root filesystem, ``customize`` it, store the layer."""
         debootstrap = shutil.which("debootstrap")
         if debootstrap is None:
             raise BaseImageError("debootstrap is not installed; run: racetrack dev prereqs")
         self.progress(
-            f"Building base image OS layer (Debian {SUITE} + {', '.join(OS_PACKAGES)}; "
+            f"Building {what} OS layer (Debian {SUITE} + {', '.join(packages)}; "
             "first time only, ~2 minutes)"
         )
         started = time.monotonic()
@@ -207,13 +215,15 @@ class BaseImageBuilder:
                 [
                     debootstrap,
                     "--variant=minbase",
-                    f"--include={','.join(OS_PACKAGES)}",
+                    f"--include={','.join(packages)}",
                     SUITE,
                     str(rootfs),
                     mirror(),
                 ],
-                "base-image-debootstrap.log",
+                f"{ref_name.rsplit('-', 1)[0]}-debootstrap.log",
             )
+            if customize is not None:
+                customize(rootfs)
             layer = self.store.add_layer(
                 lambda tar: oci.add_tree(tar, rootfs, exclude=excluded_from_os)
             )
@@ -222,7 +232,7 @@ class BaseImageBuilder:
             # debootstrap mounts /proc (and more) inside the target while it works.
             cleanup.unmount_all(rootfs)
             shutil.rmtree(rootfs, ignore_errors=True)
-        self.progress(f"Built base image OS layer in {time.monotonic() - started:.0f} s")
+        self.progress(f"Built {what} OS layer in {time.monotonic() - started:.0f} s")
 
     def _build_deps_layer(self, ref_name: str) -> None:
         pinned = requirements.pinned()
@@ -261,6 +271,25 @@ class BaseImageBuilder:
             self.store.write_image(base_config(), [layer], ref_name)
         finally:
             shutil.rmtree(target, ignore_errors=True)
+
+
+#: Bumped when the top layer's layout changes (not its runtime files, which are hashed).
+TOP_LAYER_VERSION = "2"
+#: Empty folders the os layer leaves out with their contents but tools expect to exist:
+#: Python's tempfile, apt-get (a Dockerfile build's RUN) and loggers.
+SKELETON = (("tmp", 0o1777), ("var/log", 0o755), ("var/cache/apt/archives/partial", 0o755),
+            ("var/lib/apt/lists/partial", 0o755))  # fmt: skip
+
+
+def add_skeleton(tar: tarfile.TarFile) -> None:
+    added: set[str] = set()
+    for path, mode in SKELETON:
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            if folder not in added:
+                added.add(folder)
+                oci.add_directory(tar, folder, mode=mode if folder == path else 0o755)
 
 
 def base_config() -> oci.ImageConfig:

@@ -12,7 +12,7 @@ import pytest
 import support  # type: ignore[import-not-found]
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.launcher import LocalCluster
-from racetrack_devcluster.realnode import baseimage, detect, network
+from racetrack_devcluster.realnode import assets, baseimage, detect, network
 from racetrack_devcluster.realnode.setup import RealNodeOptions
 from racetrack_images import oci
 from racetrack_images.registry import Reference, Registry
@@ -23,9 +23,7 @@ def real_node_options(cache: BinaryCache) -> RealNodeOptions:
     support = detect.check()
     if not support.ok:
         pytest.skip(f"real nodes are not possible here: {support.reason}")
-    node_binaries = cache.ensure_node()
-    base = baseimage.BaseImageBuilder(cache.cache_dir, cache.progress).ensure()
-    return RealNodeOptions(node_binaries, cache.cache_dir, base)
+    return assets.options(cache, cache.progress)
 
 
 def call_in_node(cluster: LocalCluster, url: str, body: object) -> tuple[int, str]:
