@@ -36,8 +36,11 @@ def crds_folder() -> Path:
     return repository_root() / "crds"
 
 
-def start_operator(cluster: LocalCluster) -> str:
-    """Run the operator against ``cluster``; returns the URL of its Prometheus metrics."""
+def start_operator(cluster: LocalCluster, settings: dict[str, str] | None = None) -> str:
+    """Run the operator against ``cluster``; returns the URL of its Prometheus metrics.
+
+    ``settings`` are more ``RACETRACK_*`` variables (tests shorten retries with them).
+    """
     metrics_port = cluster.ports.claim("racetrack-operator metrics")
     liveness_port = cluster.ports.claim("racetrack-operator liveness")
     liveness = f"http://127.0.0.1:{liveness_port}/healthz"
@@ -59,6 +62,7 @@ def start_operator(cluster: LocalCluster) -> str:
             **({"PATH": os.environ["PATH"]} if "PATH" in os.environ else {}),
             # A real node can run builds: the registry, builder images, wheels and CA.
             **(realnode.operator_env(cluster.real) if cluster.real else {}),
+            **(settings or {}),
         },
     )
     cluster.wait("the racetrack operator's liveness endpoint", lambda: http_ok(liveness))
