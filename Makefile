@@ -82,6 +82,7 @@ bench: binaries
 	$(BIN)/python bench/runtime_throughput.py
 	$(BIN)/python bench/jobs_convergence.py
 	$(BIN)/python bench/realnode_start.py
+	$(BIN)/python bench/build_python3.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
