@@ -93,16 +93,20 @@ def recorded(job: Job, job_type: JobType, settings: Settings) -> BuildOutcome:
     plan = render.build_plan(job, job_type, settings)
     if isinstance(plan, Problem):
         return BuildOutcome(problem=plan)
+    return _from_status(job, plan)
+
+
+def _from_status(job: Job, plan: render.BuildPlan) -> BuildOutcome:
     previous = job.status.build
     if previous is None or previous.inputs != plan.inputs:
         return BuildOutcome()
     condition = c.find(job.status.conditions, c.BUILT)
-    value = None
-    if condition is not None and condition.status in ("True", "False", "Unknown"):
-        value = Value(condition.status, condition.reason, condition.message)
-    if previous.image and value is not None and value.status == "True":
+    if condition is None:
+        return BuildOutcome(previous)
+    value = Value(condition.status, condition.reason, condition.message)
+    if previous.image and value.status == "True":
         return BuildOutcome(previous, value, previous.image)
-    if value is not None and previous.finished_at:
+    if previous.finished_at:
         return BuildOutcome(previous, value, problem=buildstatus.failure_problem(value))
     return BuildOutcome(previous, value)
 
@@ -111,11 +115,12 @@ async def ensure_build(
     kube: client.Api, slots: BuildSlots, settings: Settings, job: Job, job_type: JobType
 ) -> BuildOutcome:
     """Start the Job's build unless its current inputs are built or being built; report."""
-    known = recorded(job, job_type, settings)
-    if known.problem is not None or known.image is not None:
-        return known
     plan = render.build_plan(job, job_type, settings)
-    assert not isinstance(plan, Problem)
+    if isinstance(plan, Problem):
+        return BuildOutcome(problem=plan)
+    known = _from_status(job, plan)
+    if known.image is not None:
+        return known
     namespace = str(job.namespace)
     name = render.build_job_name(job, plan.inputs)
     batch = await kube.get(paths.batch_jobs(namespace, name))
