@@ -139,7 +139,9 @@ class Settings:
         return self.registry_endpoint or f"https://{self.registry}"
 
     def build_env_map(self) -> dict[str, str]:
-        return dict(item.partition("=")[::2] for item in self.build_env)
+        """``RACETRACK_BUILD_ENV`` as a mapping (values may hold "=")."""
+        pairs = (item.partition("=") for item in self.build_env)
+        return {name: value for name, _, value in pairs}
 
 
 def _parse(name: str, type_: object, raw: str) -> object:

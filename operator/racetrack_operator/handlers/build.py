@@ -1,8 +1,9 @@
 """Build watch: a change in a build's batch Job tells its Job how the build goes.
 
 Only batch Jobs the operator started are handled (its managed-by and component labels); the
-Job they build is named by their ``racetrack.io/build-of`` label. A build deleted by hand is
-started again by its Job's next reconciliation, as long as the Job still wants that image.
+Job they build is named by their ``racetrack.io/build-of`` label. A deleted build frees its
+slot; one deleted by hand is started again by its Job's next reconciliation, as long as the
+Job still wants that image.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ async def build_event(
     **_: Any,
 ) -> None:
     job = (meta.get("labels") or {}).get(LABEL_BUILD_OF)
-    if job is None or namespace is None or event["type"] == "DELETED":
+    if job is None or namespace is None:
         return
-    await build_seen(context(memo), namespace, str(job), dict(body))
+    deleted = event["type"] == "DELETED"
+    await build_seen(context(memo), namespace, str(job), dict(body), deleted=deleted)

@@ -160,14 +160,17 @@ async def deployment_deleted(ctx: Context, namespace: str, job: str) -> None:
     await reconcile_job(ctx, namespace, job)
 
 
-async def build_seen(ctx: Context, namespace: str, job: str, batch: dict[str, Any]) -> None:
+async def build_seen(
+    ctx: Context, namespace: str, job: str, batch: dict[str, Any], *, deleted: bool = False
+) -> None:
     """A build's batch Job changed: its Job learns how the build went, and a build that
-    finished frees its slot for a Job waiting for one."""
-    if buildstatus.finished(batch):
+    finished (or was deleted) frees its slot for a Job waiting for one."""
+    if deleted or buildstatus.finished(batch):
         ctx.builds.finished((namespace, str(batch["metadata"]["name"])))
         for waiting in ctx.builds.take_waiting(ctx.settings.max_concurrent_builds):
             ctx.requeue.schedule(waiting, 0.0, functools.partial(reconcile_job, ctx, *waiting))
-    await reconcile_job(ctx, namespace, job)
+    if not deleted:
+        await reconcile_job(ctx, namespace, job)
 
 
 def job_deleted(ctx: Context, namespace: str, name: str, family: str) -> None:

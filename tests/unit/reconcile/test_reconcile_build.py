@@ -239,3 +239,20 @@ async def test_without_a_registry_the_operator_says_it_cannot_build(ctx: Context
     await apply_job(ctx, built_job())
     assert builds(ctx) == {}
     assert condition(ctx, c.STALLED) == ("True", c.REASON_BUILD_NOT_CONFIGURED)
+
+
+async def test_a_deleted_build_frees_its_slot(ctx: Context) -> None:
+    ctx.settings = settings(max_concurrent_builds=1)
+    await apply_job(ctx, built_job())
+    first = only_build(ctx)
+    other = built_job()
+    other["metadata"]["name"] = "adder-v2-0-0"
+    other["spec"]["version"] = "2.0.0"
+    kube(ctx).put(f"{JOB.rsplit('/', 1)[0]}/adder-v2-0-0", other)
+    await reconcile_job(ctx, NS, "adder-v2-0-0")
+    assert list(builds(ctx)) == [first]
+    # Its Job was deleted, and the garbage collector took the build with it.
+    body = kube(ctx).obj(f"{BUILDS}/{first}")
+    kube(ctx).remove(f"{BUILDS}/{first}")
+    await build_seen(ctx, NS, "adder-v1-0-0", body, deleted=True)
+    await until(lambda: any(name.startswith("adder-v2-0-0-") for name in builds(ctx)))
