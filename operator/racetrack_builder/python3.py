@@ -53,26 +53,31 @@ def _registry_failure(
     return BuildFailure(reason, f"{what}: {error}", permanent=not error.transient)
 
 
+def _image(registry: Registry, repository: str, reference: str) -> tuple[str, Any, Any] | None:
+    """An image's manifest digest, manifest and config, or None if the tag is not there."""
+    found = registry.manifest(repository, reference)
+    if found is None:
+        return None
+    manifest = json.loads(found[1])
+    return found[0], manifest, json.loads(registry.blob(repository, manifest["config"]["digest"]))
+
+
 def base_image(target: Target) -> dict[str, Any]:
     """The base image's manifest digest, layers and config, read from the registry."""
     try:
-        found = target.registry.manifest(target.base_repository, target.base_reference)
-        if found is None:
-            raise BuildFailure(
-                report.DEPENDENCIES_FAILED,
-                f"base image {target.base_repository}:{target.base_reference} is not in the "
-                "registry: check the operator's RACETRACK_PYTHON3_BASE_IMAGE",
-                permanent=True,
-            )
-        digest, body = found
-        manifest = json.loads(body)
-        config = json.loads(
-            target.registry.blob(target.base_repository, manifest["config"]["digest"])
-        )
+        found = _image(target.registry, target.base_repository, target.base_reference)
     except RegistryError as error:
         raise _registry_failure(
             error, "reading the base image", report.DEPENDENCIES_FAILED
         ) from error
+    if found is None:
+        raise BuildFailure(
+            report.DEPENDENCIES_FAILED,
+            f"base image {target.base_repository}:{target.base_reference} is not in the "
+            "registry: check the operator's RACETRACK_PYTHON3_BASE_IMAGE",
+            permanent=True,
+        )
+    digest, manifest, config = found
     return {
         "digest": digest,
         "config_digest": manifest["config"]["digest"],
@@ -154,17 +159,14 @@ def dependencies(
 
 def _cached_layer(target: Target, key: str) -> dict[str, Any] | None:
     try:
-        found = target.registry.manifest(target.cache_repository, key)
-        if found is None:
-            return None
-        manifest = json.loads(found[1])
-        config = json.loads(
-            target.registry.blob(target.cache_repository, manifest["config"]["digest"])
-        )
+        found = _image(target.registry, target.cache_repository, key)
     except RegistryError as error:
         raise _registry_failure(
             error, "reading the requirements cache", report.DEPENDENCIES_FAILED
         ) from error
+    if found is None:
+        return None
+    _, manifest, config = found
     return {"layer": manifest["layers"][0], "diff_id": config["rootfs"]["diff_ids"][0]}
 
 

@@ -48,6 +48,7 @@ def test_a_fetched_folder_reports_its_revision_and_timings(
     work = tmp_path / "work"
     work.mkdir()
     (work / "a.py").write_text("A = 1\n")
+
     def git(*args: str, cwd: Path = work) -> str:
         return subprocess.run(
             ["git", "-c", "user.email=t@e.org", "-c", "user.name=t", *args],

@@ -102,6 +102,17 @@ async def finish(ctx: Context, name: str, pod_body: dict[str, Any], *conditions:
     await build_seen(ctx, NS, job["metadata"]["labels"]["racetrack.io/build-of"], job)
 
 
+async def second_version(ctx: Context) -> str:
+    """Another version of the family, applied and reconciled; its path."""
+    other = built_job()
+    other["metadata"]["name"] = "adder-v2-0-0"
+    other["spec"]["version"] = "2.0.0"
+    path = f"{JOB.rsplit('/', 1)[0]}/adder-v2-0-0"
+    kube(ctx).put(path, other)
+    await reconcile_job(ctx, NS, "adder-v2-0-0")
+    return path
+
+
 def deployed_image(ctx: Context) -> str:
     image: str = kube(ctx).obj(DEPLOYMENT)["spec"]["template"]["spec"]["containers"][0]["image"]
     return image
@@ -192,12 +203,7 @@ async def test_builds_wait_for_a_slot_and_start_when_one_frees(ctx: Context) -> 
     ctx.settings = settings(max_concurrent_builds=1)
     await apply_job(ctx, built_job())
     first = only_build(ctx)
-    other = built_job()
-    other["metadata"]["name"] = "adder-v2-0-0"
-    other["spec"]["version"] = "2.0.0"
-    other_path = f"{JOB.rsplit('/', 1)[0]}/adder-v2-0-0"
-    kube(ctx).put(other_path, other)
-    await reconcile_job(ctx, NS, "adder-v2-0-0")
+    other_path = await second_version(ctx)
     assert list(builds(ctx)) == [first]
     status = kube(ctx).obj(other_path)["status"]
     queued = next(x for x in status["conditions"] if x["type"] == c.BUILT)
@@ -245,11 +251,7 @@ async def test_a_deleted_build_frees_its_slot(ctx: Context) -> None:
     ctx.settings = settings(max_concurrent_builds=1)
     await apply_job(ctx, built_job())
     first = only_build(ctx)
-    other = built_job()
-    other["metadata"]["name"] = "adder-v2-0-0"
-    other["spec"]["version"] = "2.0.0"
-    kube(ctx).put(f"{JOB.rsplit('/', 1)[0]}/adder-v2-0-0", other)
-    await reconcile_job(ctx, NS, "adder-v2-0-0")
+    await second_version(ctx)
     assert list(builds(ctx)) == [first]
     # Its Job was deleted, and the garbage collector took the build with it.
     body = kube(ctx).obj(f"{BUILDS}/{first}")
