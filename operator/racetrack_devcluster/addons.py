@@ -36,10 +36,10 @@ def crds_folder() -> Path:
     return repository_root() / "crds"
 
 
-def start_operator(cluster: LocalCluster, settings: dict[str, str] | None = None) -> str:
+def start_operator(cluster: LocalCluster, extra: dict[str, str] | None = None) -> str:
     """Run the operator against ``cluster``; returns the URL of its Prometheus metrics.
 
-    ``settings`` are more ``RACETRACK_*`` variables (tests shorten retries with them).
+    ``extra`` are more ``RACETRACK_*`` variables (tests shorten retries with them).
     """
     metrics_port = cluster.ports.claim("racetrack-operator metrics")
     liveness_port = cluster.ports.claim("racetrack-operator liveness")
@@ -62,7 +62,7 @@ def start_operator(cluster: LocalCluster, settings: dict[str, str] | None = None
             **({"PATH": os.environ["PATH"]} if "PATH" in os.environ else {}),
             # A real node can run builds: the registry, builder images, wheels and CA.
             **(realnode.operator_env(cluster.real) if cluster.real else {}),
-            **(settings or {}),
+            **(extra or {}),
         },
     )
     cluster.wait("the racetrack operator's liveness endpoint", lambda: http_ok(liveness))
