@@ -89,9 +89,12 @@ def job_config(
     and labels saying what it was built from."""
     config = copy.deepcopy(dict(base))
     runtime: dict[str, Any] = dict(config.get("config") or {})
-    env = [item for item in runtime.get("Env") or [] if not item.startswith("VENV_PACKAGES_PATH=")]
+    ours = ("VENV_PACKAGES_PATH=", "GIT_VERSION=")
+    env = [item for item in runtime.get("Env") or [] if not item.startswith(ours)]
     if with_packages:
         env.append(f"VENV_PACKAGES_PATH=/{PACKAGES_DIR}")
+    # What the runtime's /health reports as the job's version of its source.
+    env.append(f"GIT_VERSION={revision}")
     runtime["Env"] = env
     runtime["WorkingDir"] = f"/{CODE_DIR}"
     # The Deployment names the entrypoint (JOB_ENTRYPOINT_PATH), so one image serves any.

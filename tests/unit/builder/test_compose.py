@@ -65,7 +65,11 @@ def test_the_job_config_runs_the_runtime_from_the_code_folder() -> None:
         with_packages=True,
     )
     runtime = config["config"]
-    assert runtime["Env"] == ["PATH=/usr/bin", "VENV_PACKAGES_PATH=/job-packages"]
+    assert runtime["Env"] == [
+        "PATH=/usr/bin",
+        "VENV_PACKAGES_PATH=/job-packages",
+        "GIT_VERSION=abc",
+    ]
     assert runtime["WorkingDir"] == "/job" and runtime["Cmd"] == ["racetrack-job", "run"]
     assert "Entrypoint" not in runtime
     assert runtime["Labels"] == {
