@@ -30,9 +30,10 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import racetrack_job_runtime
 import racetrack_job_wrapper
@@ -97,15 +98,34 @@ def _digest(*parts: str) -> str:
 IMAGE_PACKAGES = (racetrack_job_runtime, racetrack_job_wrapper)
 
 
-def runtime_files() -> dict[str, bytes]:
-    """Source files of the image's packages, keyed by their path under site-packages."""
+def package_files(packages: Iterable[ModuleType]) -> dict[str, bytes]:
+    """Source files of Python packages, keyed by their path under site-packages."""
     files = {}
-    for module in IMAGE_PACKAGES:
+    for module in packages:
         package = Path(str(module.__file__)).parent
         for path in sorted(package.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 files[f"{package.name}/{path.relative_to(package)}"] = path.read_bytes()
     return files
+
+
+def runtime_files() -> dict[str, bytes]:
+    """Source files of the image's packages, keyed by their path under site-packages."""
+    return package_files(IMAGE_PACKAGES)
+
+
+def add_packages(
+    tar: tarfile.TarFile, files: dict[str, bytes], command: str, script: bytes
+) -> None:
+    """Packages (``package_files``) into site-packages, and a command that runs them."""
+    directories = {str(parent) for relative in files for parent in Path(relative).parents[:-1]}
+    for directory in ("usr/local/bin", SITE_PACKAGES):
+        oci.add_directory(tar, directory)
+    for directory in sorted(directories):
+        oci.add_directory(tar, f"{SITE_PACKAGES}/{directory}")
+    for relative, data in files.items():
+        oci.add_file(tar, f"{SITE_PACKAGES}/{relative}", data)
+    oci.add_file(tar, f"usr/local/bin/{command}", script, mode=0o755)
 
 
 def os_key(mirror: str = DEFAULT_MIRROR) -> str:
@@ -159,16 +179,7 @@ class BaseImageBuilder:
 
         def write_runtime(tar: tarfile.TarFile) -> None:
             add_skeleton(tar)
-            directories = {
-                str(parent) for relative in files for parent in Path(relative).parents[:-1]
-            }
-            for directory in ("usr/local/bin", SITE_PACKAGES):
-                oci.add_directory(tar, directory)
-            for directory in sorted(directories):
-                oci.add_directory(tar, f"{SITE_PACKAGES}/{directory}")
-            for relative, data in files.items():
-                oci.add_file(tar, f"{SITE_PACKAGES}/{relative}", data)
-            oci.add_file(tar, "usr/local/bin/racetrack-job", _RUNTIME_SCRIPT, mode=0o755)
+            add_packages(tar, files, "racetrack-job", _RUNTIME_SCRIPT)
 
         layers = [
             *self.store.layers_of(os_ref),

@@ -58,20 +58,9 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
-def package_files(package_dir: Path) -> dict[str, bytes]:
-    return {
-        str(path.relative_to(package_dir.parent)): path.read_bytes()
-        for path in sorted(package_dir.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
-    }
-
-
 def code_files() -> dict[str, bytes]:
     """The builder's Python packages, keyed by their path under site-packages."""
-    files: dict[str, bytes] = {}
-    for package in (racetrack_builder, racetrack_images):
-        files.update(package_files(Path(str(package.__file__)).parent))
-    return files
+    return baseimage.package_files((racetrack_builder, racetrack_images))
 
 
 def os_key() -> str:
@@ -163,7 +152,9 @@ class BuilderImageBuilder(baseimage.BaseImageBuilder):
         files = code_files()
         code_ref = f"builder-code-{code_key()}"
         if self.store.manifest(code_ref) is None:
-            layer = self.store.add_layer(lambda tar: _write_code(tar, files))
+            layer = self.store.add_layer(
+                lambda tar: baseimage.add_packages(tar, files, "racetrack-builder", _SCRIPT)
+            )
             self.store.write_image(builder_config(), [layer], code_ref)
         builder_tag = _key(os_ref, code_ref)
         builder_ref = f"builder-{builder_tag}"
@@ -186,16 +177,6 @@ class BuilderImageBuilder(baseimage.BaseImageBuilder):
                 buildkit_config(), [*layers, *self.store.layers_of(tools_ref)], buildkit_ref
             )
         return BuilderImages(builder_ref, builder_tag, buildkit_ref, buildkit_tag)
-
-
-def _write_code(tar: tarfile.TarFile, files: dict[str, bytes]) -> None:
-    site = baseimage.SITE_PACKAGES
-    folders = {str(parent) for relative in files for parent in Path(relative).parents[:-1]}
-    for directory in ["usr/local/bin", site, *sorted(f"{site}/{f}" for f in folders)]:
-        oci.add_directory(tar, directory)
-    for relative, data in files.items():
-        oci.add_file(tar, f"{site}/{relative}", data)
-    oci.add_file(tar, "usr/local/bin/racetrack-builder", _SCRIPT, mode=0o755)
 
 
 def _write_binaries(tar: tarfile.TarFile, binaries: dict[str, bytes]) -> None:
