@@ -105,7 +105,7 @@ class Bench:
                     cond["type"] == condition
                     and cond["status"] == "True"
                     and cond.get("observedGeneration") == generation
-                    and job["status"].get("build", {}).get("inputs") != self.stale.get(name)
+                    and not self.outdated(name, job)
                 ):
                     return time.monotonic() - since
             if time.monotonic() - since > timeout:
@@ -113,6 +113,11 @@ class Bench:
                     f"{name}: {condition} not True after {timeout} s: {job.get('status')}"
                 )
             time.sleep(0.05)
+
+    def outdated(self, name: str, job: dict[str, Any]) -> bool:
+        """Whether the Job's build is the one before the rebuild being waited for."""
+        stale = self.stale.get(name)
+        return stale is not None and job["status"].get("build", {}).get("inputs") == stale
 
     def build_jobs(self, name: str) -> list[str]:
         listed = self.batch.list_namespaced_job(

@@ -28,7 +28,8 @@ WAITING = {"waiting": {"reason": "PodInitializing"}}
 
 
 def pod(name: str, created: str, **states: dict[str, Any]) -> dict[str, Any]:
-    """A build pod whose containers (in order: fetch, dependencies, image) are in ``states``."""
+    """A build pod whose containers (in order: fetch, then build or dockerfile) are in
+    ``states``."""
     names = list(states)
     init = [{"name": n, "state": states[n]} for n in names[:-1]]
     main = [{"name": names[-1], "state": states[names[-1]]}]
@@ -58,11 +59,12 @@ def batch(
     return out
 
 
-IMAGE_REPORT = {
+BUILD_REPORT = {
     "digest": DIGEST,
     "tag": "1.0.0-3f2a9c1d0b7e",
     "revision": REVISION,
-    "timings": {"layers": 0.2, "push": 0.3},
+    "cached": True,
+    "timings": {"dependencies": 0.1, "layers": 0.2, "push": 0.3},
 }
 
 
@@ -71,14 +73,14 @@ def succeeded_pod() -> dict[str, Any]:
         "p1",
         "2026-12-01T12:00:00Z",
         fetch=terminated(0, {"revision": REVISION, "timings": {"clone": 0.4}}),
-        dependencies=terminated(0, {"cached": True, "timings": {"dependencies": 0.1}}),
-        image=terminated(0, IMAGE_REPORT),
+        build=terminated(0, BUILD_REPORT),
     )
 
 
 def pip_failure() -> dict[str, Any]:
     return {
         "reason": "DependenciesFailed",
+        "step": "dependencies",
         "message": "installing the requirements failed: No matching distribution found for x==9",
         "permanent": True,
         "log": ["ERROR: Could not find a version that satisfies the requirement x==9"],

@@ -1,7 +1,8 @@
 """``racetrack-builder STEP``: one step of a build, as a container of the build pod runs it.
 
 Steps share the pod's workspace folder and run in order as its containers: ``fetch``, then
-``dependencies`` and ``image`` (python3), or ``dockerfile`` (BuildKit). Every setting is an
+``build`` (python3: the requirements layer, then the image; one container, as each container
+start costs a second or more) or ``dockerfile`` (BuildKit). Every setting is an
 environment variable the operator sets on the container (so ``kubectl describe pod`` shows
 exactly what a step was asked to do); credentials arrive as mounted files, never as values.
 Each step ends by writing its termination message (see ``report``).
@@ -21,11 +22,10 @@ from racetrack_builder import dockerfile, fetch, python3, report, trust
 from racetrack_builder.report import BuildFailure
 from racetrack_images.registry import Reference, Registry
 
-STEPS = ("fetch", "dependencies", "image", "dockerfile")
+STEPS = ("fetch", "build", "dockerfile")
 _REASONS = {
     "fetch": report.FETCH_FAILED,
-    "dependencies": report.DEPENDENCIES_FAILED,
-    "image": report.PUSH_FAILED,
+    "build": report.DEPENDENCIES_FAILED,
     "dockerfile": report.IMAGE_BUILD_FAILED,
 }
 
@@ -102,16 +102,24 @@ def _target(settings: Settings) -> python3.Target:
     )
 
 
-def _dependencies(settings: Settings, timings: report.Timings) -> dict[str, Any]:
-    found = python3.dependencies(
-        _target(settings), settings.workspace, settings.get("RACETRACK_REQUIREMENTS_PATH"), timings
-    )
-    return {"cached": found["cached"], "layer": (found.get("layer") or {}).get("digest")}
-
-
-def _image(settings: Settings, timings: report.Timings) -> dict[str, Any]:
-    source = settings.get("RACETRACK_SOURCE_URL") or ""
-    return python3.image(_target(settings), settings.workspace, source, timings)
+def _build(settings: Settings, timings: report.Timings) -> dict[str, Any]:
+    """python3: find or make the requirements layer, then compose and push the image."""
+    target = _target(settings)
+    try:
+        found = python3.dependencies(
+            target, settings.workspace, settings.get("RACETRACK_REQUIREMENTS_PATH"), timings
+        )
+    except BuildFailure as failure:
+        failure.step = "dependencies"
+        raise
+    try:
+        pushed = python3.image(
+            target, settings.workspace, settings.get("RACETRACK_SOURCE_URL") or "", timings
+        )
+    except BuildFailure as failure:
+        failure.step = "image"
+        raise
+    return {**pushed, "cached": found["cached"]}
 
 
 def _dockerfile(settings: Settings, timings: report.Timings) -> dict[str, Any]:
@@ -133,8 +141,7 @@ def _dockerfile(settings: Settings, timings: report.Timings) -> dict[str, Any]:
 
 _RUNNERS: dict[str, Callable[[Settings, report.Timings], dict[str, Any]]] = {
     "fetch": _fetch,
-    "dependencies": _dependencies,
-    "image": _image,
+    "build": _build,
     "dockerfile": _dockerfile,
 }
 

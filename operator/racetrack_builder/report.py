@@ -52,6 +52,9 @@ class BuildFailure(Exception):
         self.message = message
         self.permanent = permanent
         self.log = log or []
+        #: The phase that failed, when a step has several (python3's build: dependencies,
+        #: image); the container's name says the step otherwise.
+        self.step: str | None = None
 
 
 def tail(text: str, lines: int = LOG_LINES) -> list[str]:
@@ -88,12 +91,15 @@ def write(document: dict[str, Any], path: Path | None = None) -> None:
 
 
 def failure_document(failure: BuildFailure) -> dict[str, Any]:
-    return {
+    document: dict[str, Any] = {
         "reason": failure.reason,
         "message": failure.message,
         "permanent": failure.permanent,
         "log": failure.log,
     }
+    if failure.step is not None:
+        document["step"] = failure.step
+    return document
 
 
 class Timings:

@@ -7,8 +7,8 @@ annotation. Their hash names the batch Job (``<job>-build-<hash>``), so an uncha
 never builds twice and a changed one builds anew. ``desired_build_job`` renders that batch
 Job; ``observe.py`` reads it back.
 
-Build pods run with the least privilege their step needs. ``fetch``, ``dependencies`` and
-``image`` meet Pod Security "restricted": a non-root user, no capabilities, no privilege
+Build pods run with the least privilege their step needs. ``fetch`` and python3's
+``build`` meet Pod Security "restricted": a non-root user, no capabilities, no privilege
 escalation, the runtime's default seccomp profile, a read-only root filesystem. Rootless
 BuildKit needs more and gets only that: a user namespace (an Unconfined seccomp profile, as
 the default one forbids creating one), and ``newuidmap``/``newgidmap`` to map its subordinate
@@ -62,11 +62,7 @@ class BuildPlan:
 
     @property
     def steps(self) -> tuple[str, ...]:
-        return (
-            ("fetch", "dependencies", "image")
-            if self.kind == "compose"
-            else ("fetch", "dockerfile")
-        )
+        return ("fetch", "build") if self.kind == "compose" else ("fetch", "dockerfile")
 
 
 def needs_build(job: Job) -> bool:
@@ -282,17 +278,13 @@ def desired_build_job(job: Job, plan: BuildPlan, settings: Settings) -> dict[str
                        fetch_mounts, settings)]  # fmt: skip
     init[0]["securityContext"] = _restricted(BUILDER_UID)
     if plan.kind == "compose":
-        target = _target_env(job, plan, settings)
         requirements = (job.spec.jobtype_extra or {}).get("requirements_path")
-        deps_env = {**build_env, **ca_env, **target}
+        env = {**build_env, **ca_env, **_target_env(job, plan, settings)}
         if requirements:
-            deps_env["RACETRACK_REQUIREMENTS_PATH"] = str(requirements)
-        dependencies = _container("dependencies", settings.builder_image, deps_env, ca, settings)
+            env["RACETRACK_REQUIREMENTS_PATH"] = str(requirements)
+        main = _container("build", settings.builder_image, env, ca, settings)
         if secret_env is not None:
-            dependencies["envFrom"] = [{"secretRef": {"name": secret_env.name}}]
-        dependencies["securityContext"] = _restricted(BUILDER_UID)
-        init.append(dependencies)
-        main = _container("image", settings.builder_image, {**ca_env, **target}, ca, settings)
+            main["envFrom"] = [{"secretRef": {"name": secret_env.name}}]
         main["securityContext"] = _restricted(BUILDER_UID)
     else:
         env = {

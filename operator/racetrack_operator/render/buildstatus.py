@@ -69,7 +69,7 @@ def step_failure(name: str, terminated: dict[str, Any]) -> StepFailure:
     document = _message(terminated)
     if document is not None and document.get("reason") in c.BUILD_FAILURE_REASONS:
         return StepFailure(
-            name,
+            str(document.get("step") or name),
             str(document["reason"]),
             str(document.get("message") or ""),
             bool(document.get("permanent")),

@@ -20,10 +20,10 @@ def termination_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_a_step_missing_a_setting_fails_for_good_naming_it(termination_log: Path) -> None:
-    code = cli.run_step("image", {"RACETRACK_WORKSPACE": "/nonexistent"})
+    code = cli.run_step("build", {"RACETRACK_WORKSPACE": "/nonexistent"})
     assert code == report.PERMANENT
     message = json.loads(termination_log.read_text())
-    assert message["reason"] == report.PUSH_FAILED and message["permanent"] is True
+    assert message["reason"] == report.DEPENDENCIES_FAILED and message["permanent"] is True
     assert "RACETRACK_BASE_IMAGE" in message["message"]
 
 

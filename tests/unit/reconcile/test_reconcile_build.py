@@ -134,7 +134,7 @@ async def test_a_job_from_git_is_built_before_anything_is_deployed(ctx: Context)
     assert condition(ctx, c.STALLED) is None
     assert build_status(ctx)["job"] == name
 
-    running = pod("p", "2026-12-01T12:00:00Z", fetch=RUNNING, dependencies=WAITING, image=WAITING)
+    running = pod("p", "2026-12-01T12:00:00Z", fetch=RUNNING, build=WAITING)
     await finish(ctx, name, running)
     assert build_status(ctx)["step"] == "fetch"
     assert "BuildStarted" in ctx.recorder.reasons()  # type: ignore[attr-defined]
@@ -180,8 +180,7 @@ async def test_a_failed_build_leaves_the_running_version_serving(ctx: Context) -
         "p",
         "2026-12-01T12:01:00Z",
         fetch=terminated(0, {"revision": REVISION}),
-        dependencies=terminated(65, pip_failure()),
-        image=WAITING,
+        build=terminated(65, pip_failure()),
     )
     await finish(ctx, only_build(ctx), failing, "Failed:PodFailurePolicy")
     assert condition(ctx, c.BUILT) == ("False", c.REASON_DEPENDENCIES_FAILED)

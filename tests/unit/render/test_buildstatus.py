@@ -37,13 +37,12 @@ def test_a_running_build_names_its_step() -> None:
         "p1",
         "2026-12-01T12:00:00Z",
         fetch=terminated(0, {"revision": REVISION, "timings": {"clone": 0.4}}),
-        dependencies=RUNNING,
-        image=WAITING,
+        build=RUNNING,
     )
     seen, status, value = status_and_built(batch("b", active=1), [running])
-    assert (seen.outcome, seen.step, seen.attempts) == ("running", "dependencies", 1)
+    assert (seen.outcome, seen.step, seen.attempts) == ("running", "build", 1)
     assert (value.status, value.reason) == ("Unknown", c.REASON_BUILDING)
-    assert value.message == "Build b: step dependencies."
+    assert value.message == "Build b: step build."
     assert status.revision == REVISION and status.image is None
 
 
@@ -68,8 +67,7 @@ def test_a_requirement_that_does_not_install_fails_the_build_with_pip_s_words() 
         "p1",
         "2026-12-01T12:00:00Z",
         fetch=terminated(0, {"revision": REVISION}),
-        dependencies=terminated(65, pip_failure()),
-        image=WAITING,
+        build=terminated(65, pip_failure()),
     )
     for job in (batch("b", active=1), batch("b", "FailureTarget:PodFailurePolicy", failed=1)):
         seen, status, value = status_and_built(job, [failed])
@@ -92,8 +90,8 @@ def test_a_failure_that_may_pass_is_retried_and_said_so() -> None:
         "permanent": False,
         "log": ["fatal: unable to access: Failed to connect"],
     }
-    first = pod("p1", "2026-12-01T12:00:00Z", fetch=terminated(75, unreachable), image=WAITING)
-    second = pod("p2", "2026-12-01T12:00:20Z", fetch=RUNNING, image=WAITING)
+    first = pod("p1", "2026-12-01T12:00:00Z", fetch=terminated(75, unreachable), build=WAITING)
+    second = pod("p2", "2026-12-01T12:00:20Z", fetch=RUNNING, build=WAITING)
     seen, _, value = status_and_built(batch("b", active=1, failed=1), [second, first])
     assert (seen.outcome, seen.step, seen.attempts) == ("running", "fetch", 2)
     assert (value.status, value.reason) == ("Unknown", c.REASON_BUILDING)
@@ -101,7 +99,7 @@ def test_a_failure_that_may_pass_is_retried_and_said_so() -> None:
         "(attempt 2); the last attempt failed in step fetch: git could not fetch" in value.message
     )
     # Out of retries: failed for good, after how many attempts.
-    third = pod("p3", "2026-12-01T12:00:50Z", fetch=terminated(75, unreachable), image=WAITING)
+    third = pod("p3", "2026-12-01T12:00:50Z", fetch=terminated(75, unreachable), build=WAITING)
     seen, _, value = status_and_built(
         batch("b", "Failed:BackoffLimitExceeded", failed=3), [first, second, third]
     )
@@ -114,12 +112,11 @@ def test_a_step_that_died_without_a_word_is_explained_by_its_log_tail() -> None:
         "p1",
         "2026-12-01T12:00:00Z",
         fetch=terminated(0, {"revision": REVISION}),
-        dependencies=terminated(137, "Collecting torch\nKilled\n", reason="OOMKilled"),
-        image=WAITING,
+        build=terminated(137, "Collecting torch\nKilled\n", reason="OOMKilled"),
     )
     _, status, value = status_and_built(batch("b", "Failed:BackoffLimitExceeded"), [killed])
     assert value.reason == c.REASON_BUILD_FAILED
-    assert "step dependencies stopped (OOMKilled, exit code 137)" in value.message
+    assert "step build stopped (OOMKilled, exit code 137)" in value.message
     assert status.log_tail == ["Collecting torch", "Killed"]
 
 

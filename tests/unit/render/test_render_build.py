@@ -45,7 +45,7 @@ def plan_of(job: Job, settings: Settings = SETTINGS) -> build.BuildPlan:
 def test_python3_is_composed_and_docker_http_built_from_its_dockerfile() -> None:
     composed = plan_of(from_git())
     assert (composed.kind, composed.dockerfile) == ("compose", None)
-    assert composed.steps == ("fetch", "dependencies", "image")
+    assert composed.steps == ("fetch", "build")
     assert composed.repository == "racetrack/jobs/adder"
     docker = plan_of(from_git(jobtype="docker-http:1.0.0", jobtypeExtra=None))
     assert (docker.kind, docker.dockerfile, docker.steps) == (
@@ -141,7 +141,7 @@ def rendered(job: Job, settings: Settings = SETTINGS) -> dict[str, Any]:
     return build.desired_build_job(job, plan_of(job, settings), settings)
 
 
-def test_a_python3_build_runs_three_restricted_steps() -> None:
+def test_a_python3_build_runs_two_restricted_steps() -> None:
     body = rendered(
         from_git(jobtypeExtra={"entrypoint_path": "a.py", "requirements_path": "r.txt"})
     )
@@ -154,7 +154,7 @@ def test_a_python3_build_runs_three_restricted_steps() -> None:
     pod = spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
     steps = [*pod["initContainers"], *pod["containers"]]
-    assert [s["name"] for s in steps] == ["fetch", "dependencies", "image"]
+    assert [s["name"] for s in steps] == ["fetch", "build"]
     for step in steps:
         assert step["image"] == SETTINGS.builder_image and step["args"] == [step["name"]]
         assert step["terminationMessagePolicy"] == "FallbackToLogsOnError"
@@ -181,8 +181,8 @@ def test_a_python3_build_runs_three_restricted_steps() -> None:
 
 def test_a_job_s_own_build_env_wins_over_the_operator_s() -> None:
     body = rendered(from_git(buildEnv={"PIP_INDEX_URL": "https://mine.example.org/simple"}))
-    deps = body["spec"]["template"]["spec"]["initContainers"][1]
-    env = {e["name"]: e["value"] for e in deps["env"]}
+    main = body["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in main["env"]}
     assert env["PIP_INDEX_URL"] == "https://mine.example.org/simple"
 
 
@@ -199,13 +199,13 @@ def test_credentials_reach_only_the_step_that_needs_them() -> None:
         git={**GIT, "credentials": {"name": "git-creds"}}, secretBuildEnv={"name": "pip-creds"}
     )
     pod = rendered(job)["spec"]["template"]["spec"]
-    fetch, deps = pod["initContainers"]
-    image = pod["containers"][0]
+    [fetch] = pod["initContainers"]
+    [main] = pod["containers"]
     assert {"name": "git-credentials", "secret": {"secretName": "git-creds"}} in pod["volumes"]
     assert "git-credentials" in [m["name"] for m in fetch["volumeMounts"]]
-    assert all(m["name"] != "git-credentials" for m in deps["volumeMounts"] + image["volumeMounts"])
-    assert deps["envFrom"] == [{"secretRef": {"name": "pip-creds"}}]
-    assert "envFrom" not in fetch and "envFrom" not in image
+    assert all(m["name"] != "git-credentials" for m in main["volumeMounts"])
+    assert main["envFrom"] == [{"secretRef": {"name": "pip-creds"}}]
+    assert "envFrom" not in fetch
 
 
 def test_a_dockerfile_build_runs_rootless_buildkit_with_only_what_it_needs() -> None:
