@@ -3,6 +3,7 @@ inputs, the code layer, the base layers linked and never uploaded again."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -107,3 +108,17 @@ def test_a_missing_requirements_file_says_which_field_to_fix(
     root = workspace(tmp_path / "w", "A = 1\n", "c" * 40)
     with pytest.raises(BuildFailure, match=r"jobtypeExtra\.requirements_path"):
         python3.dependencies(target, root, "deps/requirements.txt", report.Timings())
+
+
+def test_a_registry_refusing_the_push_fails_the_build_for_good(
+    target: python3.Target, read_only_registry: Registry, pip_offline: Path, tmp_path: Path
+) -> None:
+    root = workspace(tmp_path / "w", "A = 1\n", "d" * 40)
+    python3.dependencies(target, root, "requirements.txt", report.Timings())
+    refusing = dataclasses.replace(target, registry=read_only_registry)
+    with pytest.raises(BuildFailure) as caught:
+        python3.image(refusing, root, "https://git.example.org/greeter", report.Timings())
+    failure = caught.value
+    assert failure.reason == report.PUSH_FAILED and failure.permanent
+    assert "pushing racetrack/jobs/greeter:1.0.0-dddddddddddd" in failure.message
+    assert "405" in failure.message
