@@ -83,6 +83,7 @@ bench: binaries
 	$(BIN)/python bench/jobs_convergence.py
 	$(BIN)/python bench/chaos_convergence.py
 	$(BIN)/python bench/realnode_start.py
+	$(BIN)/python bench/build_python3.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

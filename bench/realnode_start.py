@@ -29,8 +29,10 @@ from pathlib import Path
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
 from racetrack_devcluster.processes import resident_mib
-from racetrack_devcluster.realnode import baseimage, cgroups, cleanup, detect, network, oci
+from racetrack_devcluster.realnode import baseimage, cgroups, cleanup, detect, network
 from racetrack_devcluster.realnode.setup import RealNodeOptions
+from racetrack_images import oci
+from racetrack_images.registry import Reference, Registry
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,8 +83,8 @@ def applied_to_first_call(cluster: LocalCluster, options: RealNodeOptions) -> fl
     baseimage.job_image(
         store, options.base_image, REPO / "examples/jobs/adder", "entrypoint.py", "bench-adder"
     )
-    image = oci.Reference(cluster.real.registry_host, "jobs/adder", "bench")
-    oci.push(store, "bench-adder", image, cluster.real.registry_url)
+    image = Reference(cluster.real.registry_host, "jobs/adder", "bench")
+    oci.push(store, "bench-adder", image, Registry(cluster.real.registry_url))
     started = time.monotonic()
     cluster.kubectl("apply", "-f", "-", input=manifest(str(image)))
     ip = ""

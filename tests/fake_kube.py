@@ -79,7 +79,8 @@ class FakeKube:
         self.objects[path] = stored
         return copy.deepcopy(stored)
 
-    def delete(self, path: str) -> None:
+    def remove(self, path: str) -> None:
+        """Delete an object as if someone else had (not counted as a write)."""
         self.objects.pop(path, None)
 
     def obj(self, path: str) -> JsonDict:
@@ -149,6 +150,13 @@ class FakeKube:
         if "status" in current:
             updated["status"] = current["status"]
         return self._store(target, current, updated)
+
+    async def delete(self, path: str) -> bool:
+        if path not in self.objects:
+            return False
+        self.writes.append(("DELETE", path))
+        del self.objects[path]
+        return True
 
     async def text(self, path: str, query: list[tuple[str, str]] | None = None) -> str:
         self._answer(path)

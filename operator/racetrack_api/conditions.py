@@ -24,12 +24,13 @@ from racetrack_api.v1alpha1.common import Condition, ConditionStatus
 
 # -- condition types ---------------------------------------------------------------------
 READY = "Ready"
+BUILT = "Built"
 DEPLOYED = "Deployed"
 AVAILABLE = "Available"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
 
-JOB_CONDITION_TYPES = (READY, DEPLOYED, AVAILABLE, RECONCILING, STALLED)
+JOB_CONDITION_TYPES = (READY, BUILT, DEPLOYED, AVAILABLE, RECONCILING, STALLED)
 # Permission
 SUBJECT_FOUND = "SubjectFound"
 FAMILY_FOUND = "FamilyFound"
@@ -37,6 +38,28 @@ FAMILY_FOUND = "FamilyFound"
 # -- reasons -----------------------------------------------------------------------------
 # Ready
 REASON_JOB_READY = "JobReady"
+# Built (Jobs built from spec.git or spec.source). Unknown while a build waits or runs:
+REASON_BUILD_QUEUED = "BuildQueued"
+REASON_BUILDING = "Building"
+# True:
+REASON_BUILD_SUCCEEDED = "BuildSucceeded"
+# False, naming the step that failed (the builder reports the first four, see
+# racetrack_builder.report); also Ready's reason, and Stalled's when retrying cannot help.
+REASON_FETCH_FAILED = "FetchFailed"
+REASON_DEPENDENCIES_FAILED = "DependenciesFailed"
+REASON_IMAGE_BUILD_FAILED = "ImageBuildFailed"
+REASON_PUSH_FAILED = "PushFailed"
+REASON_BUILD_TIMED_OUT = "BuildTimedOut"
+#: A build pod that failed without saying why (killed, out of memory, a builder bug).
+REASON_BUILD_FAILED = "BuildFailed"
+BUILD_FAILURE_REASONS = (
+    REASON_FETCH_FAILED,
+    REASON_DEPENDENCIES_FAILED,
+    REASON_IMAGE_BUILD_FAILED,
+    REASON_PUSH_FAILED,
+    REASON_BUILD_TIMED_OUT,
+    REASON_BUILD_FAILED,
+)
 # Deployed
 REASON_DEPLOYMENT_UP_TO_DATE = "DeploymentUpToDate"
 REASON_DEPLOYMENT_OUTDATED = "DeploymentOutdated"
@@ -49,7 +72,8 @@ REASON_ROLLOUT_IN_PROGRESS = "RolloutInProgress"
 REASON_SECRET_NOT_FOUND = "SecretNotFound"
 REASON_UNKNOWN_JOB_TYPE = "UnknownJobType"
 REASON_JOB_TYPE_UNAVAILABLE = "JobTypeUnavailable"
-REASON_BUILD_NOT_SUPPORTED = "BuildNotSupported"
+#: The operator lacks a setting builds need (its registry, the builder image).
+REASON_BUILD_NOT_CONFIGURED = "BuildNotConfigured"
 REASON_INVALID_SPEC = "InvalidSpec"
 REASON_PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 REASON_NAME_CONFLICT = "NameConflict"

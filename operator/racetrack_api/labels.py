@@ -15,8 +15,16 @@ LABEL_FAMILY: Final = "racetrack.io/family"
 LABEL_VERSION: Final = "racetrack.io/version"
 LABEL_JOB: Final = "racetrack.io/job"
 
+#: On a build's batch Job and pods: the Job being built, and the hash of the build's inputs.
+#: (Not ``racetrack.io/job``: the job's Service selects its pods by that label.)
+LABEL_BUILD_OF: Final = "racetrack.io/build-of"
+LABEL_BUILD_INPUTS: Final = "racetrack.io/build-inputs"
+
 #: Any new value redeploys an unchanged Job (the original dashboard's Redeploy button).
 ANNOTATION_REDEPLOY_AT: Final = "racetrack.io/redeploy-at"
+#: Any new value rebuilds the image of a Job built from source, even if nothing changed
+#: (a moving branch, a dependency published again).
+ANNOTATION_REBUILD_AT: Final = "racetrack.io/rebuild-at"
 #: On a JobFamily the operator created: the owner of the Job that made it.
 ANNOTATION_OWNER_EMAIL: Final = "racetrack.io/owner-email"
 

@@ -14,6 +14,8 @@ import importlib.metadata
 import sys
 from typing import Any
 
+from racetrack_cli import source
+
 ENTRY_POINT_GROUP = "racetrack.cli"
 
 
@@ -48,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="racetrack", description="Deploy and govern Racetrack jobs on Kubernetes."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    source.register(commands)
     _register_plugins(commands)
     return parser
 

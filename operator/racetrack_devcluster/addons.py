@@ -13,7 +13,9 @@ from pathlib import Path
 
 from racetrack_devcluster.apiclient import http_ok
 from racetrack_devcluster.launcher import LocalCluster
-from racetrack_devcluster.realnode import baseimage, oci
+from racetrack_devcluster.realnode import baseimage
+from racetrack_devcluster.realnode import setup as realnode
+from racetrack_images.registry import Reference
 
 OPERATOR_COMPONENT = "racetrack-operator"
 
@@ -34,8 +36,11 @@ def crds_folder() -> Path:
     return repository_root() / "crds"
 
 
-def start_operator(cluster: LocalCluster) -> str:
-    """Run the operator against ``cluster``; returns the URL of its Prometheus metrics."""
+def start_operator(cluster: LocalCluster, extra: dict[str, str] | None = None) -> str:
+    """Run the operator against ``cluster``; returns the URL of its Prometheus metrics.
+
+    ``extra`` are more ``RACETRACK_*`` variables (tests shorten retries with them).
+    """
     metrics_port = cluster.ports.claim("racetrack-operator metrics")
     liveness_port = cluster.ports.claim("racetrack-operator liveness")
     liveness = f"http://127.0.0.1:{liveness_port}/healthz"
@@ -43,7 +48,7 @@ def start_operator(cluster: LocalCluster) -> str:
     base_image = cluster.options.real_node.base_image if cluster.options.real_node else None
     if cluster.real is not None and base_image is not None:
         # The base image the node's registry holds runs docker-proxy Jobs' proxies.
-        pushed = oci.Reference(cluster.real.registry_host, baseimage.REPOSITORY, base_image.tag)
+        pushed = Reference(cluster.real.registry_host, baseimage.REPOSITORY, base_image.tag)
         settings["RACETRACK_JOB_RUNTIME_IMAGE"] = str(pushed)
     component = cluster.spawn(
         OPERATOR_COMPONENT,
@@ -55,6 +60,9 @@ def start_operator(cluster: LocalCluster) -> str:
             **settings,
             "PYTHONUNBUFFERED": "1",
             **({"PATH": os.environ["PATH"]} if "PATH" in os.environ else {}),
+            # A real node can run builds: the registry, builder images, wheels and CA.
+            **(realnode.operator_env(cluster.real) if cluster.real else {}),
+            **(extra or {}),
         },
         needs=("kube-apiserver",),
         probe=lambda: http_ok(liveness),

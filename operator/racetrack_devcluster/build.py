@@ -40,6 +40,13 @@ KUBERNETES_NODE_COMMANDS: dict[str, str] = {
     "kube-proxy": "k8s.io/kubernetes/cmd/kube-proxy",
 }
 
+#: The Dockerfile builder's binaries (from ``gomod/buildkit``), only built for real nodes.
+BUILDKIT_COMMANDS: dict[str, str] = {
+    "buildkitd": "github.com/moby/buildkit/cmd/buildkitd",
+    "buildctl": "github.com/moby/buildkit/cmd/buildctl",
+    "rootlesskit": "github.com/rootless-containers/rootlesskit/v3/cmd/rootlesskit",
+}
+
 #: Bumped when ``gomod/pause`` changes, so the cache never reuses an old sandbox binary.
 PAUSE_BUILD = "1"
 
@@ -169,6 +176,21 @@ class BinaryCache:
 
     def pause_dir(self) -> Path:
         return self.bin_dir / f"pause-{PAUSE_BUILD}"
+
+    def buildkit_dir(self) -> Path:
+        return self.bin_dir / f"buildkit-{versions.BUILDKIT_VERSION}"
+
+    def ensure_buildkit(self) -> Path:
+        """Build BuildKit and RootlessKit if missing; the folder holding the binaries."""
+        if not all((self.buildkit_dir() / name).is_file() for name in BUILDKIT_COMMANDS):
+            self._build_into(
+                self.buildkit_dir(),
+                f"BuildKit {versions.BUILDKIT_VERSION} and "
+                f"RootlessKit {versions.ROOTLESSKIT_VERSION}",
+                "~3 minutes on 2 cores",
+                _go_build("buildkit", "-s -w", BUILDKIT_COMMANDS.values()),
+            )
+        return self.buildkit_dir()
 
     def node_binaries(self) -> NodeBinaries:
         return NodeBinaries(

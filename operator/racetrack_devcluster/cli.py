@@ -96,6 +96,9 @@ def _err(message: str) -> None:
 
 def _print_usage(state: devstate.DevState) -> None:
     print(f"KUBECONFIG={state.kubeconfig}")
+    if state.git:
+        print(f"GIT={state.git}")
+        print(f"CA={state.ca_file}")
     print(
         f"Use it with:\n"
         f"  export KUBECONFIG={state.kubeconfig}\n"
@@ -104,6 +107,9 @@ def _print_usage(state: devstate.DevState) -> None:
         + (
             f"Nodes: real; local registry: {state.registry} "
             f"(base image {state.registry}/{baseimage.REPOSITORY}:{baseimage.LATEST_TAG})\n"
+            f"Build from git: GIT_SSL_CAINFO=$CA git push $GIT/NAME.git main, then a Job with\n"
+            f"  spec.git.remote: $GIT/NAME.git (requirements install from {state.wheels})\n"
+            f"Build from a folder: racetrack source push DIR --registry {state.registry}\n"
             if state.nodes == "real"
             else ""
         )

@@ -49,6 +49,11 @@ class DevState:
     registry: str = ""
     #: With real nodes, the node's network namespace, where cluster IPs route.
     netns: str = ""
+    #: With real nodes: the git server's base URL (``git push GIT/NAME.git`` creates NAME),
+    #: the CA file its certificate chains to, and the wheel folder builds install from.
+    git: str = ""
+    ca_file: str = ""
+    wheels: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

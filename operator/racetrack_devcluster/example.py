@@ -19,7 +19,9 @@ import yaml
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.devstate import DevState
 from racetrack_devcluster.launcher import run_kubectl
-from racetrack_devcluster.realnode import assets, baseimage, network, oci
+from racetrack_devcluster.realnode import assets, baseimage, network
+from racetrack_images import oci
+from racetrack_images.registry import Reference, Registry
 
 EXAMPLE_JOB = Path("examples/adder.yaml")
 EXAMPLE_CODE = Path("examples/jobs/adder")
@@ -40,10 +42,8 @@ def push_job_image(state: DevState, cache: BinaryCache, root: Path, job: dict[st
     ref_name = f"example-{spec['name']}-{spec['version']}"
     entrypoint = spec["jobtypeExtra"]["entrypoint_path"]
     baseimage.job_image(store, options.base_image, root / EXAMPLE_CODE, entrypoint, ref_name)
-    target = oci.Reference(
-        state.registry, f"racetrack/job-entrypoint/{spec['name']}", spec["version"]
-    )
-    oci.push(store, ref_name, target, f"http://{state.registry}")
+    target = Reference(state.registry, f"racetrack/job-entrypoint/{spec['name']}", spec["version"])
+    oci.push(store, ref_name, target, Registry(f"http://{state.registry}"))
     return str(target)
 
 

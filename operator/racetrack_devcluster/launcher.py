@@ -165,7 +165,7 @@ class LocalCluster:
             else self.ports.reclaim("kube-apiserver", previous.get("kube-apiserver"))
         }
         names = ["etcd", "etcd (peer)", "kube-controller-manager", "kube-scheduler", "kwok"]
-        for name in names + (["registry"] if self.options.real_node else []):
+        for name in names + (["registry", "sources"] if self.options.real_node else []):
             ports[name] = self.ports.reclaim(name, previous.get(name))
         return ports
 
@@ -221,6 +221,7 @@ class LocalCluster:
                 self.server,
                 self.data_dir,
                 ports["registry"],
+                ports["sources"],
                 api,
                 self.spawn,
                 self.components,

@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             nodes=args.nodes,
             registry=cluster.real.registry_host if cluster.real else "",
             netns=str(cluster.real.network.netns_path) if cluster.real else "",
+            git=cluster.real.git_url if cluster.real else "",
+            ca_file=str(cluster.real.ca_file or "") if cluster.real else "",
+            wheels=str(cluster.options.real_node.wheels) if cluster.options.real_node else "",
         ),
     )
     published = cluster.healer.statuses()

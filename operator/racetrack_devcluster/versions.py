@@ -9,6 +9,9 @@ from typing import Final
 KUBERNETES_VERSION: Final = "v1.37.2"
 ETCD_VERSION: Final = "v3.6.16"
 KWOK_VERSION: Final = "v0.8.0"
+#: The Dockerfile builder: BuildKit, and RootlessKit to run it without root.
+BUILDKIT_VERSION: Final = "v0.34.2"
+ROOTLESSKIT_VERSION: Final = "v3.2.0"
 
 #: The Go release the modules declare; older toolchains refuse to build k8s.io/kubernetes.
 MINIMUM_GO_VERSION: Final = (1, 26)

@@ -98,6 +98,8 @@ class Api(Protocol):
 
     async def text(self, path: str, query: list[tuple[str, str]] | None = None) -> str: ...
 
+    async def delete(self, path: str) -> bool: ...
+
     def close(self) -> None: ...
 
 
@@ -273,3 +275,13 @@ class Kube:
 
     async def replace(self, path: str, body: JsonDict) -> JsonDict:
         return await self.request("PUT", path, body)
+
+    async def delete(self, path: str) -> bool:
+        """Delete with its dependents in the background; False when it was already gone."""
+        try:
+            await self.request("DELETE", path, {"propagationPolicy": "Background"})
+        except ApiError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True

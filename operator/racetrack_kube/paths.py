@@ -16,6 +16,12 @@ def services(namespace: str, name: str | None = None) -> str:
     return f"{base}/{name}" if name else base
 
 
+def batch_jobs(namespace: str | None, name: str | None = None) -> str:
+    """Batch Jobs (``batch/v1``), which build images; ``namespace`` None: every namespace."""
+    base = "/apis/batch/v1" + (f"/namespaces/{namespace}" if namespace else "") + "/jobs"
+    return f"{base}/{name}" if name else base
+
+
 def pods(namespace: str) -> str:
     return f"/api/v1/namespaces/{namespace}/pods"
 

@@ -71,6 +71,40 @@ class Settings:
     Jobs stall with JobTypeUnavailable."""
     cluster_domain: str = "cluster.local"
     """RACETRACK_CLUSTER_DOMAIN: used in status.url."""
+    registry: str = ""
+    """RACETRACK_REGISTRY: host[:port] of the registry built images are named by (and pushed
+    to); builds are refused while it is empty."""
+    registry_endpoint: str = ""
+    """RACETRACK_REGISTRY_ENDPOINT: the URL build pods reach that registry at, when it is not
+    https://REGISTRY (a node-local name such as 127.0.0.1:5000, an HTTP-only registry)."""
+    image_repository_prefix: str = "racetrack/jobs"
+    """RACETRACK_IMAGE_REPOSITORY_PREFIX: built images are PREFIX/FAMILY:VERSION-REVISION."""
+    builder_image: str = ""
+    """RACETRACK_BUILDER_IMAGE: the image of build pods (fetch, python3 layer composition)."""
+    buildkit_image: str = ""
+    """RACETRACK_BUILDKIT_IMAGE: the image of Dockerfile build pods (rootless BuildKit)."""
+    python3_base_image: str = ""
+    """RACETRACK_PYTHON3_BASE_IMAGE: what python3 images are built on; in RACETRACK_REGISTRY,
+    so its layers are mounted into job images instead of copied."""
+    build_env: tuple[str, ...] = ()
+    """RACETRACK_BUILD_ENV: comma-separated NAME=VALUE given to every build, under the Job's
+    own buildEnv (a package index: PIP_INDEX_URL=..., or PIP_NO_INDEX=1,PIP_FIND_LINKS=...)."""
+    build_ca_configmap: str = ""
+    """RACETRACK_BUILD_CA_CONFIGMAP: a ConfigMap in each Job's namespace whose keys are PEM
+    certificates builds trust besides the system's (kube-root-ca.crt: the cluster's CA)."""
+    build_timeout_seconds: int = 900
+    """RACETRACK_BUILD_TIMEOUT_SECONDS: a build still running after this long has failed."""
+    build_retries: int = 3
+    """RACETRACK_BUILD_RETRIES: how often a build failing for a reason that may pass (an
+    unreachable server) is tried again, with the Job controller's backoff (10 s, 20 s...)."""
+    max_concurrent_builds: int = 4
+    """RACETRACK_MAX_CONCURRENT_BUILDS: builds running at once in the cluster; others wait."""
+    build_poll_seconds: float = 1.0
+    """RACETRACK_BUILD_POLL_SECONDS: how often a running build's pods are read for its step."""
+    build_memory: str = "1Gi"
+    """RACETRACK_BUILD_MEMORY: memory request and limit of each build container."""
+    build_cpu: str = "1"
+    """RACETRACK_BUILD_CPU: CPU limit of each build container (requests a tenth of it)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -82,7 +116,7 @@ class Settings:
                 continue
             values[field.name] = _parse(field.name, field.type, raw)
         settings = cls(**values)  # type: ignore[arg-type]
-        for name in ("api_concurrency", "object_workers"):
+        for name in ("api_concurrency", "object_workers", "max_concurrent_builds"):
             if getattr(settings, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
         if settings.api_retry_seconds <= 0:
@@ -92,7 +126,29 @@ class Settings:
                 f"{PREFIX}IMAGE_PULL_POLICY must be Always, IfNotPresent or Never, "
                 f"not {settings.image_pull_policy!r}"
             )
+        for item in settings.build_env:
+            name, sep, _ = item.partition("=")
+            if not sep or not name.isidentifier():
+                raise SettingsError(
+                    f"{PREFIX}BUILD_ENV must be comma-separated NAME=VALUE pairs, not {item!r}"
+                )
+        base = settings.python3_base_image
+        if base and settings.registry and not base.startswith(settings.registry + "/"):
+            raise SettingsError(
+                f"{PREFIX}PYTHON3_BASE_IMAGE must be in {PREFIX}REGISTRY ({settings.registry}): "
+                "its layers are mounted into job images, which works within one registry"
+            )
         return settings
+
+    @property
+    def registry_url(self) -> str:
+        """Where build pods reach the registry."""
+        return self.registry_endpoint or f"https://{self.registry}"
+
+    def build_env_map(self) -> dict[str, str]:
+        """``RACETRACK_BUILD_ENV`` as a mapping (values may hold "=")."""
+        pairs = (item.partition("=") for item in self.build_env)
+        return {name: value for name, _, value in pairs}
 
 
 def _parse(name: str, type_: object, raw: str) -> object:

@@ -7,7 +7,7 @@ them once and answers two questions for the operator and the build:
   with the original Racetrack's matching rules) -> ``JobType``: the resolved version, port,
   probe paths and timings, default env, the ``jobtype_extra`` -> env mapping
   (``JobType.runtime_env``), the proxy of a two-container type, the build recipe;
-- ``render_dockerfile(job_type, ...)``: the python3 build recipe filled in for one job.
+- ``render_dockerfile(job_type, ...)``: the Dockerfile of a python3 job with system packages.
 
 Unknown references raise ``UnknownJobTypeError`` whose message lists what is supported,
 so a user who typed ``python:3`` reads the fix in the Job's status.

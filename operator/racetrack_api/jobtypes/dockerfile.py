@@ -1,18 +1,21 @@
-"""Rendering the python3 build recipe into a Dockerfile for one job.
+"""Rendering a job type's Dockerfile template for one job (python3 jobs with system packages).
 
-The template lives in ``jobtypes.yaml``; this module computes the optional steps
-(system packages, build env, the user's requirements) and substitutes ``${name}``
-placeholders with ``string.Template``, so the data file stays readable without a template
-engine. Every user value that reaches the Dockerfile is checked or quoted here: package
-names against a strict pattern, env names as identifiers, values JSON-quoted, paths
-relative without ``..``. A rejected value raises ``BuildRecipeError`` naming the field.
+A python3 job that needs Debian packages (``systemDependencies``) cannot be composed from
+layers: the packages must be installed by apt inside the image. Such jobs are built with
+BuildKit from the job type's ``dockerfile_template``, on the same base image, with the
+requirements installed where the runtime looks for them.
+
+The template lives in ``jobtypes.yaml``; ``${name}`` placeholders are filled with
+``string.Template`` so the data file reads without a template engine. Every user value that
+reaches the Dockerfile is checked here: package names against a strict pattern, paths
+relative without ``..``, argument names as identifiers. Values of build variables never enter
+the Dockerfile: each is declared with ``ARG`` and passed by the builder as a build argument,
+and secret ones are mounted for the one step that installs requirements.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import shlex
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
@@ -20,9 +23,15 @@ from typing import Any
 
 from racetrack_api.jobtypes.model import JobType, JobTypeError
 
-_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.:=~-]*$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_VERSIONISH = re.compile(r"^[A-Za-z0-9._-]+$")
+_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+:~-]+)?$")
+_ARG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IMAGE = re.compile(r"^[^\s\"'$\\]+$")
+DEBIAN_SUITE = "bookworm"
+#: Where the requirements go, as in a composed image (the runtime's VENV_PACKAGES_PATH).
+PACKAGES_DIR = "/job-packages"
+#: What the requirements step reads a secret build environment and extra CAs from.
+SECRET_BUILD_ENV = "build_secrets"
+CA_BUNDLE = "ca_bundle"
 
 
 class BuildRecipeError(JobTypeError):
@@ -33,40 +42,34 @@ def render_dockerfile(
     job_type: JobType,
     jobtype_extra: Mapping[str, Any],
     *,
-    runtime_requirements: Sequence[str],
-    system_dependencies: Sequence[str] = (),
-    build_env: Mapping[str, str] | None = None,
+    base_image: str,
+    system_dependencies: Sequence[str],
+    build_args: Sequence[str] = (),
 ) -> str:
-    """The Dockerfile of one job of a ``template`` job type (python3).
-
-    ``runtime_requirements`` are what the job runtime needs installed (pip requirement
-    strings), as the build tooling knows them.
-    """
+    """The Dockerfile of one job of a ``compose`` job type with system packages."""
     recipe = job_type.build
-    if recipe.kind != "template" or recipe.dockerfile_template is None:
+    if recipe.kind != "compose" or recipe.dockerfile_template is None:
         raise BuildRecipeError(f"job type {job_type.reference} builds from the user's Dockerfile")
-    job_type.runtime_env(jobtype_extra)  # raises for missing required keys
-    values = dict(recipe.defaults)
-    for key in ("python_version", "debian_version"):
-        if jobtype_extra.get(key) is not None:
-            values[key] = _versionish(key, str(jobtype_extra[key]))
-    values["entrypoint_path"] = _relative_path(
-        "entrypoint_path", str(jobtype_extra["entrypoint_path"])
-    )
-    values["runtime_requirements"] = " ".join(shlex.quote(r) for r in runtime_requirements)
-    values["port"] = str(job_type.port)
-    values["runtime_context_dir"] = recipe.runtime_context_dir or ".racetrack/runtime"
-    values["system_dependencies_step"] = _system_step(system_dependencies)
-    values["build_env_step"] = _env_step(build_env or {})
-    values["requirements_step"] = _requirements_step(jobtype_extra.get("requirements_path"))
+    if not _IMAGE.match(base_image):
+        raise BuildRecipeError(f"base image {base_image!r} is not an image reference")
+    for package in system_dependencies:
+        if not _PACKAGE.match(package):
+            raise BuildRecipeError(f"systemDependencies: {package!r} is not a package name")
+    for name in build_args:
+        if not _ARG_NAME.match(name):
+            raise BuildRecipeError(f"buildEnv: {name!r} is not a valid variable name")
+    requirements = jobtype_extra.get("requirements_path")
+    packages = list(system_dependencies) + (["python3-pip"] if requirements else [])
+    values = {
+        "base_image": base_image,
+        "build_args": "\n".join(f"ARG {name}" for name in sorted(set(build_args))),
+        "debian_suite": DEBIAN_SUITE,
+        "packages": " ".join(packages),
+        "requirements_step": _requirements_step(requirements),
+        "port": str(job_type.port),
+    }
     text = string.Template(recipe.dockerfile_template).substitute(values)
     return "\n".join(line for line in text.splitlines() if line.strip()) + "\n"
-
-
-def _versionish(field: str, value: str) -> str:
-    if not _VERSIONISH.match(value):
-        raise BuildRecipeError(f"jobtype_extra.{field} {value!r} is not a valid image tag part")
-    return value
 
 
 def _relative_path(field: str, value: str) -> str:
@@ -77,33 +80,20 @@ def _relative_path(field: str, value: str) -> str:
     return path.as_posix()
 
 
-def _system_step(packages: Sequence[str]) -> str:
-    for package in packages:
-        if not _PACKAGE.match(package):
-            raise BuildRecipeError(f"system_dependencies: {package!r} is not a package name")
-    if not packages:
-        return ""
-    names = " ".join(packages)
-    return (
-        "RUN apt-get update && apt-get install -y --no-install-recommends "
-        f"{names} && rm -rf /var/lib/apt/lists/*"
-    )
-
-
-def _env_step(build_env: Mapping[str, str]) -> str:
-    lines = []
-    for name, value in sorted(build_env.items()):
-        if not _ENV_NAME.match(name):
-            raise BuildRecipeError(f"build_env: {name!r} is not a valid variable name")
-        lines.append(f"ENV {name}={json.dumps(str(value))}")
-    return "\n".join(lines)
-
-
 def _requirements_step(requirements_path: Any) -> str:
     if not requirements_path:
         return ""
     path = _relative_path("requirements_path", str(requirements_path))
+    # The secret build environment (KEY="value" lines) and the installation's extra CAs are
+    # mounted for this one step and never stored in a layer.
     return (
-        f"COPY {path} /src/job/{path}\n"
-        f"RUN /src/job-venv/bin/pip install --no-cache-dir -r /src/job/{path}"
+        f"COPY {path} /job/{path}\n"
+        f"RUN --mount=type=secret,id={SECRET_BUILD_ENV},required=false "
+        f"--mount=type=secret,id={CA_BUNDLE},required=false \\\n"
+        f"    set -a && if [ -f /run/secrets/{SECRET_BUILD_ENV} ]; then "
+        f". /run/secrets/{SECRET_BUILD_ENV}; fi && set +a \\\n"
+        f"    && if [ -f /run/secrets/{CA_BUNDLE} ]; then "
+        f"export PIP_CERT=/run/secrets/{CA_BUNDLE}; fi \\\n"
+        f"    && python3 -m pip install --no-cache-dir --no-compile --break-system-packages "
+        f"--target {PACKAGES_DIR} --requirement /job/{path}"
     )

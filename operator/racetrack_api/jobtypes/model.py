@@ -41,22 +41,22 @@ class Probes(_Frozen):
 
 
 class BuildRecipe(_Frozen):
-    """How an image of this type is built.
+    """How an image of this type is built from a Job's source.
 
-    ``template``: the Dockerfile is rendered from ``dockerfile_template`` (see
-    ``render_dockerfile``); ``user-dockerfile``: the user's ``user_dockerfile`` is used.
+    ``compose``: the base image plus a requirements layer and a code layer, written by the
+    builder without running anything (python3); a Job with ``systemDependencies`` is built
+    from ``dockerfile_template`` instead (see ``render_dockerfile``). ``user-dockerfile``:
+    the user's ``user_dockerfile`` at the root of the job's folder, built with BuildKit.
     """
 
-    kind: Literal["template", "user-dockerfile"]
+    kind: Literal["compose", "user-dockerfile"]
     dockerfile_template: str | None = None
     user_dockerfile: str | None = None
-    runtime_context_dir: str | None = None
-    defaults: Mapping[str, str] = pydantic.Field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
+    """``jobtype_extra`` keys that change the image (a change rebuilds it)."""
 
     @pydantic.model_validator(mode="after")
     def _kind_fields(self) -> BuildRecipe:
-        if self.kind == "template" and not self.dockerfile_template:
-            raise ValueError("a template build needs dockerfile_template")
         if self.kind == "user-dockerfile" and not self.user_dockerfile:
             raise ValueError("a user-dockerfile build needs user_dockerfile")
         return self

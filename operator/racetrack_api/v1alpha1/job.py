@@ -81,7 +81,16 @@ def _env_keys(field: str) -> Check:
 
 _ENV_NAME = re.compile(ENV_NAME_REGEX)
 EnvValue = Annotated[str, Field(max_length=65536)]
-BuildEnv = Annotated[dict[str, EnvValue], Field(max_length=256), _env_keys("spec.buildEnv")]
+BuildEnv = Annotated[
+    dict[str, EnvValue],
+    Field(max_length=256),
+    _env_keys("spec.buildEnv"),
+    Check(
+        "!self.exists(k, k.startsWith('RACETRACK_'))",
+        "spec.buildEnv must not set RACETRACK_* variables: they configure the builder",
+        check=lambda env: not any(k.startswith("RACETRACK_") for k in env),
+    ),
+]
 RuntimeEnv = Annotated[
     dict[str, EnvValue],
     Field(max_length=256),
@@ -142,6 +151,41 @@ class GitSource(ApiModel):
         ),
     ] = "."
     """Directory of the job inside the repository (the build context)."""
+    credentials: SecretRef | None = None
+    """Secret with the keys username and password (a kubernetes.io/basic-auth Secret) for
+    the repository; a token goes in password."""
+
+
+class SourceArtifact(ApiModel):
+    """A job's folder pushed to a registry as an OCI artifact (``racetrack source push``)."""
+
+    artifact: Annotated[
+        str,
+        Field(max_length=512),
+        Matches(
+            r"^[^\s@]+/[^\s@]+@sha256:[0-9a-f]{64}$",
+            "spec.source.artifact must be REGISTRY/REPOSITORY@sha256:DIGEST (what `racetrack "
+            "source push DIR` prints): a digest names one immutable folder",
+        ),
+    ]
+    """The artifact by digest, e.g. registry.example.org/racetrack/sources/adder@sha256:..."""
+
+
+SYSTEM_PACKAGE_REGEX = r"^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+:~-]+)?$"
+SystemDependencies = Annotated[
+    list[
+        Annotated[
+            str,
+            Field(max_length=128),
+            Matches(
+                SYSTEM_PACKAGE_REGEX,
+                "each spec.systemDependencies entry must be a Debian package name such as "
+                "libgomp1, optionally with =VERSION",
+            ),
+        ]
+    ],
+    Field(max_length=64),
+]
 
 
 MemoryMin = Annotated[str, QuantityType("spec.resources.memoryMin")]
@@ -194,9 +238,18 @@ class JobSpec(ApiModel):
 
     cel_rules: ClassVar[tuple[CelRule, ...]] = (
         CelRule(
-            "has(self.git) != has(self.image)",
-            "set exactly one of spec.git (build from source) and spec.image (prebuilt image)",
-            check=lambda s: (s.git is None) != (s.image is None),
+            "(has(self.git) ? 1 : 0) + (has(self.source) ? 1 : 0) + (has(self.image) ? 1 : 0) == 1",
+            "set exactly one of spec.git (build from a git repository), spec.source (build "
+            "from a folder pushed with `racetrack source push`) and spec.image (a prebuilt image)",
+            check=lambda s: [s.git, s.source, s.image].count(None) == 2,
+        ),
+        CelRule(
+            "!has(self.image) || !has(self.systemDependencies) "
+            "|| size(self.systemDependencies) == 0",
+            "spec.systemDependencies are installed by a build: they need spec.git or "
+            "spec.source, not a prebuilt spec.image",
+            field_path=".systemDependencies",
+            check=lambda s: s.image is None or not s.system_dependencies,
         ),
     )
 
@@ -242,7 +295,9 @@ class JobSpec(ApiModel):
     ]
     """Job type and its version, e.g. python3:2.15.1."""
     git: GitSource | None = None
-    """Build the image from this git source (exclusive with image)."""
+    """Build the image from this git source (exclusive with source and image)."""
+    source: SourceArtifact | None = None
+    """Build the image from a folder pushed to a registry (exclusive with git and image)."""
     image: (
         Annotated[
             str,
@@ -251,9 +306,11 @@ class JobSpec(ApiModel):
         ]
         | None
     ) = None
-    """Run this prebuilt image instead of building one (exclusive with git)."""
+    """Run this prebuilt image instead of building one (exclusive with git and source)."""
+    system_dependencies: SystemDependencies = Field(default_factory=list)
+    """Debian packages the job needs, installed by a Dockerfile build of the image."""
     build_env: BuildEnv = Field(default_factory=dict)
-    """Plain environment variables for the image build."""
+    """Plain environment variables for the image build (pip's settings, build arguments)."""
     runtime_env: RuntimeEnv = Field(default_factory=dict)
     """Plain environment variables for the running job."""
     secret_build_env: SecretRef | None = None
@@ -304,15 +361,43 @@ class UnhealthyPod(StatusModel):
     """The container's last log lines (of its previous run after a crash)."""
 
 
+class BuildStatus(StatusModel):
+    """The newest build of the Job's image: in progress, failed or succeeded."""
+
+    inputs: str
+    """Hash of what the build was made from (source, build env, job type, rebuild-at)."""
+    job: str
+    """The batch Job running the build: `kubectl logs job/NAME --all-containers`."""
+    step: str | None = None
+    """The step running now, or the one that failed (fetch, dependencies, image, dockerfile)."""
+    attempts: int = 0
+    """Build pods started so far (failed attempts are retried with backoff)."""
+    revision: str | None = None
+    """What was built: the git commit, or the source artifact's digest."""
+    image: str | None = None
+    """The pushed image, by digest; set once the build succeeded."""
+    started_at: str | None = None
+    """When the build started (RFC 3339)."""
+    finished_at: str | None = None
+    """When it succeeded or failed for good (RFC 3339)."""
+    durations: Annotated[dict[str, float], Field(max_length=16)] = Field(default_factory=dict)
+    """Seconds spent in each phase (clone, dependencies, layers, push, build)."""
+    log_tail: Annotated[list[str], Field(max_length=20)] = Field(default_factory=list)
+    """The failed step's last log lines."""
+
+
 class JobStatus(StatusModel):
     """What the operator observed; conditions explain every state."""
 
     observed_generation: int = 0
     """metadata.generation the status was computed from."""
     conditions: Conditions = Field(default_factory=list)
-    """Ready, Deployed and Available; Reconciling and Stalled only while True."""
+    """Ready, Built (built Jobs), Deployed and Available; Reconciling and Stalled only while
+    True."""
     image: str | None = None
-    """Image the Deployment runs."""
+    """Image the Deployment runs (a built image by digest)."""
+    build: BuildStatus | None = None
+    """The newest build, for Jobs built from spec.git or spec.source."""
     url: str | None = None
     """In-cluster URL of the job's Service."""
     replicas: int = 0
@@ -348,6 +433,8 @@ class Job(CustomResource):
             PrinterColumn("Ready", f"{_READY}.status"),
             PrinterColumn("Reason", f"{_READY}.reason"),
             AGE_COLUMN,
+            PrinterColumn("Built", '.status.conditions[?(@.type=="Built")].status', priority=1),
+            PrinterColumn("Revision", ".status.build.revision", priority=1),
             PrinterColumn("Image", ".status.image", priority=1),
             PrinterColumn("URL", ".status.url", priority=1),
         ),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from racetrack_devcluster.build import BinaryCache
-from racetrack_devcluster.realnode import baseimage, detect
+from racetrack_devcluster.realnode import builderimage, detect
 from racetrack_devcluster.realnode.setup import RealNodeOptions
 
 NODE_MODES = ("simulated", "real", "auto")
@@ -29,11 +29,22 @@ def prepare(nodes: str, cache: BinaryCache, progress: Callable[[str], None]) -> 
         progress(f"Real nodes are not possible here ({support.reason}); using simulated nodes")
         return "simulated"
     cache.ensure_node()
-    baseimage.BaseImageBuilder(cache.cache_dir, progress).ensure()
+    buildkit = cache.ensure_buildkit()
+    images = builderimage.BuilderImageBuilder(cache.cache_dir, progress)
+    images.ensure()
+    images.ensure_builders(buildkit)
     return "real"
 
 
-def options(cache: BinaryCache) -> RealNodeOptions:
-    """Real node options from what :func:`prepare` left in the cache (builds nothing slow)."""
-    builder = baseimage.BaseImageBuilder(cache.cache_dir, lambda _: None)
-    return RealNodeOptions(cache.node_binaries(), cache.cache_dir, builder.ensure())
+def options(
+    cache: BinaryCache, progress: Callable[[str], None] = lambda _: None
+) -> RealNodeOptions:
+    """Real node options from what :func:`prepare` left in the cache (builds nothing slow
+    when it ran first)."""
+    images = builderimage.BuilderImageBuilder(cache.cache_dir, progress)
+    return RealNodeOptions(
+        cache.ensure_node(),
+        cache.cache_dir,
+        images.ensure(),
+        images.ensure_builders(cache.ensure_buildkit()),
+    )

@@ -30,13 +30,15 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import racetrack_job_runtime
 import racetrack_job_wrapper
-from racetrack_devcluster.realnode import cleanup, oci
+from racetrack_devcluster.realnode import cleanup
+from racetrack_images import oci
 from racetrack_job_runtime import requirements
 from racetrack_job_runtime.config import DEFAULT_PORT
 
@@ -96,15 +98,34 @@ def _digest(*parts: str) -> str:
 IMAGE_PACKAGES = (racetrack_job_runtime, racetrack_job_wrapper)
 
 
-def runtime_files() -> dict[str, bytes]:
-    """Source files of the image's packages, keyed by their path under site-packages."""
+def package_files(packages: Iterable[ModuleType]) -> dict[str, bytes]:
+    """Source files of Python packages, keyed by their path under site-packages."""
     files = {}
-    for module in IMAGE_PACKAGES:
+    for module in packages:
         package = Path(str(module.__file__)).parent
         for path in sorted(package.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 files[f"{package.name}/{path.relative_to(package)}"] = path.read_bytes()
     return files
+
+
+def runtime_files() -> dict[str, bytes]:
+    """Source files of the image's packages, keyed by their path under site-packages."""
+    return package_files(IMAGE_PACKAGES)
+
+
+def add_packages(
+    tar: tarfile.TarFile, files: dict[str, bytes], command: str, script: bytes
+) -> None:
+    """Packages (``package_files``) into site-packages, and a command that runs them."""
+    directories = {str(parent) for relative in files for parent in Path(relative).parents[:-1]}
+    for directory in ("usr/local/bin", SITE_PACKAGES):
+        oci.add_directory(tar, directory)
+    for directory in sorted(directories):
+        oci.add_directory(tar, f"{SITE_PACKAGES}/{directory}")
+    for relative, data in files.items():
+        oci.add_file(tar, f"{SITE_PACKAGES}/{relative}", data)
+    oci.add_file(tar, f"usr/local/bin/{command}", script, mode=0o755)
 
 
 def os_key(mirror: str = DEFAULT_MIRROR) -> str:
@@ -146,7 +167,7 @@ class BaseImageBuilder:
     def ensure(self) -> BaseImage:
         os_ref = f"base-os-{os_key(mirror())}"
         deps_ref = f"base-deps-{deps_key()}"
-        final = _digest(os_ref, deps_ref, runtime_key())
+        final = _digest(os_ref, deps_ref, runtime_key(), TOP_LAYER_VERSION)
         image = BaseImage(ref_name=f"python3-base-{final}", tag=final)
         if self.store.manifest(image.ref_name) is not None:
             return image
@@ -157,16 +178,8 @@ class BaseImageBuilder:
         files = runtime_files()
 
         def write_runtime(tar: tarfile.TarFile) -> None:
-            directories = {
-                str(parent) for relative in files for parent in Path(relative).parents[:-1]
-            }
-            for directory in ("usr/local/bin", SITE_PACKAGES):
-                oci.add_directory(tar, directory)
-            for directory in sorted(directories):
-                oci.add_directory(tar, f"{SITE_PACKAGES}/{directory}")
-            for relative, data in files.items():
-                oci.add_file(tar, f"{SITE_PACKAGES}/{relative}", data)
-            oci.add_file(tar, "usr/local/bin/racetrack-job", _RUNTIME_SCRIPT, mode=0o755)
+            add_skeleton(tar)
+            add_packages(tar, files, "racetrack-job", _RUNTIME_SCRIPT)
 
         layers = [
             *self.store.layers_of(os_ref),
@@ -189,12 +202,19 @@ class BaseImageBuilder:
                 f"{what} failed (exit {result.returncode}): {' '.join(tail)}; log: {log_path}"
             )
 
-    def _build_os_layer(self, ref_name: str) -> None:
+    def _build_os_layer(
+        self,
+        ref_name: str,
+        packages: tuple[str, ...] = OS_PACKAGES,
+        customize: Callable[[Path], None] | None = None,
+        what: str = "base image",
+    ) -> None:
+        """debootstrap ``packages`` into a root filesystem, ``customize`` it, store the layer."""
         debootstrap = shutil.which("debootstrap")
         if debootstrap is None:
             raise BaseImageError("debootstrap is not installed; run: racetrack dev prereqs")
         self.progress(
-            f"Building base image OS layer (Debian {SUITE} + {', '.join(OS_PACKAGES)}; "
+            f"Building {what} OS layer (Debian {SUITE} + {', '.join(packages)}; "
             "first time only, ~2 minutes)"
         )
         started = time.monotonic()
@@ -206,13 +226,15 @@ class BaseImageBuilder:
                 [
                     debootstrap,
                     "--variant=minbase",
-                    f"--include={','.join(OS_PACKAGES)}",
+                    f"--include={','.join(packages)}",
                     SUITE,
                     str(rootfs),
                     mirror(),
                 ],
-                "base-image-debootstrap.log",
+                f"{ref_name.rsplit('-', 1)[0]}-debootstrap.log",
             )
+            if customize is not None:
+                customize(rootfs)
             layer = self.store.add_layer(
                 lambda tar: oci.add_tree(tar, rootfs, exclude=excluded_from_os)
             )
@@ -221,7 +243,7 @@ class BaseImageBuilder:
             # debootstrap mounts /proc (and more) inside the target while it works.
             cleanup.unmount_all(rootfs)
             shutil.rmtree(rootfs, ignore_errors=True)
-        self.progress(f"Built base image OS layer in {time.monotonic() - started:.0f} s")
+        self.progress(f"Built {what} OS layer in {time.monotonic() - started:.0f} s")
 
     def _build_deps_layer(self, ref_name: str) -> None:
         pinned = requirements.pinned()
@@ -260,6 +282,25 @@ class BaseImageBuilder:
             self.store.write_image(base_config(), [layer], ref_name)
         finally:
             shutil.rmtree(target, ignore_errors=True)
+
+
+#: Bumped when the top layer's layout changes (not its runtime files, which are hashed).
+TOP_LAYER_VERSION = "2"
+#: Empty folders the os layer leaves out with their contents but tools expect to exist:
+#: Python's tempfile, apt-get (a Dockerfile build's RUN) and loggers.
+SKELETON = (("tmp", 0o1777), ("var/log", 0o755), ("var/cache/apt/archives/partial", 0o755),
+            ("var/lib/apt/lists/partial", 0o755))  # fmt: skip
+
+
+def add_skeleton(tar: tarfile.TarFile) -> None:
+    added: set[str] = set()
+    for path, mode in SKELETON:
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            if folder not in added:
+                added.add(folder)
+                oci.add_directory(tar, folder, mode=mode if folder == path else 0o755)
 
 
 def base_config() -> oci.ImageConfig:

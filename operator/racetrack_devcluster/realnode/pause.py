@@ -11,7 +11,7 @@ from __future__ import annotations
 import tarfile
 from pathlib import Path
 
-from racetrack_devcluster.realnode import oci
+from racetrack_images import oci
 
 PAUSE_VERSION = "3.10-racetrack.1"
 REPOSITORY = "racetrack/pause"

@@ -52,16 +52,3 @@ def argv(config_path: Path) -> list[str]:
 def answers(base_url: str) -> bool:
     with urllib.request.urlopen(f"{base_url}/v2/", timeout=2) as response:
         return bool(response.status == 200)
-
-
-def has_manifest(base_url: str, repository: str, tag: str) -> bool:
-    request = urllib.request.Request(
-        f"{base_url}/v2/{repository}/manifests/{tag}",
-        method="HEAD",
-        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return bool(response.status == 200)
-    except urllib.error.HTTPError:
-        return False

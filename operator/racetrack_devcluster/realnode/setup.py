@@ -21,21 +21,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
 from racetrack_devcluster import pki
 from racetrack_devcluster.apiclient import ApiServerClient
 from racetrack_devcluster.build import NodeBinaries
 from racetrack_devcluster.processes import Component, Spawn, wait_until
 from racetrack_devcluster.realnode import (
     baseimage,
+    builderimage,
     cgroups,
     cleanup,
     containerd,
-    oci,
     pause,
     registry,
+    sourceserver,
 )
 from racetrack_devcluster.realnode import network as netns
 from racetrack_devcluster.realnode.node import RealNode, apiserver_kubelet_client
+from racetrack_images import oci
+from racetrack_images.registry import Reference, Registry
 
 NODE_TIMEOUT = 120.0
 #: Where each node keeps containerd's images and the kubelet's pods (on disk, short paths).
@@ -48,6 +54,13 @@ class RealNodeOptions:
     cache_dir: Path
     #: Pushed to the registry at start (as its tag and ``latest``) when given.
     base_image: baseimage.BaseImage | None = None
+    #: The build pods' images, pushed at start too; without them the operator cannot build.
+    builders: builderimage.BuilderImages | None = None
+
+    @property
+    def wheels(self) -> Path:
+        """The wheel folder builds install requirements from (kept across clusters)."""
+        return self.cache_dir / "wheels"
 
     @property
     def image_store(self) -> Path:
@@ -59,6 +72,14 @@ class RealNodeHandle:
     network: netns.NodeNetwork
     node: RealNode | None = None
     registry_port: int = 0
+    sources_port: int = 0
+    #: The cluster CA's certificate, which signs the source server's (for git's sslCAInfo).
+    ca_file: Path | None = None
+    git_password_file: Path | None = None
+    #: What the build pods run, once pushed (``registry/repository:tag``).
+    builder_image: str = ""
+    buildkit_image: str = ""
+    base_image: str = ""
 
     @property
     def registry_host(self) -> str:
@@ -68,6 +89,24 @@ class RealNodeHandle:
     @property
     def registry_url(self) -> str:
         return f"http://{self.registry_host}"
+
+    @property
+    def registry_endpoint(self) -> str:
+        """Where pods reach the registry: the host side of the node's veth."""
+        return f"http://{self.network.host_ip}:{self.registry_port}"
+
+    @property
+    def sources_url(self) -> str:
+        return f"https://{self.network.host_ip}:{self.sources_port}"
+
+    @property
+    def git_url(self) -> str:
+        """``git push <git_url>/NAME.git`` creates repository NAME."""
+        return f"{self.sources_url}/git"
+
+    @property
+    def wheels_url(self) -> str:
+        return f"{self.sources_url}/wheels/"
 
     @property
     def suffix(self) -> str:
@@ -127,6 +166,7 @@ def start(
     server: str,
     work_dir: Path,
     registry_port: int,
+    sources_port: int,
     api: ApiServerClient,
     spawn: Spawn,
     watched: list[Component],
@@ -151,15 +191,22 @@ def start(
     )
     wait_until("the registry", lambda: registry.answers(handle.registry_url), 30, watched)
     store = oci.BlobStore(options.image_store)
-    sandbox = oci.Reference(handle.registry_host, pause.REPOSITORY, pause.PAUSE_VERSION)
-    if not registry.has_manifest(handle.registry_url, sandbox.repository, sandbox.tag):
-        oci.push(
-            store, pause.ensure_image(store, options.binaries.pause), sandbox, handle.registry_url
-        )
+    sandbox = Reference(handle.registry_host, pause.REPOSITORY, pause.PAUSE_VERSION)
+    images = Registry(handle.registry_url)
+    if not images.has_manifest(sandbox.repository, sandbox.reference):
+        oci.push(store, pause.ensure_image(store, options.binaries.pause), sandbox, images)
     if options.base_image is not None:
         for tag in (options.base_image.tag, baseimage.LATEST_TAG):
-            target = oci.Reference(handle.registry_host, baseimage.REPOSITORY, tag)
-            oci.push(store, options.base_image.ref_name, target, handle.registry_url)
+            target = Reference(handle.registry_host, baseimage.REPOSITORY, tag)
+            oci.push(store, options.base_image.ref_name, target, images)
+        handle.base_image = (
+            f"{handle.registry_host}/{baseimage.REPOSITORY}:{options.base_image.tag}"
+        )
+    if options.builders is not None:
+        handle.builder_image, handle.buildkit_image = push_builders(
+            store, options.builders, handle.registry_host, images
+        )
+    start_sources(handle, options, certs, work_dir, sources_port, spawn)
     base, cgroup, _ = _node_paths(handle.suffix)
     node = RealNode(
         options.binaries,
@@ -189,3 +236,69 @@ def start(
     progress(
         f"Started real node {node.name} ({handle.network.node_ip} in netns {handle.network.netns})"
     )
+
+
+def push_builders(
+    store: oci.BlobStore, builders: builderimage.BuilderImages, host: str, images: Registry
+) -> tuple[str, str]:
+    """Push the build pods' images (tag and ``latest``); their names by content tag."""
+    pushed = []
+    for ref_name, repository, tag in (
+        (builders.builder_ref, builderimage.BUILDER_REPOSITORY, builders.builder_tag),
+        (builders.buildkit_ref, builderimage.BUILDKIT_REPOSITORY, builders.buildkit_tag),
+    ):
+        if ref_name is None or tag is None:
+            pushed.append("")
+            continue
+        for name in (tag, baseimage.LATEST_TAG):
+            oci.push(store, ref_name, Reference(host, repository, name), images)
+        pushed.append(f"{host}/{repository}:{tag}")
+    return pushed[0], pushed[1]
+
+
+def start_sources(
+    handle: RealNodeHandle,
+    options: RealNodeOptions,
+    certs: pki.ClusterPKI,
+    work_dir: Path,
+    port: int,
+    spawn: Spawn,
+) -> None:
+    """Serve git and the wheel folder on the node's address over TLS from the cluster CA."""
+    handle.sources_port = port
+    handle.ca_file = certs.ca.cert
+    folder = work_dir / "sources"
+    folder.mkdir(parents=True, exist_ok=True)
+    server = pki.CertificateAuthority.load(certs.ca).issue(
+        folder,
+        "sources",
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "racetrack-dev-sources")]),
+        server_ips=[handle.network.host_ip],
+    )
+    password = folder / "git-password"
+    password.write_text(secrets.token_urlsafe(18))
+    password.chmod(0o600)
+    handle.git_password_file = password
+    spawn(
+        "sources",
+        sourceserver.argv(
+            handle.network.host_ip, port, server.cert, server.key, folder / "git",
+            options.wheels, password,
+        ),
+    )  # fmt: skip
+
+
+def operator_env(handle: RealNodeHandle) -> dict[str, str]:
+    """What the operator needs to build images on this node: the registry (named as nodes
+    know it, reached where pods reach it), the builder and base images, the wheel folder as
+    the only package index, and the cluster CA (which signs the source server's
+    certificate) for builds to trust."""
+    return {
+        "RACETRACK_REGISTRY": handle.registry_host,
+        "RACETRACK_REGISTRY_ENDPOINT": handle.registry_endpoint,
+        "RACETRACK_BUILDER_IMAGE": handle.builder_image,
+        "RACETRACK_BUILDKIT_IMAGE": handle.buildkit_image,
+        "RACETRACK_PYTHON3_BASE_IMAGE": handle.base_image,
+        "RACETRACK_BUILD_ENV": f"PIP_NO_INDEX=1,PIP_FIND_LINKS={handle.wheels_url}",
+        "RACETRACK_BUILD_CA_CONFIGMAP": "kube-root-ca.crt",
+    }

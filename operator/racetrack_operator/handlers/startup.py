@@ -16,6 +16,7 @@ import kopf
 from racetrack_kube.client import Kube, load_api_client
 from racetrack_operator import metrics
 from racetrack_operator.handlers.storage import NoDiffBase
+from racetrack_operator.reconcile import build as builds
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.settings import Settings
 
@@ -99,7 +100,11 @@ async def startup(
     logger.info("Serving metrics on port %d.", port)
     workers = operator_settings.api_concurrency
     kube = Kube(load_api_client(workers, EVENT_SOURCE), workers, observe=_count_request)
-    memo.ctx = Context(kube, operator_settings)
+    ctx = Context(kube, operator_settings)
+    # Before any Job asks for a build slot: the builds already running take theirs.
+    for build in await builds.running_builds(ctx.kube, operator_settings.namespaces):
+        ctx.builds.seen_running(build)
+    memo.ctx = ctx
     scope = ", ".join(operator_settings.namespaces) or "all namespaces"
     logger.info("Racetrack operator started, watching %s.", scope)
 

@@ -8,6 +8,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from racetrack_kube.client import Api
+from racetrack_operator.reconcile.build import BuildSlots
 from racetrack_operator.reconcile.coalesce import Coalescer
 from racetrack_operator.reconcile.events import KopfRecorder, Recorder
 from racetrack_operator.reconcile.jobstate import JobState
@@ -43,3 +44,5 @@ class Context:
     )
     # Created on first use by ``racetrack_operator.reconcile.family.request_sync``.
     family_syncs: Coalescer | None = None
+    # Image builds running in the cluster, and Jobs waiting for one to finish.
+    builds: BuildSlots = dataclasses.field(default_factory=BuildSlots)

@@ -24,11 +24,13 @@ from racetrack_api.v1alpha1 import Job
 from racetrack_api.v1alpha1.job import JobStatus, UnhealthyPod
 from racetrack_kube import client, paths
 from racetrack_operator import metrics
+from racetrack_operator.reconcile import build as builds
 from racetrack_operator.reconcile import children
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.family import ensure_family, request_sync
 from racetrack_operator.reconcile.jobstate import Desired, JobState, load
 from racetrack_operator.reconcile.requeue import MAX_BACKOFF
+from racetrack_operator.render import buildstatus
 from racetrack_operator.render import rollout as rollouts
 from racetrack_operator.render.diff import merge_patch
 from racetrack_operator.render.jobs import event_ref, needs_apply
@@ -117,6 +119,10 @@ async def reconcile_job(
         ctx.requeue.schedule(key, delay, again)
         return
     ctx.requeue.succeeded(key)
+    state = ctx.jobs.get(key)
+    if state is not None and state.build.running:
+        # A running build's step is in its pods, which change without an event we watch.
+        ctx.requeue.schedule(("build", *key), ctx.settings.build_poll_seconds, again)
     if outcome is not None and outcome.problem is not None:
         problem = outcome.problem
         log.warning(
@@ -156,6 +162,19 @@ async def deployment_deleted(ctx: Context, namespace: str, job: str) -> None:
     await reconcile_job(ctx, namespace, job)
 
 
+async def build_seen(
+    ctx: Context, namespace: str, job: str, batch: dict[str, Any], *, deleted: bool = False
+) -> None:
+    """A build's batch Job changed: its Job learns how the build went, and a build that
+    finished (or was deleted) frees its slot for a Job waiting for one."""
+    if deleted or buildstatus.finished(batch):
+        ctx.builds.finished((namespace, str(batch["metadata"]["name"])))
+        for waiting in ctx.builds.take_waiting(ctx.settings.max_concurrent_builds):
+            ctx.requeue.schedule(waiting, 0.0, functools.partial(reconcile_job, ctx, *waiting))
+    if not deleted:
+        await reconcile_job(ctx, namespace, job)
+
+
 def job_deleted(ctx: Context, namespace: str, name: str, family: str) -> None:
     forget(ctx, namespace, name)
     if family:
@@ -167,6 +186,8 @@ def forget(ctx: Context, namespace: str, name: str) -> None:
     ctx.jobs.pop((namespace, name), None)
     ctx.requeue.cancel((namespace, name))
     ctx.requeue.cancel(("unhealthy", namespace, name))
+    ctx.requeue.cancel(("build", namespace, name))
+    ctx.builds.forget((namespace, name))
     metrics.JOB_CONDITIONS.forget(namespace, name)
 
 
@@ -205,6 +226,8 @@ async def _sync_locked(
         url=state.url,
         timestamp=c.now(),
         unhealthy=unhealthy,
+        build=state.build.status,
+        built=state.build.built,
     )
     written = await _write_status(ctx, key, state, old, new)
     if written is None:
@@ -232,7 +255,10 @@ async def _load_and_apply(
     if raw is None or raw["metadata"].get("deletionTimestamp"):
         forget(ctx, namespace, name)
         return None
-    state, desired = await load(ctx.kube, ctx.settings, raw, ctx.jobs.get(key))
+    builder = functools.partial(builds.ensure_build, ctx.kube, ctx.builds, ctx.settings)
+    state, desired = await load(
+        ctx.kube, ctx.settings, raw, ctx.jobs.get(key), builder if apply else None
+    )
     deployment = None
     if apply and state.parsed:
         await ensure_family(ctx, namespace, state.job.spec.name, state.job.spec.owner_email)

@@ -10,11 +10,15 @@ status kept here is at least as new as the stored one.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from racetrack_api.jobtypes import JobType
 from racetrack_api.v1alpha1 import Job
 from racetrack_kube.client import Api
 from racetrack_operator.reconcile import checks
+from racetrack_operator.reconcile.build import BuildOutcome, recorded
+from racetrack_operator.render.build import needs_build
 from racetrack_operator.render.deployment import desired_deployment
 from racetrack_operator.render.jobs import parse_job
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
@@ -38,6 +42,8 @@ class JobState:
     """Whether this process has applied the Job's children. A Deployment event can load a
     Job before the Job's own first event (an operator restart); such a state is only
     observed, and the Job must still be reconciled."""
+    build: BuildOutcome = dataclasses.field(default_factory=BuildOutcome)
+    """Where the Job's image build stands (nothing for a prebuilt image)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,10 +52,21 @@ class Desired:
     service: dict[str, Any]
 
 
+Builder = Callable[[Job, JobType], Awaitable[BuildOutcome]]
+
+
 async def load(
-    kube: Api, settings: Settings, raw: dict[str, Any], known: JobState | None
+    kube: Api,
+    settings: Settings,
+    raw: dict[str, Any],
+    known: JobState | None,
+    builder: Builder | None = None,
 ) -> tuple[JobState, Desired | None]:
-    """Parse, check and render a Job read from the API server (or handed over by kopf)."""
+    """Parse, check and render a Job read from the API server (or handed over by kopf).
+
+    A Job built from source is rendered only once ``builder`` (or, without one, its status)
+    says its image is built; until then its Deployment is left as it is.
+    """
     job, problem = parse_job(raw)
     same_object = known is not None and known.job.metadata.get("uid") == job.metadata.get("uid")
     service_hash = None
@@ -69,13 +86,20 @@ async def load(
         problem = await checks.secret_problem(kube, job)
     if problem is not None or job_type is None:
         return JobState(job, parsed, problem, None, None, service_hash), None
-    deployment = desired_deployment(job, job_type, settings)
+    url = service_url(job, job_type, settings.cluster_domain)
+    built = BuildOutcome()
+    if needs_build(job):
+        built = await builder(job, job_type) if builder else recorded(job, job_type, settings)
+        if built.image is None:
+            return JobState(job, parsed, built.problem, None, url, service_hash, build=built), None
+    deployment = desired_deployment(job, job_type, settings, image=built.image)
     state = JobState(
         job,
         parsed,
         None,
         deployment["metadata"]["annotations"][ANNOTATION_RENDER_HASH],
-        service_url(job, job_type, settings.cluster_domain),
+        url,
         service_hash,
+        build=built,
     )
     return state, Desired(deployment, desired_service(job, job_type))

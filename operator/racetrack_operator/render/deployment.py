@@ -97,10 +97,12 @@ def probe(spec: Probe) -> dict[str, Any]:
     return out
 
 
-def container(job: Job, job_type: JobType, settings: Settings) -> dict[str, Any]:
+def container(
+    job: Job, job_type: JobType, settings: Settings, image: str | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": names.CONTAINER_NAME,
-        "image": job.spec.image,
+        "image": image or job.spec.image,
         "imagePullPolicy": settings.image_pull_policy,
         "ports": [{"name": names.PORT_NAME, "containerPort": job_type.port, "protocol": "TCP"}],
         "env": environment(job, job_type, settings),
@@ -118,7 +120,9 @@ def container(job: Job, job_type: JobType, settings: Settings) -> dict[str, Any]
     return out
 
 
-def containers(job: Job, job_type: JobType, settings: Settings) -> list[dict[str, Any]]:
+def containers(
+    job: Job, job_type: JobType, settings: Settings, image: str | None = None
+) -> list[dict[str, Any]]:
     """One container, or for a type with a proxy: the user's image, then the proxy.
 
     The proxy (the job runtime's image running the type's command) takes the job port,
@@ -126,7 +130,7 @@ def containers(job: Job, job_type: JobType, settings: Settings) -> list[dict[str
     it. Both get the same environment and resources, as in the original. The user's
     container comes first: ``status.image`` and ``kubectl logs`` show the job's own.
     """
-    main = container(job, job_type, settings)
+    main = container(job, job_type, settings, image)
     if job_type.proxy is None:
         return [main]
     user_port = job_type.user_module_port(job.spec.jobtype_extra)
@@ -153,11 +157,14 @@ def pod_annotations(job: Job) -> dict[str, str]:
     return {ANNOTATION_REDEPLOY_AT: str(redeploy)} if redeploy else {}
 
 
-def desired_deployment(job: Job, job_type: JobType, settings: Settings) -> dict[str, Any]:
-    """The Deployment, with the hash of everything above in an annotation."""
+def desired_deployment(
+    job: Job, job_type: JobType, settings: Settings, image: str | None = None
+) -> dict[str, Any]:
+    """The Deployment, with the hash of everything above in an annotation; ``image`` is the
+    built image of a Job built from source (a prebuilt Job's is ``spec.image``)."""
     labels = names.labels(job)
     pod_spec: dict[str, Any] = {
-        "containers": containers(job, job_type, settings),
+        "containers": containers(job, job_type, settings, image),
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": RUN_AS_USER,

@@ -34,14 +34,21 @@ def desired_family(namespace: str, family: str, owner_email: str) -> dict[str, A
 
 
 def serving(job: Job) -> bool:
-    """Ready, or rolling out (a redeploy, a resize) while its pods still answer.
+    """Ready, or rolling out (a redeploy, a resize, a rebuild) while its pods still answer.
 
     Without the second half, ``latest`` would drop to an older version (or none) for the
-    length of every rollout of the newest one.
+    length of every rollout of the newest one. A Job stalled by a failed build still serves:
+    its Deployment was left running the previous image.
     """
     if c.is_true(job.status.conditions, c.READY):
         return True
-    return job.status.available_replicas > 0 and not c.is_true(job.status.conditions, c.STALLED)
+    stalled = c.find(job.status.conditions, c.STALLED)
+    blocked = (
+        stalled is not None
+        and stalled.status == "True"
+        and stalled.reason not in c.BUILD_FAILURE_REASONS
+    )
+    return job.status.available_replicas > 0 and not blocked
 
 
 def family_status(jobs: Iterable[Job], generation: int) -> JobFamilyStatus:

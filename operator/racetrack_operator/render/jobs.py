@@ -8,7 +8,7 @@ from typing import Any
 import pydantic
 
 from racetrack_api import conditions as c
-from racetrack_api.labels import ANNOTATION_REDEPLOY_AT
+from racetrack_api.labels import ANNOTATION_REBUILD_AT, ANNOTATION_REDEPLOY_AT
 from racetrack_api.v1alpha1 import API_VERSION, Job
 from racetrack_api.v1alpha1.job import JobSpec, JobStatus
 from racetrack_operator.render.problems import Problem
@@ -61,7 +61,8 @@ def parse_job(raw: dict[str, Any]) -> tuple[Job, Problem | None]:
 
 
 def needs_apply(known: Job | None, applied: bool, raw: dict[str, Any]) -> bool:
-    """Whether a watched Job differs from what was last applied (not just in our status).
+    """Whether a watched Job differs from what was last applied (not just in our status):
+    its spec, or an annotation asking for a redeploy or a rebuild.
 
     ``known`` is the Job as last reconciled, ``applied`` whether its children were applied by
     this process (a Job first seen through its Deployment's event was only observed).
@@ -74,8 +75,12 @@ def needs_apply(known: Job | None, applied: bool, raw: dict[str, Any]) -> bool:
     old = known.metadata
     if (meta.get("uid"), meta.get("generation")) != (old.get("uid"), old.get("generation")):
         return True
-    new_redeploy = (meta.get("annotations") or {}).get(ANNOTATION_REDEPLOY_AT)
-    return bool(new_redeploy != (old.get("annotations") or {}).get(ANNOTATION_REDEPLOY_AT))
+    new_annotations = meta.get("annotations") or {}
+    old_annotations = old.get("annotations") or {}
+    return any(
+        new_annotations.get(name) != old_annotations.get(name)
+        for name in (ANNOTATION_REDEPLOY_AT, ANNOTATION_REBUILD_AT)
+    )
 
 
 def event_ref(job: Job) -> dict[str, Any]:

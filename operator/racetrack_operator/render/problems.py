@@ -46,12 +46,6 @@ def spec_problem(job: Job, settings: Settings) -> JobType | Problem:
         return Problem(c.REASON_INVALID_SPEC, message, retry=False)
     except JobTypeError as error:
         return Problem(c.REASON_INVALID_SPEC, f"spec.jobtypeExtra: {error}", retry=False)
-    if job.spec.image is None:
-        message = (
-            "Building from spec.git is not available yet; "
-            "set spec.image to a prebuilt image instead"
-        )
-        return Problem(c.REASON_BUILD_NOT_SUPPORTED, message, retry=False)
     if job_type.proxy is not None and not settings.job_runtime_image:
         message = (
             f"job type {job_type.reference} runs the job runtime's proxy beside spec.image, "

@@ -14,7 +14,7 @@ import dataclasses
 from racetrack_api import conditions as c
 from racetrack_api.v1alpha1 import Job
 from racetrack_api.v1alpha1.common import Condition, ConditionStatus
-from racetrack_api.v1alpha1.job import JobStatus, UnhealthyPod
+from racetrack_api.v1alpha1.job import BuildStatus, JobStatus, UnhealthyPod
 from racetrack_operator.render.problems import Problem
 from racetrack_operator.render.rollout import Rollout
 
@@ -44,8 +44,12 @@ def effective_problem(problem: Problem | None, rollout: Rollout) -> Problem | No
     return problem
 
 
-def deployed(rollout: Rollout, generation: int, problem: Problem | None) -> Value:
+def deployed(
+    rollout: Rollout, generation: int, problem: Problem | None, built_: Value | None = None
+) -> Value:
     blocked = f" Blocked: {problem.message}" if problem else ""
+    if not blocked and built_ is not None and built_.status != "True":
+        blocked = f" Waiting for the image: {built_.message}"
     if not rollout.exists:
         return Value("False", c.REASON_DEPLOYMENT_MISSING, "No Deployment yet." + blocked)
     if not rollout.up_to_date:
@@ -61,12 +65,22 @@ def deployed(rollout: Rollout, generation: int, problem: Problem | None) -> Valu
     )
 
 
-def available(rollout: Rollout, unhealthy: UnhealthyPod | None) -> Value:
+def available(
+    rollout: Rollout, unhealthy: UnhealthyPod | None, built_: Value | None = None
+) -> Value:
     if not rollout.exists:
         return Value("False", c.REASON_DEPLOYMENT_MISSING, "No Deployment yet.")
     if rollout.done:
         reason = c.REASON_SCALED_TO_ZERO if rollout.want == 0 else c.REASON_REPLICAS_AVAILABLE
         return Value("True", reason, f"{rollout.available}/{rollout.want} replicas available.")
+    if built_ is not None and built_.status != "True" and rollout.fully_available:
+        # The Deployment is held while the new image is built (or after it failed): the
+        # previous image serves, with every replica.
+        return Value(
+            "True",
+            c.REASON_REPLICAS_AVAILABLE,
+            f"{rollout.available}/{rollout.want} replicas of the previous image available.",
+        )
     trouble = (
         f" Pod {unhealthy.name}: {unhealthy.reason} (last log lines in status.unhealthyPod)."
         if unhealthy
@@ -81,10 +95,18 @@ def available(rollout: Rollout, unhealthy: UnhealthyPod | None) -> Value:
 
 
 def ready(
-    problem: Problem | None, rollout: Rollout, url: str | None, deployed_: Value, available_: Value
+    problem: Problem | None,
+    rollout: Rollout,
+    url: str | None,
+    deployed_: Value,
+    available_: Value,
+    built_: Value | None = None,
 ) -> Value:
     if problem is not None:
         return Value("False", problem.reason, problem.message)
+    if built_ is not None and built_.status != "True":
+        # The generation is not ready until its image exists; the previous one still serves.
+        return Value("False", built_.reason, built_.message)
     if rollout.done:
         return Value("True", c.REASON_JOB_READY, f"Job is ready at {url}." if url else "")
     # Not ready, nothing wrong: say what the rollout waits for.
@@ -113,14 +135,19 @@ def job_status(
     url: str | None,
     timestamp: str,
     unhealthy: UnhealthyPod | None = None,
+    build: BuildStatus | None = None,
+    built: Value | None = None,
 ) -> JobStatus:
+    """``build`` and ``built`` are the image build's record and condition (None for Jobs
+    with a prebuilt image, which have no Built condition)."""
     generation = job.generation
     problem = effective_problem(problem, rollout)
-    deployed_ = deployed(rollout, generation, problem)
-    available_ = available(rollout, unhealthy)
-    ready_ = ready(problem, rollout, url, deployed_, available_)
+    deployed_ = deployed(rollout, generation, problem, built)
+    available_ = available(rollout, unhealthy, built)
+    ready_ = ready(problem, rollout, url, deployed_, available_, built)
     values: dict[str, Value | None] = {
         c.READY: ready_,
+        c.BUILT: built,
         c.DEPLOYED: deployed_,
         c.AVAILABLE: available_,
         c.RECONCILING: reconciling(problem, ready_),
@@ -138,6 +165,7 @@ def job_status(
         observed_generation=generation,
         conditions=sorted(conds, key=lambda cond: _ORDER.get(cond.type, 99)),
         image=rollout.image,
+        build=build,
         url=url if rollout.exists else None,
         replicas=rollout.total,
         ready_replicas=rollout.ready,
@@ -151,13 +179,15 @@ _ORDER = {t: i for i, t in enumerate(c.JOB_CONDITION_TYPES)}
 
 
 def events(old: JobStatus, new: JobStatus) -> list[Event]:
-    """What a person should see in ``kubectl describe``: flips of Ready and Stalled only."""
-    out: list[Event] = []
+    """What a person should see in ``kubectl describe``: builds, flips of Ready and Stalled."""
+    out = build_events(old, new)
     old_stalled, new_stalled = c.find(old.conditions, c.STALLED), c.find(new.conditions, c.STALLED)
     if new_stalled is not None and new_stalled.status == "True":
-        if old_stalled is None or (old_stalled.status, old_stalled.reason) != (
-            "True",
-            new_stalled.reason,
+        # A failed build is told by its BuildFailed event.
+        told = new_stalled.reason in c.BUILD_FAILURE_REASONS
+        if not told and (
+            old_stalled is None
+            or (old_stalled.status, old_stalled.reason) != ("True", new_stalled.reason)
         ):
             out.append(Event("Warning", new_stalled.reason, new_stalled.message))
     elif old_stalled is not None and old_stalled.status == "True":
@@ -168,4 +198,23 @@ def events(old: JobStatus, new: JobStatus) -> list[Event]:
         out.append(
             Event("Normal", c.REASON_JOB_READY, ready_cond.message if ready_cond else "Ready.")
         )
+    return out
+
+
+def build_events(old: JobStatus, new: JobStatus) -> list[Event]:
+    """A build started, succeeded or failed: each told once, when it happens."""
+    before, after = old.build, new.build
+    if after is None:
+        return []
+    out: list[Event] = []
+    if after.attempts > 0 and (before is None or before.job != after.job or before.attempts == 0):
+        out.append(Event("Normal", "BuildStarted", f"Building the image in batch Job {after.job}."))
+    built_ = c.find(new.conditions, c.BUILT)
+    if built_ is None:
+        return out
+    if after.image and (before is None or before.image != after.image):
+        out.append(Event("Normal", c.REASON_BUILD_SUCCEEDED, built_.message))
+    finished = after.finished_at and (before is None or before.finished_at != after.finished_at)
+    if built_.status == "False" and finished:
+        out.append(Event("Warning", "BuildFailed", f"{built_.reason}: {built_.message}"))
     return out

@@ -27,6 +27,14 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClus
         yield running
 
 
+@pytest.fixture(scope="session")
+def operator_cluster(real_cluster: LocalCluster) -> LocalCluster:
+    """The real-node cluster with the operator, as ``racetrack dev up`` runs it; builds retry
+    once (not three times), so a failure that may pass is seen failing for good in seconds."""
+    addons.start_operator(real_cluster, {"RACETRACK_BUILD_RETRIES": "1"})
+    return real_cluster
+
+
 @pytest.fixture(autouse=True)
 def _real_cluster_needs_marker(request: pytest.FixtureRequest) -> None:
     if (

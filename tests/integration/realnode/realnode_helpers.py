@@ -12,8 +12,10 @@ import pytest
 import support  # type: ignore[import-not-found]
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.launcher import LocalCluster
-from racetrack_devcluster.realnode import baseimage, detect, network, oci
+from racetrack_devcluster.realnode import assets, baseimage, detect, network
 from racetrack_devcluster.realnode.setup import RealNodeOptions
+from racetrack_images import oci
+from racetrack_images.registry import Reference, Registry
 
 
 def real_node_options(cache: BinaryCache) -> RealNodeOptions:
@@ -21,9 +23,7 @@ def real_node_options(cache: BinaryCache) -> RealNodeOptions:
     support = detect.check()
     if not support.ok:
         pytest.skip(f"real nodes are not possible here: {support.reason}")
-    node_binaries = cache.ensure_node()
-    base = baseimage.BaseImageBuilder(cache.cache_dir, cache.progress).ensure()
-    return RealNodeOptions(node_binaries, cache.cache_dir, base)
+    return assets.options(cache, cache.progress)
 
 
 def call_in_node(cluster: LocalCluster, url: str, body: object) -> tuple[int, str]:
@@ -68,6 +68,6 @@ def push_example_image(
     ref_name = f"test-{example}-{tag}"
     folder = REPO / "examples/jobs" / example
     baseimage.job_image(store, options.base_image, folder, "entrypoint.py", ref_name, cmd)
-    target = oci.Reference(cluster.real.registry_host, f"jobs/{example}", tag)
-    oci.push(store, ref_name, target, cluster.real.registry_url)
+    target = Reference(cluster.real.registry_host, f"jobs/{example}", tag)
+    oci.push(store, ref_name, target, Registry(cluster.real.registry_url))
     return str(target)

@@ -15,6 +15,7 @@ from realnode_helpers import (  # type: ignore[import-not-found]
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_devcluster.realnode import baseimage
+from racetrack_images.registry import Registry
 
 # `cluster` too: these need the control plane, and `pytest -m "not cluster"` must stay fast.
 pytestmark = [pytest.mark.cluster, pytest.mark.realnode]
@@ -146,7 +147,6 @@ def test_a_pod_failing_its_readiness_probe_is_running_but_not_ready_with_readabl
 
 def test_the_base_image_is_in_the_registry_under_latest(real_cluster: LocalCluster) -> None:
     assert real_cluster.real is not None
-    from racetrack_devcluster.realnode import registry
-
-    assert registry.has_manifest(real_cluster.real.registry_url, baseimage.REPOSITORY, "latest")
+    registry = Registry(real_cluster.real.registry_url)
+    assert registry.has_manifest(baseimage.REPOSITORY, "latest")
     assert BinaryCache().cache_dir.joinpath("registry").is_dir()

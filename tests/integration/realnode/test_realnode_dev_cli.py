@@ -41,6 +41,11 @@ def test_main_job_runs_on_a_real_node_and_down_cleans_up(tmp_path: Path) -> None
         assert "Nodes: real; local registry: 127.0.0.1:" in up.stdout
         state = devstate.read_state(tmp_path / "state")
         assert state is not None and state.nodes == "real"
+        printed = dict(
+            line.split("=", 1) for line in up.stdout.splitlines() if line[:4] in ("GIT=", "CA=/")
+        )
+        assert printed["GIT"].startswith("https://") and Path(printed["CA"]).is_file()
+        assert_git_push_creates_a_repository(printed["GIT"], printed["CA"], tmp_path)
         nodes = run("dev", "kubectl", "get", "nodes", "--no-headers", env=env).stdout
         assert nodes.startswith("racetrack-node-0 ") and " Ready " in nodes
         status = run("dev", "status", env=env).stdout
@@ -65,3 +70,26 @@ def test_main_job_runs_on_a_real_node_and_down_cleans_up(tmp_path: Path) -> None
         for line in Path("/proc/self/mountinfo").read_text().splitlines()
         if str(tmp_path) in line
     ]
+
+
+def assert_git_push_creates_a_repository(git_url: str, ca_file: str, tmp_path: Path) -> None:
+    """As the README says: git push GIT/NAME.git creates NAME, trusting the printed CA."""
+    tree = tmp_path / "demo"
+    tree.mkdir()
+    (tree / "entrypoint.py").write_text("A = 1\n")
+    env = {**os.environ, "GIT_SSL_CAINFO": ca_file, "GIT_TERMINAL_PROMPT": "0"}
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "."],
+        ["-c", "user.email=t@example.org", "-c", "user.name=t", "commit", "-qm", "demo"],
+        ["push", "-q", f"{git_url}/demo.git", "main"],
+    ):
+        subprocess.run(["git", *args], cwd=tree, env=env, check=True, capture_output=True)
+    refs = subprocess.run(
+        ["git", "ls-remote", f"{git_url}/demo.git"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "refs/heads/main" in refs

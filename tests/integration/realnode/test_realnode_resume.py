@@ -29,8 +29,9 @@ from devcli import (  # type: ignore[import-not-found]
 )
 from racetrack_devcluster import devstate
 from racetrack_devcluster.build import BinaryCache
-from racetrack_devcluster.realnode import cgroups, cleanup, network, registry
+from racetrack_devcluster.realnode import cgroups, cleanup, network
 from racetrack_devcluster.realnode.setup import NODE_ROOT
+from racetrack_images.registry import Registry
 from support import eventually, job_ready  # type: ignore[import-not-found]
 
 pytestmark = [pytest.mark.cluster, pytest.mark.realnode]
@@ -140,7 +141,7 @@ def test_stop_keeps_registry_and_node_images_and_up_serves_the_job_again(
     assert "resumed" in resumed.stdout
     after = devstate.read_state(state_dir)
     assert after is not None and after.registry == state.registry
-    assert registry.has_manifest(f"http://{after.registry}", IMAGE_REPOSITORY, "1.0.0")
+    assert Registry(f"http://{after.registry}").has_manifest(IMAGE_REPOSITORY, "1.0.0")
     eventually(lambda: job_ready(kubectl_json(real_dev, "get", "rtjob", JOB)), 180, "Ready again")
     assert kubectl_json(real_dev, "get", "rtjob", JOB)["metadata"]["uid"] == uid
     keys = kubectl_json(real_dev, "get", "secret", "adder-keys")

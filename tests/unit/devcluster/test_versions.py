@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from racetrack_devcluster import versions
-from racetrack_devcluster.build import GOMOD_DIR, KUBERNETES_COMMANDS
+from racetrack_devcluster.build import BUILDKIT_COMMANDS, GOMOD_DIR, KUBERNETES_COMMANDS
 
 
 def test_kubernetes_module_requires_the_pinned_version_and_replaces_every_staging_module() -> None:
@@ -31,3 +31,16 @@ def test_etcd_module_requires_the_pinned_version() -> None:
 def test_go_sums_are_committed_so_builds_verify_what_they_download() -> None:
     assert (GOMOD_DIR / "kubernetes" / "go.sum").stat().st_size > 0
     assert (GOMOD_DIR / "etcd" / "go.sum").stat().st_size > 0
+
+
+def test_buildkit_module_requires_the_pinned_versions_and_keeps_their_commands() -> None:
+    go_mod = (GOMOD_DIR / "buildkit" / "go.mod").read_text()
+    assert f"\tgithub.com/moby/buildkit {versions.BUILDKIT_VERSION}\n" in go_mod
+    assert (
+        f"\tgithub.com/rootless-containers/rootlesskit/v3 {versions.ROOTLESSKIT_VERSION}\n"
+        in go_mod
+    )
+    tools = (GOMOD_DIR / "buildkit" / "tools.go").read_text()
+    for package in BUILDKIT_COMMANDS.values():
+        assert f'"{package}"' in tools
+    assert (GOMOD_DIR / "buildkit" / "go.sum").stat().st_size > 0

@@ -23,7 +23,7 @@ from racetrack_api.jobtypes import (
 )
 
 REPO = Path(__file__).resolve().parents[3]
-RUNTIME = ["starlette==1.10.0", "uvicorn==0.54.0"]
+BASE = "registry.example.org/racetrack/python3-base:1"
 
 
 def fake(name: str, version: str) -> JobType:
@@ -208,7 +208,13 @@ def test_docker_http_uses_tcp_probes_and_the_users_dockerfile() -> None:
     assert docker.build.kind == "user-dockerfile"
     assert docker.build.user_dockerfile == "Dockerfile"
     with pytest.raises(BuildRecipeError, match="user's Dockerfile"):
-        render_dockerfile(docker, {}, runtime_requirements=RUNTIME)
+        render_dockerfile(docker, {}, base_image=BASE, system_dependencies=["libgomp1"])
+
+
+def test_python3_is_composed_and_rebuilt_only_for_the_requirements() -> None:
+    build = resolve_job_type("python3:1.0.0").build
+    assert build.kind == "compose"
+    assert build.inputs == ("requirements_path",)
 
 
 def test_runtime_env_maps_jobtype_extra_to_the_runtime_variables() -> None:
@@ -252,63 +258,65 @@ def test_the_runtime_port_reaches_the_container_from_the_job_type() -> None:
     assert python3.runtime_env({"entrypoint_path": "a.py"})["JOB_PORT"] == str(python3.port)
 
 
-def test_dockerfile_for_a_job() -> None:
+def test_dockerfile_for_a_job_with_system_packages() -> None:
     python3 = resolve_job_type("python3:1.0.0")
     text = render_dockerfile(
         python3,
-        {
-            "entrypoint_path": "src/job.py",
-            "requirements_path": "deps/req.txt",
-            "python_version": "3.12",
-        },
-        runtime_requirements=RUNTIME,
-        system_dependencies=["libgomp1"],
-        build_env={"PIP_INDEX_URL": 'https://pypi.example.org/simple "x"'},
+        {"entrypoint_path": "src/job.py", "requirements_path": "deps/req.txt"},
+        base_image=BASE,
+        system_dependencies=["libgomp1", "libpq5=15.10-0+deb12u1"],
+        build_args=["PIP_INDEX_URL", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"],
     )
     lines = text.splitlines()
-    assert lines[0] == "FROM python:3.12-slim-bookworm"
-    assert "RUN apt-get update && apt-get install -y --no-install-recommends libgomp1" in text
-    assert 'ENV PIP_INDEX_URL="https://pypi.example.org/simple \\"x\\""' in lines
-    assert "COPY deps/req.txt /src/job/deps/req.txt" in lines
-    assert "RUN /src/job-venv/bin/pip install --no-cache-dir -r /src/job/deps/req.txt" in lines
-    assert "    JOB_ENTRYPOINT_PATH=src/job.py \\" in lines
-    assert "VENV_PACKAGES_PATH=/src/job-venv/lib/python3.12/site-packages" in text
-    assert "RUN pip install --no-cache-dir starlette==1.10.0 uvicorn==0.54.0" in lines
-    assert "    JOB_PORT=7000" in lines
-    assert lines[-1] == 'CMD ["python", "-m", "racetrack_job_runtime", "run"]'
+    assert lines[0] == f"FROM {BASE}"
+    assert lines[1:3] == ["ARG PIP_EXTRA_INDEX_URL", "ARG PIP_INDEX_URL"]
+    assert (
+        "    && apt-get install -y --no-install-recommends "
+        "libgomp1 libpq5=15.10-0+deb12u1 python3-pip \\" in lines
+    )
+    assert 'then echo "deb $DEBIAN_MIRROR bookworm main" > /etc/apt/sources.list' in text
+    assert "COPY deps/req.txt /job/deps/req.txt" in lines
+    # Secret build variables and extra CAs are mounted for the install step only.
+    assert "--mount=type=secret,id=build_secrets,required=false" in text
+    assert "--target /job-packages --requirement /job/deps/req.txt" in text
+    assert "ENV VENV_PACKAGES_PATH=/job-packages" in lines
+    assert lines[-1] == 'CMD ["racetrack-job", "run"]'
     assert "${" not in text
 
 
-def test_dockerfile_without_optional_steps() -> None:
+def test_dockerfile_without_requirements_installs_no_pip() -> None:
     text = render_dockerfile(
-        resolve_job_type("python3:1.0.0"), {"entrypoint_path": "job.py"}, runtime_requirements=[]
+        resolve_job_type("python3:1.0.0"),
+        {"entrypoint_path": "job.py"},
+        base_image=BASE,
+        system_dependencies=["libgomp1"],
     )
-    assert "apt-get install" not in text
-    assert "-r /src/job/" not in text
-    assert "FROM python:3.11-slim-bookworm" in text
+    assert "install -y --no-install-recommends libgomp1 \\" in text
+    assert "pip" not in text
+    assert "ARG " not in text.replace("ARG DEBIAN_MIRROR", "")
 
 
 @pytest.mark.parametrize(
-    ("extra", "system", "env", "fragment"),
+    ("extra", "system", "args", "base", "fragment"),
     [
-        ({"entrypoint_path": "../x.py"}, [], {}, "plain relative path"),
-        ({"entrypoint_path": "/abs.py"}, [], {}, "plain relative path"),
-        ({"entrypoint_path": "a.py", "requirements_path": "r.txt\nRUN x"}, [], {}, "relative"),
-        ({"entrypoint_path": "a.py"}, ["curl; rm -rf /"], {}, "not a package name"),
-        ({"entrypoint_path": "a.py"}, [], {"BAD NAME": "x"}, "not a valid variable name"),
-        ({"entrypoint_path": "a.py", "python_version": "3.11 AS x"}, [], {}, "image tag"),
+        ({"requirements_path": "../r.txt"}, ["a"], [], BASE, "plain relative path"),
+        ({"requirements_path": "/r.txt"}, ["a"], [], BASE, "plain relative path"),
+        ({"requirements_path": "r.txt\nRUN x"}, ["a"], [], BASE, "relative"),
+        ({}, ["curl; rm -rf /"], [], BASE, "not a package name"),
+        ({}, ["a"], ["BAD NAME"], BASE, "not a valid variable name"),
+        ({}, ["a"], [], "base AS x", "not an image reference"),
     ],
 )
 def test_dockerfile_refuses_values_that_could_inject(
-    extra: dict[str, Any], system: list[str], env: dict[str, str], fragment: str
+    extra: dict[str, Any], system: list[str], args: list[str], base: str, fragment: str
 ) -> None:
     with pytest.raises(BuildRecipeError, match=fragment):
         render_dockerfile(
             resolve_job_type("python3:1.0.0"),
-            extra,
-            runtime_requirements=RUNTIME,
+            {"entrypoint_path": "a.py", **extra},
+            base_image=base,
             system_dependencies=system,
-            build_env=env,
+            build_args=args,
         )
 
 
@@ -360,4 +368,6 @@ def test_example_manifests_are_deployable(manifest_path: Path) -> None:
         assert (manifest_path.parent / str(job_type.build.user_dockerfile)).is_file()
         return
     assert (manifest_path.parent / env["JOB_ENTRYPOINT_PATH"]).is_file()
-    render_dockerfile(job_type, manifest["jobtype_extra"], runtime_requirements=RUNTIME)
+    render_dockerfile(
+        job_type, manifest["jobtype_extra"], base_image=BASE, system_dependencies=["libgomp1"]
+    )

@@ -30,8 +30,33 @@ def test_settings_from_env() -> None:
         ({"RACETRACK_OBJECT_WORKERS": "0"}, "RACETRACK_OBJECT_WORKERS must be at least 1"),
         ({"RACETRACK_API_CONCURRENCY": "-4"}, "RACETRACK_API_CONCURRENCY must be at least 1"),
         ({"RACETRACK_API_RETRY_SECONDS": "0"}, "RACETRACK_API_RETRY_SECONDS must be more than 0"),
+        ({"RACETRACK_MAX_CONCURRENT_BUILDS": "0"}, "RACETRACK_MAX_CONCURRENT_BUILDS must be at"),
+        ({"RACETRACK_BUILD_ENV": "PIP_PRE"}, "RACETRACK_BUILD_ENV must be comma-separated NAME"),
+        (
+            {
+                "RACETRACK_REGISTRY": "registry.example.org",
+                "RACETRACK_PYTHON3_BASE_IMAGE": "docker.io/library/python:3.11",
+            },
+            "RACETRACK_PYTHON3_BASE_IMAGE must be in RACETRACK_REGISTRY",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_build_settings() -> None:
+    settings = Settings.from_env(
+        {
+            "RACETRACK_REGISTRY": "127.0.0.1:5000",
+            "RACETRACK_REGISTRY_ENDPOINT": "http://10.237.0.1:5000",
+            "RACETRACK_BUILD_ENV": "PIP_NO_INDEX=1,PIP_FIND_LINKS=https://10.237.0.1/wheels/",
+        }
+    )
+    assert settings.registry_url == "http://10.237.0.1:5000"
+    assert settings.build_env_map() == {
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": "https://10.237.0.1/wheels/",
+    }
+    assert Settings(registry="registry.example.org").registry_url == "https://registry.example.org"

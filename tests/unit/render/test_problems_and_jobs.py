@@ -34,8 +34,9 @@ def test_spec_problems_name_the_reason_and_the_fix() -> None:
     missing = spec_problem(_job(jobtypeExtra={"entrypoint_class": "Adder"}), SETTINGS)
     assert isinstance(missing, Problem) and missing.reason == c.REASON_INVALID_SPEC
     assert "entrypoint_path" in missing.message
+    # A Job built from source has no spec problem of its own: its build says the rest.
     git = spec_problem(_job(image=None, git={"remote": "https://example.org/adder"}), SETTINGS)
-    assert isinstance(git, Problem) and git.reason == c.REASON_BUILD_NOT_SUPPORTED
+    assert git == resolve_job_type("python3:1.0.0")
 
 
 def test_a_proxy_job_type_needs_the_runtime_image_setting() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from rtjob_fixtures import adder  # type: ignore[import-not-found]
 
+from racetrack_api import conditions as c
 from racetrack_api.v1alpha1 import Job
 from racetrack_api.v1alpha1.common import Condition
 from racetrack_operator.render.family import desired_family, family_status
@@ -46,6 +47,26 @@ def test_a_rolling_version_keeps_serving_as_latest() -> None:
     s = family_status([job("1.0.0", ready=False, available=2)], generation=1)
     assert s.versions[0].ready is True
     assert s.latest == "1.0.0"
+
+
+def stalled(version: str, reason: str) -> Job:
+    base = job(version, ready=False, available=2)
+    conditions = [
+        Condition(type="Ready", status="False", reason=reason),
+        Condition(type="Stalled", status="True", reason=reason),
+    ]
+    copied: Job = base.model_copy(
+        update={"status": base.status.model_copy(update={"conditions": conditions})}
+    )
+    return copied
+
+
+def test_a_version_whose_rebuild_failed_still_serves_its_previous_image() -> None:
+    s = family_status([stalled("1.0.0", c.REASON_DEPENDENCIES_FAILED)], generation=1)
+    assert s.versions[0].ready is True and s.latest == "1.0.0"
+    # Stalled for any other reason (its rollout gave up): not a version to send calls to.
+    s = family_status([stalled("1.0.0", c.REASON_PROGRESS_DEADLINE_EXCEEDED)], generation=1)
+    assert s.versions[0].ready is False and s.latest is None
 
 
 def test_deleting_jobs_leave_the_family_and_no_latest() -> None:

@@ -1,4 +1,4 @@
-"""Write OCI images with the standard library, and push them to a registry over HTTP.
+"""Write OCI images with the standard library, and push them with ``registry``.
 
 Why not buildah or umoci: they would need their own storage setup (and buildah a running
 user namespace story) for what is, here, three steps: tar a folder into a gzip layer, write
@@ -20,23 +20,24 @@ import json
 import os
 import tarfile
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from racetrack_images.registry import Reference, Registry
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 #: A fixed timestamp for every file and the image config, so builds are reproducible.
 EPOCH = 0
-
-
-class RegistryError(RuntimeError):
-    """The registry refused a push; the message has its status and answer."""
+CREATED = "1970-01-01T00:00:00Z"
+HISTORY_AUTHOR = "racetrack-operator"
+#: The one extended attribute layers carry: file capabilities (``newuidmap`` needs its own to
+#: map a rootless builder's user namespace). tar records it as a PAX header, as GNU tar does.
+CAPABILITY_XATTR = "security.capability"
+PAX_CAPABILITY = "SCHILY.xattr." + CAPABILITY_XATTR
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,14 @@ def config_document(config: ImageConfig, layers: list[Layer]) -> dict[str, Any]:
     if config.labels:
         runtime["Labels"] = dict(config.labels)
     return {
-        "created": "1970-01-01T00:00:00Z",
+        "created": CREATED,
         "architecture": "amd64",
         "os": "linux",
         "config": runtime,
         "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]},
+        # One entry per layer: tools that rebuild on top of an image (buildah --layers)
+        # refuse a config whose history does not account for its layers.
+        "history": [{"created": CREATED, "created_by": HISTORY_AUTHOR} for _ in layers],
     }
 
 
@@ -236,12 +240,16 @@ def add_tree(
     source: Path,
     prefix: str = "",
     exclude: Callable[[str], bool] = lambda _: False,
+    *,
+    root_owned: bool = False,
 ) -> None:
     """Add ``source``'s contents under ``prefix`` (sorted, fixed mtime).
 
     Ownership is kept as it is on disk (a debootstrap root filesystem has a few files that
-    are not root's, and they must stay so); symlinks stay symlinks; device nodes and fifos
-    are skipped (the container runtime provides /dev).
+    are not root's, and they must stay so) unless ``root_owned``, which makes every entry
+    root's (files a build wrote as whatever user it ran as). Symlinks stay symlinks; device
+    nodes and fifos are skipped (the container runtime provides /dev); a file capability
+    is kept (see ``CAPABILITY_XATTR``).
     """
     for directory, dirnames, filenames in os.walk(source):
         dirnames.sort()
@@ -258,11 +266,23 @@ def add_tree(
             if info.ischr() or info.isblk() or info.isfifo():
                 continue
             info.mtime = EPOCH
+            if root_owned:
+                _normalise(info)
+            if info.isreg() and (capability := _capability(path)) is not None:
+                # Bytes in a PAX header: tarfile writes them back unchanged from this form.
+                info.pax_headers = {PAX_CAPABILITY: capability.decode("utf-8", "surrogateescape")}
             if info.isreg():
                 with path.open("rb") as handle:
                     tar.addfile(info, handle)
             else:
                 tar.addfile(info)
+
+
+def _capability(path: Path) -> bytes | None:
+    try:
+        return os.getxattr(path, CAPABILITY_XATTR, follow_symlinks=False)
+    except OSError:
+        return None
 
 
 def add_file(tar: tarfile.TarFile, arcname: str, data: bytes, mode: int = 0o644) -> None:
@@ -279,81 +299,17 @@ def add_directory(tar: tarfile.TarFile, arcname: str, mode: int = 0o755) -> None
     tar.addfile(info)
 
 
-@dataclass(frozen=True)
-class Reference:
-    """``host:port/repository:tag`` split into its parts."""
-
-    registry: str
-    repository: str
-    tag: str
-
-    @classmethod
-    def parse(cls, text: str) -> Reference:
-        registry, _, rest = text.partition("/")
-        repository, _, tag = rest.rpartition(":")
-        if not registry or not repository or not tag or "/" in tag:
-            raise ValueError(f"expected host:port/repository:tag, got {text!r}")
-        return cls(registry, repository, tag)
-
-    def __str__(self) -> str:
-        return f"{self.registry}/{self.repository}:{self.tag}"
-
-
-def push(store: BlobStore, ref_name: str, target: Reference, base_url: str) -> str:
-    """Upload a stored image's blobs (skipping those the registry has) and its manifest.
-
-    ``base_url`` is where the registry answers (``http://127.0.0.1:PORT``); returns the
-    manifest digest.
-    """
+def push(store: BlobStore, ref_name: str, target: Reference, registry: Registry) -> str:
+    """Upload a stored image's blobs (skipping those the registry has) and its manifest under
+    ``target``'s tag; returns the manifest digest."""
     found = store.manifest(ref_name)
     if found is None:
         raise KeyError(ref_name)
     manifest_blob, manifest = found
-    blobs = [manifest["config"], *manifest["layers"]]
-    for descriptor in blobs:
-        _push_blob(store, descriptor["digest"], target.repository, base_url)
-    request = urllib.request.Request(
-        f"{base_url}/v2/{target.repository}/manifests/{target.tag}",
-        data=store.path(manifest_blob.digest).read_bytes(),
-        method="PUT",
-        headers={"Content-Type": MANIFEST_TYPE},
-    )
-    _send(request)
-    return manifest_blob.digest
-
-
-def _push_blob(store: BlobStore, digest: str, repository: str, base_url: str) -> None:
-    head = urllib.request.Request(f"{base_url}/v2/{repository}/blobs/{digest}", method="HEAD")
-    try:
-        _send(head)
-        return
-    except RegistryError:
-        pass
-    start = urllib.request.Request(f"{base_url}/v2/{repository}/blobs/uploads/", method="POST")
-    with urllib.request.urlopen(start, timeout=30) as response:
-        location = response.headers["Location"]
-    upload_url = urllib.parse.urljoin(base_url, location)
-    separator = "&" if "?" in upload_url else "?"
-    path = store.path(digest)
-    with path.open("rb") as body:
-        request = urllib.request.Request(
-            f"{upload_url}{separator}digest={urllib.parse.quote(digest)}",
-            data=body,
-            method="PUT",
-            headers={
-                "Content-Type": "application/octet-stream",
-                "Content-Length": str(path.stat().st_size),
-            },
+    for descriptor in [manifest["config"], *manifest["layers"]]:
+        registry.upload_blob(
+            target.repository, descriptor["digest"], store.path(descriptor["digest"])
         )
-        _send(request)
-
-
-def _send(request: urllib.request.Request) -> None:
-    try:
-        with urllib.request.urlopen(request, timeout=300) as response:
-            response.read()
-    except urllib.error.HTTPError as error:
-        answer = error.read()[:300].decode(errors="replace")
-        raise RegistryError(
-            f"{request.get_method()} {request.full_url} answered {error.code}: {answer}"
-        ) from error
+    body = store.path(manifest_blob.digest).read_bytes()
+    registry.put_manifest(target.repository, target.reference, body, MANIFEST_TYPE)
+    return manifest_blob.digest

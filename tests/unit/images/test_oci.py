@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from racetrack_devcluster.realnode import oci, pause
+from racetrack_images import oci
+from racetrack_images.registry import Reference
 
 
 def write_hello(tar: tarfile.TarFile) -> None:
@@ -57,25 +58,32 @@ def test_an_image_on_top_of_another_reuses_its_layers(tmp_path: Path) -> None:
     assert names == ["base", "job"]
 
 
-def test_the_pause_image_runs_the_pause_binary(tmp_path: Path) -> None:
-    binary = tmp_path / "pause-binary"
-    binary.write_bytes(b"\x7fELF-not-really")
-    store = oci.BlobStore(tmp_path / "store")
-    ref = pause.ensure_image(store, binary)
-    found = store.manifest(ref)
-    assert found is not None
-    config = json.loads(store.path(found[1]["config"]["digest"]).read_bytes())
-    assert config["config"]["Entrypoint"] == ["/pause"]
-    assert pause.ensure_image(store, binary) == ref
-
-
-def test_references_split_into_registry_repository_and_tag() -> None:
-    ref = oci.Reference.parse("127.0.0.1:5000/racetrack/python3-base:latest")
-    assert (ref.registry, ref.repository, ref.tag) == (
+def test_references_split_into_registry_repository_tag_and_digest() -> None:
+    ref = Reference.parse("127.0.0.1:5000/racetrack/python3-base:latest")
+    assert (ref.registry, ref.repository, ref.tag, ref.digest) == (
         "127.0.0.1:5000",
         "racetrack/python3-base",
         "latest",
+        None,
     )
     assert str(ref) == "127.0.0.1:5000/racetrack/python3-base:latest"
-    with pytest.raises(ValueError, match="host:port"):
-        oci.Reference.parse("python3-base")
+    assert ref.reference == "latest"
+    digest = "sha256:" + "ab" * 32
+    pinned = Reference.parse(f"registry.example.org/jobs/adder:1.0.0-3f2a@{digest}")
+    assert (pinned.repository, pinned.tag, pinned.reference) == ("jobs/adder", "1.0.0-3f2a", digest)
+    assert Reference.parse(f"localhost/src@{digest}").tag is None
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("python3-base", "must start with a registry"),
+        ("library/python:3", "must start with a registry"),
+        ("127.0.0.1:5000/racetrack/base", "needs a :tag or an @sha256: digest"),
+        ("127.0.0.1:5000/racetrack/base@sha256:abc", "64 hex digits"),
+        ("127.0.0.1:5000/Racetrack/base:1", "not a valid repository name"),
+    ],
+)
+def test_references_that_cannot_name_an_image_are_refused(text: str, complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        Reference.parse(text)

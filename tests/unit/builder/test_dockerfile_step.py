@@ -1,0 +1,105 @@
+"""The BuildKit step's pure parts: the daemon's registry settings, buildctl's arguments,
+what its failures mean, and how secrets reach the build."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from racetrack_builder import dockerfile, python3, report
+
+DAEMON = dockerfile.Daemon(
+    Path("/run/user/1000"), Path("/home/user/.local/share/buildkit"), Path("/tmp/b.toml")
+)
+
+
+def test_images_named_by_the_node_local_registry_are_pulled_through_the_pods_endpoint() -> None:
+    text = dockerfile.daemon_config("127.0.0.1:5000", "http://10.237.0.1:5000", [])
+    assert '[registry."127.0.0.1:5000"]\n  mirrors = ["10.237.0.1:5000"]' in text
+    assert '[registry."10.237.0.1:5000"]\n  http = true' in text
+    assert "[worker.containerd]\n  enabled = false" in text
+
+
+def test_one_name_everywhere_over_https_with_an_extra_ca() -> None:
+    text = dockerfile.daemon_config(
+        "registry.example.org", "https://registry.example.org", ["/ca.pem"]
+    )
+    assert "mirrors" not in text
+    assert '[registry."registry.example.org"]\n  http = false\n  ca = ["/ca.pem"]' in text
+
+
+def test_buildctl_builds_the_context_pushes_and_passes_arguments_and_secrets() -> None:
+    argv = dockerfile.build_argv(
+        DAEMON,
+        Path("/workspace/source"),
+        Path("/tmp/dockerfile"),
+        "10.237.0.1:5000/racetrack/jobs/adder:1.0.0-abc",
+        {"PIP_INDEX_URL": "https://pypi.example.org/simple", "A": "1"},
+        {"build_secrets": Path("/tmp/build_secrets.env")},
+        Path("/tmp/metadata.json"),
+    )
+    assert argv[:3] == ["buildctl", "--addr=unix:///run/user/1000/buildkit/buildkitd.sock", "build"]
+    assert (
+        "--output=type=image,name=10.237.0.1:5000/racetrack/jobs/adder:1.0.0-abc,push=true" in argv
+    )
+    assert argv[-3:] == [
+        "--opt=build-arg:A=1",
+        "--opt=build-arg:PIP_INDEX_URL=https://pypi.example.org/simple",
+        "--secret=id=build_secrets,src=/tmp/build_secrets.env",
+    ]
+    assert dockerfile.daemon_argv(DAEMON)[:2] == [
+        "rootlesskit",
+        "--state-dir=/run/user/1000/rootlesskit",
+    ]
+    assert "--oci-worker-no-process-sandbox" in dockerfile.daemon_argv(DAEMON)
+
+
+def test_a_failing_run_step_is_a_permanent_build_failure() -> None:
+    output = (
+        '#7 [3/3] RUN false\n#7 ERROR: process "/bin/sh -c false" did not complete successfully: '
+        'exit code: 1\nerror: failed to solve: process "/bin/sh -c false" did not complete '
+        "successfully: exit code: 1\n"
+    )
+    failure = dockerfile.classify(output)
+    assert failure.reason == report.IMAGE_BUILD_FAILED and failure.permanent
+    assert "exit code: 1" in failure.message
+
+
+def test_a_push_the_registry_refuses_is_a_push_failure() -> None:
+    refused = "unexpected status from PUT request to http://r/v2/x: 403 Forbidden"
+    denied = dockerfile.classify(f"error: failed to solve: failed to push x: {refused}\n")
+    assert denied.reason == report.PUSH_FAILED and denied.permanent
+    unreachable = "dial tcp 10.0.0.1:5000: connect: connection refused"
+    down = dockerfile.classify(f"error: failed to solve: failed to push x: {unreachable}\n")
+    assert down.reason == report.PUSH_FAILED and not down.permanent
+
+
+def test_secrets_are_mounted_one_by_one_and_as_a_shell_file(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "TOKEN").write_text("it's $ecret")
+    (secret / "..data").mkdir()  # a mounted Secret's bookkeeping
+    files = dockerfile.secret_files(secret, tmp_path)
+    assert files["TOKEN"] == secret / "TOKEN"
+    combined = files["build_secrets"]
+    value = subprocess.run(
+        ["sh", "-c", f'set -a; . {combined}; printf %s "$TOKEN"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert value == "it's $ecret"
+    assert dockerfile.secret_files(tmp_path / "none", tmp_path) == {}
+
+
+def test_pip_failures_are_permanent_unless_the_network_failed() -> None:
+    resolution = python3.classify_pip(
+        "ERROR: Could not find a version that satisfies the requirement x==9\n"
+        "ERROR: No matching distribution found for x==9\n"
+    )
+    assert resolution.permanent and resolution.message.endswith(
+        "No matching distribution found for x==9"
+    )
+    retried = "WARNING: Retrying ... Max retries exceeded with url: /simple/x/"
+    network = python3.classify_pip(f"{retried}\nERROR: Could not find a version\n")
+    assert not network.permanent and "(will retry)" in network.message
