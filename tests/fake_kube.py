@@ -4,9 +4,10 @@ Objects live in a dict keyed by their path (``/apis/apps/v1/namespaces/ns/deploy
 It behaves like the API server where our reconcilers depend on it: ``create`` answers None
 for a name that exists (409), ``replace`` checks ``resourceVersion``, a write to a missing
 object is a 404, ``metadata.generation`` moves only when the spec changes, ``/status``
-writes change only the status, and list selectors filter by labels and by fields. Every
-write is recorded in ``writes`` so tests can say what a reconciliation wrote, and nothing
-else. Importable as ``fake_kube`` (tests/ is on the path).
+writes change only the status, and list selectors filter by labels (``key=value``, or
+``key`` for "has the label") and by fields. Every write is recorded in ``writes`` so tests
+can say what a reconciliation wrote, and nothing else. Importable as ``fake_kube`` (tests/
+is on the path).
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ def _field(obj: JsonDict, dotted: str) -> str:
 def _selected(obj: JsonDict, label_selector: str | None, field_selector: str | None) -> bool:
     labels = obj["metadata"].get("labels") or {}
     for term in filter(None, (label_selector or "").split(",")):
-        key, _, value = term.partition("=")
-        if labels.get(key) != value:
+        key, equals, value = term.partition("=")
+        if (labels.get(key) != value) if equals else (key not in labels):
             return False
     for term in filter(None, (field_selector or "").split(",")):
         key, _, value = term.partition("=")
@@ -72,7 +73,8 @@ class FakeKube:
         self.objects[path] = stored
         return copy.deepcopy(stored)
 
-    def delete(self, path: str) -> None:
+    def remove(self, path: str) -> None:
+        """Delete an object as if someone else had (not counted as a write)."""
         self.objects.pop(path, None)
 
     def obj(self, path: str) -> JsonDict:
@@ -103,6 +105,12 @@ class FakeKube:
         ]
 
     async def create(self, collection: str, body: JsonDict) -> JsonDict | None:
+        meta = body["metadata"]
+        if "name" not in meta:  # generateName, as the API server does it
+            body = {
+                **body,
+                "metadata": {**meta, "name": meta["generateName"] + uuid.uuid4().hex[:5]},
+            }
         path = f"{collection}/{body['metadata']['name']}"
         if path in self.objects:
             return None
@@ -132,6 +140,13 @@ class FakeKube:
         if "status" in current:
             updated["status"] = current["status"]
         return self._store(target, current, updated)
+
+    async def delete(self, path: str) -> bool:
+        if path not in self.objects:
+            return False
+        self.writes.append(("DELETE", path))
+        del self.objects[path]
+        return True
 
     async def text(self, path: str, query: list[tuple[str, str]] | None = None) -> str:
         if path not in self.logs:

@@ -257,7 +257,7 @@ async def test_our_own_status_echo_and_an_unchanged_job_write_nothing(ctx: Conte
 async def test_a_deployment_deleted_by_hand_is_put_back(ctx: Context) -> None:
     await apply_job(ctx, adder())
     fake = kube(ctx)
-    fake.delete(DEPLOYMENT)
+    fake.remove(DEPLOYMENT)
     await deployment_deleted(ctx, NS, NAME)
     assert DEPLOYMENT in fake.objects
     assert condition(ctx, c.DEPLOYED) == ("True", c.REASON_DEPLOYMENT_UP_TO_DATE)
@@ -295,6 +295,6 @@ async def test_a_crashing_pod_and_its_last_log_lines_show_in_status(ctx: Context
 
 async def test_a_job_deleted_meanwhile_is_forgotten(ctx: Context) -> None:
     await apply_job(ctx, adder())
-    kube(ctx).delete(JOB)
+    kube(ctx).remove(JOB)
     assert await sync_job(ctx, NS, NAME, apply=True) is None
     assert (NS, NAME) not in ctx.jobs
