@@ -4,6 +4,22 @@ Each handler is a few lines forwarding to ``racetrack_operator.reconcile``. Run 
 ``python -m racetrack_operator`` (or ``kopf run -m racetrack_operator.handlers -A``).
 """
 
-from racetrack_operator.handlers import deployment, job, jobfamily, startup
+from racetrack_operator.handlers import (
+    deployment,
+    externalserviceconsumer,
+    job,
+    jobfamily,
+    permission,
+    startup,
+    user,
+)
 
-__all__ = ["deployment", "job", "jobfamily", "startup"]
+__all__ = [
+    "deployment",
+    "externalserviceconsumer",
+    "job",
+    "jobfamily",
+    "permission",
+    "startup",
+    "user",
+]

@@ -5,6 +5,7 @@ Every setting we change from kopf's default says which problem it solves.
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 from typing import Any
@@ -14,12 +15,14 @@ import kopf
 from racetrack_kube.client import Kube, load_api_client
 from racetrack_operator import metrics
 from racetrack_operator.handlers.storage import NoDiffBase
+from racetrack_operator.reconcile import events, watches
 from racetrack_operator.reconcile.context import Context
+from racetrack_operator.reconcile.job import family_token_changed
 from racetrack_operator.settings import Settings
 
 PREFIX = "operator.racetrack.io"
 FINALIZER = "racetrack.io/finalizer"
-EVENT_SOURCE = "racetrack-operator"
+EVENT_SOURCE = events.SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +71,25 @@ async def startup(
     port = metrics.serve(operator_settings.metrics_port)
     logger.info("Serving metrics on port %d.", port)
     workers = operator_settings.api_concurrency
-    memo.ctx = Context(Kube(load_api_client(workers, EVENT_SOURCE), workers), operator_settings)
-    scope = ", ".join(operator_settings.namespaces) or "all namespaces"
-    logger.info("Racetrack operator started, watching %s.", scope)
+    kube = Kube(load_api_client(workers, EVENT_SOURCE), workers)
+    ctx = Context(kube, operator_settings)
+    ctx.identity.family_token_changed = functools.partial(family_token_changed, ctx)
+    memo.ctx = ctx
+    # Before kopf's watches start: no subject is reconciled without the key and its Secrets.
+    await watches.start(ctx, kube)
+    scope = ", ".join(operator_settings.watched_namespaces) or "all namespaces"
+    logger.info(
+        "Racetrack operator started, watching %s; platform namespace %s.",
+        scope,
+        operator_settings.platform_namespace,
+    )
 
 
 @kopf.on.cleanup(id="racetrack-cleanup")
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     ctx: Context | None = memo.get("ctx")
     if ctx is not None:
+        ctx.identity.cancel()
         if ctx.family_syncs is not None:
             ctx.family_syncs.cancel()
         ctx.requeue.cancel_all()

@@ -10,6 +10,7 @@ from typing import Any
 from racetrack_kube.client import Api
 from racetrack_operator.reconcile.coalesce import Coalescer
 from racetrack_operator.reconcile.events import KopfRecorder, Recorder
+from racetrack_operator.reconcile.identity import IdentityState
 from racetrack_operator.reconcile.jobstate import JobState
 from racetrack_operator.reconcile.locks import KeyedLocks
 from racetrack_operator.reconcile.requeue import Requeue
@@ -43,3 +44,9 @@ class Context:
     )
     # Created on first use by ``racetrack_operator.reconcile.family.request_sync``.
     family_syncs: Coalescer | None = None
+    # The auth key, token Secrets, subjects and Permissions (see reconcile.identity).
+    identity: IdentityState = dataclasses.field(default_factory=IdentityState)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.recorder, KopfRecorder):
+            self.recorder.bind(self.kube)

@@ -24,9 +24,10 @@ from racetrack_api.v1alpha1 import Job
 from racetrack_api.v1alpha1.job import JobStatus, UnhealthyPod
 from racetrack_kube import client, paths
 from racetrack_operator import metrics
-from racetrack_operator.reconcile import children
+from racetrack_operator.reconcile import children, tokens
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.family import ensure_family, request_sync
+from racetrack_operator.reconcile.grants import grant_deployer
 from racetrack_operator.reconcile.jobstate import Desired, JobState, load
 from racetrack_operator.render import rollout as rollouts
 from racetrack_operator.render.diff import merge_patch
@@ -35,6 +36,7 @@ from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
 from racetrack_operator.render.pods import LOG_TAIL_LINES, find_unhealthy, log_tail
 from racetrack_operator.render.problems import Problem
 from racetrack_operator.render.status import events, job_status
+from racetrack_operator.render.tokens import FamilyToken
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,22 @@ def job_deleted(ctx: Context, namespace: str, name: str, family: str) -> None:
         request_sync(ctx, namespace, family)
 
 
+def family_token_changed(
+    ctx: Context, namespace: str, family: str, token: FamilyToken | None
+) -> None:
+    """The family's token changed (reset, key rotation, repair): its Jobs' pods roll."""
+    for (job_namespace, name), state in list(ctx.jobs.items()):
+        if (
+            job_namespace == namespace
+            and state.job.spec.name == family
+            and state.applied
+            and state.family_token != token
+        ):
+            ctx.requeue.schedule(
+                (namespace, name), 0.0, functools.partial(reconcile_job, ctx, namespace, name)
+            )
+
+
 def forget(ctx: Context, namespace: str, name: str) -> None:
     ctx.jobs.pop((namespace, name), None)
     ctx.requeue.cancel((namespace, name))
@@ -230,10 +248,16 @@ async def _load_and_apply(
     if raw is None or raw["metadata"].get("deletionTimestamp"):
         forget(ctx, namespace, name)
         return None
-    state, desired = await load(ctx.kube, ctx.settings, raw, ctx.jobs.get(key))
+
+    async def family_token(job: Job) -> FamilyToken | None:
+        if apply:
+            await ensure_family(ctx, namespace, job.spec.name, job.spec.owner_email)
+            if job.status.observed_generation == 0:
+                await grant_deployer(ctx, job)  # a new Job: its deployer's grants, once
+        return await tokens.family_token(ctx, namespace, job.spec.name)
+
+    state, desired = await load(ctx.kube, ctx.settings, raw, ctx.jobs.get(key), family_token)
     deployment = None
-    if apply and state.parsed:
-        await ensure_family(ctx, namespace, state.job.spec.name, state.job.spec.owner_email)
     if apply and desired is not None:
         try:
             deployment = await _apply(ctx, state, desired)

@@ -10,6 +10,7 @@ status kept here is at least as new as the stored one.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from racetrack_api.v1alpha1 import Job
@@ -20,6 +21,7 @@ from racetrack_operator.render.jobs import parse_job
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
 from racetrack_operator.render.problems import Problem, spec_problem
 from racetrack_operator.render.service import desired_service, service_url
+from racetrack_operator.render.tokens import FamilyToken
 from racetrack_operator.settings import Settings
 
 
@@ -38,6 +40,8 @@ class JobState:
     """Whether this process has applied the Job's children. A Deployment event can load a
     Job before the Job's own first event (an operator restart); such a state is only
     observed, and the Job must still be reconciled."""
+    family_token: FamilyToken | None = None
+    """The family's token the Deployment was rendered with (a new one rolls the pods)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,9 +51,14 @@ class Desired:
 
 
 async def load(
-    kube: Api, settings: Settings, raw: dict[str, Any], known: JobState | None
+    kube: Api,
+    settings: Settings,
+    raw: dict[str, Any],
+    known: JobState | None,
+    family_token: Callable[[Job], Awaitable[FamilyToken | None]] | None = None,
 ) -> tuple[JobState, Desired | None]:
-    """Parse, check and render a Job read from the API server (or handed over by kopf)."""
+    """Parse, check and render a Job read from the API server (or handed over by kopf);
+    ``family_token`` finds the token of a parsed Job's family for its pods."""
     job, problem = parse_job(raw)
     same_object = known is not None and known.job.metadata.get("uid") == job.metadata.get("uid")
     service_hash = None
@@ -58,6 +67,7 @@ async def load(
         job = job.model_copy(update={"status": known.job.status})
         service_hash = known.service_hash
     parsed = problem is None
+    token = await family_token(job) if parsed and family_token is not None else None
     job_type = None
     if problem is None:
         checked = spec_problem(job, settings)
@@ -69,7 +79,7 @@ async def load(
         problem = await checks.secret_problem(kube, job)
     if problem is not None or job_type is None:
         return JobState(job, parsed, problem, None, None, service_hash), None
-    deployment = desired_deployment(job, job_type, settings)
+    deployment = desired_deployment(job, job_type, settings, token)
     state = JobState(
         job,
         parsed,
@@ -77,5 +87,6 @@ async def load(
         deployment["metadata"]["annotations"][ANNOTATION_RENDER_HASH],
         service_url(job, job_type, settings.cluster_domain),
         service_hash,
+        family_token=token,
     )
     return state, Desired(deployment, desired_service(job, job_type))
