@@ -347,7 +347,11 @@ def fresh_cluster(binaries: Binaries, work: Path, name: str) -> Iterator[Bench]:
     """A control plane of its own for each measurement of many objects: a thousand pods left
     on the one simulated node by an earlier phase would slow the scheduler, kwok and the API
     server's caches for the next, and the operator would watch the floor's Deployments."""
-    cluster = LocalCluster(binaries, work / name, ClusterOptions(crds=addons.crds_folder()))
+    cluster = LocalCluster(
+        binaries,
+        work / name,
+        ClusterOptions(crds=addons.crds_folder(), namespaces=addons.NAMESPACES),
+    )
     with cluster:
         bench = Bench(cluster)
         try:

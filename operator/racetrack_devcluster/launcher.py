@@ -54,6 +54,9 @@ class ClusterOptions:
     #: kinds it can collect from discovery at start, then only every 30 s, so CRDs applied
     #: later leave a deleted object's children running for up to half a minute.
     crds: Path | None = None
+    #: Namespaces made once the API server is ready, before anything else runs: the racetrack
+    #: platform namespace, which ``manifests/`` creates on a real cluster.
+    namespaces: tuple[str, ...] = ()
 
 
 class LocalCluster:
@@ -169,6 +172,8 @@ class LocalCluster:
             + self.options.apiserver_args,
         )
         self.wait("kube-apiserver /readyz", api.ready)
+        for namespace in self.options.namespaces:
+            api.create_if_missing("/api/v1/namespaces", namespace_manifest(namespace))
         if self.options.crds is not None:
             self.apply_crds(self.options.crds)
 
@@ -266,6 +271,10 @@ class LocalCluster:
                 labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
                 counts.append((labels, int(float(line.rsplit(" ", 1)[1]))))
         return counts
+
+
+def namespace_manifest(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
 
 
 def run_kubectl(
