@@ -19,7 +19,6 @@ from realnode_helpers import (  # type: ignore[import-not-found]
     ready_job_url,
 )
 
-from racetrack_devcluster import addons
 from racetrack_devcluster.launcher import LocalCluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.realnode]
@@ -45,13 +44,6 @@ def job_manifest(image: str, version: str = "1.0.0", entrypoint_class: str = "Ad
             },
         }
     )
-
-
-@pytest.fixture(scope="module")
-def operator_cluster(real_cluster: LocalCluster) -> LocalCluster:
-    """The real-node cluster with the operator, as ``racetrack dev up`` runs it."""
-    addons.start_operator(real_cluster)
-    return real_cluster
 
 
 def test_a_job_from_the_local_registry_becomes_ready_and_performs(
