@@ -195,7 +195,11 @@ async def _reconcile_locked(ctx: Context, ref: SubjectRef, body: dict[str, Any] 
             plan = tokens.plan(subject, view, ids.key, platform, now)
             metrics.TOKENS_ISSUED.labels(str(ref.kind), str(why)).inc()
             log.info("Issued a token (%s) for %s.", why, tokens.describe(ref))
-            event = ("Normal", tokens.EVENT_REASONS[why], tokens.issued_message(why, view))
+            if why in tokens.EVENT_REASONS:
+                # What a person asked for or should know of. A first token is told by Ready,
+                # and a rotation re-issues every token at once (the key Secret's event says
+                # so): an event for each of thousands would cost a write each.
+                event = ("Normal", tokens.EVENT_REASONS[why], tokens.issued_message(why, view))
     elif plan.delete_secret:
         await ctx.kube.delete(paths.secrets(*secret_key))
         ids.secrets.pop(secret_key, None)

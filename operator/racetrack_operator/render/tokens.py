@@ -60,12 +60,8 @@ class Why(enum.StrEnum):
     REPAIR = "repair"
 
 
-EVENT_REASONS = {
-    Why.NEW: "TokenIssued",
-    Why.RESET: "TokenReset",
-    Why.ROTATION: "TokenReissued",
-    Why.REPAIR: "TokenRepaired",
-}
+#: The issues told as events (see ``reconcile.tokens`` for why not the others).
+EVENT_REASONS = {Why.RESET: "TokenReset", Why.REPAIR: "TokenRepaired"}
 EVENT_REVOKED = "TokenRevoked"
 EVENT_EXPIRED = "TokenExpired"
 
@@ -85,6 +81,7 @@ class TokenSubject:
     token: TokenStatus | None
     conditions: tuple[Condition, ...]
     deleting: bool
+    observed_generation: int = 0
 
     @property
     def subject_type(self) -> tokens.SubjectType:
@@ -114,6 +111,7 @@ def token_subject(kind: SubjectKind, body: dict[str, Any]) -> TokenSubject:
         token=token,
         conditions=tuple(Condition.model_validate(cond) for cond in status.get("conditions") or []),
         deleting=bool(meta.get("deletionTimestamp")),
+        observed_generation=int(status.get("observedGeneration") or 0),
     )
 
 
@@ -324,17 +322,14 @@ def newly_expired(subject: TokenSubject, plan_: Plan) -> bool:
 
 
 def issued_message(why: Why, secret: SecretView) -> str:
-    """The event told when a token is issued (never the token)."""
+    """The event told when a token is reset or repaired (never the token)."""
     where = f"Secret {secret.namespace}/{secret.name}"
-    return {
-        Why.NEW: f"Issued a token into {where}.",
-        Why.RESET: f"Issued a new token into {where} as requested; the old one stopped working.",
-        Why.ROTATION: f"Issued a new token into {where}, signed with the new auth key.",
-        Why.REPAIR: (
+    if why == Why.REPAIR:
+        return (
             f"Issued a new token into {where}, which was deleted or edited by hand; "
             "the old token stopped working."
-        ),
-    }[why]
+        )
+    return f"Issued a new token into {where} as requested; the old one stopped working."
 
 
 def _expiry(issued_at: str, lifetime: int | None) -> datetime | None:
@@ -429,25 +424,21 @@ def status_patch(subject: TokenSubject, plan_: Plan, timestamp_: str) -> dict[st
         subject.generation,
         timestamp_,
     )
-    out: dict[str, Any] = {
+    return {
+        "observedGeneration": subject.generation,
         "token": None if plan_.token is None else plan_.token.to_wire(),
         "conditions": [cond.to_wire() for cond in conditions],
     }
-    if subject.ref.kind != SubjectKind.JOB_FAMILY:
-        # A family's observedGeneration belongs to its version list (reconcile.family).
-        out["observedGeneration"] = subject.generation
-    return out
 
 
 def current_status(subject: TokenSubject) -> dict[str, Any]:
     """The same part of the status as it is now."""
-    out: dict[str, Any] = {
+    return {
+        # A family's version sync writes the same generation, so neither undoes the other.
+        "observedGeneration": subject.observed_generation,
         "token": None if subject.token is None else subject.token.to_wire(),
         "conditions": [cond.to_wire() for cond in subject.conditions],
     }
-    if subject.ref.kind != SubjectKind.JOB_FAMILY:
-        out["observedGeneration"] = subject.generation
-    return out
 
 
 def describe(ref: SubjectRef) -> str:

@@ -316,11 +316,13 @@ def test_status_says_where_the_token_is_and_a_repeat_changes_nothing() -> None:
     assert tokens.current_status(settled) == tokens.status_patch(settled, planned, "later")
 
 
-def test_a_familys_status_leaves_observed_generation_to_its_version_list() -> None:
-    family = subject(SubjectKind.JOB_FAMILY)
-    planned = tokens.plan(family, view(family), KEY, PLATFORM, NOW)
-    assert "observedGeneration" not in tokens.status_patch(family, planned, "t")
-    assert "observedGeneration" not in tokens.current_status(family)
+def test_a_spec_change_alone_moves_observed_generation() -> None:
+    who = subject()
+    planned = tokens.plan(who, view(who), KEY, PLATFORM, NOW)
+    written = tokens.status_patch(who, planned, "t")
+    later = subject(metadata={"generation": 4}, **{**written, "observedGeneration": 3})
+    assert tokens.current_status(later)["observedGeneration"] == 3
+    assert tokens.status_patch(later, planned, "t")["observedGeneration"] == 4
 
 
 def test_a_familys_pods_get_a_revision_that_changes_with_its_token() -> None:
@@ -337,7 +339,7 @@ def test_a_familys_pods_get_a_revision_that_changes_with_its_token() -> None:
 def test_messages_name_the_secret_and_never_hold_a_token() -> None:
     who = subject()
     seen = view(who)
-    for why in tokens.Why:
+    for why in tokens.EVENT_REASONS:
         message = tokens.issued_message(why, seen)
         assert "Secret ml/esc-billing-token" in message
     reason, message = tokens.conflict("Secret ml/esc-billing-token")
