@@ -82,6 +82,7 @@ bench: binaries
 	$(BIN)/python bench/runtime_throughput.py
 	$(BIN)/python bench/jobs_convergence.py
 	$(BIN)/python bench/realnode_start.py
+	$(BIN)/python bench/identity_tokens.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
