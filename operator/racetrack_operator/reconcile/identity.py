@@ -24,26 +24,23 @@ from racetrack_api.permissions import SubjectRef
 from racetrack_operator.reconcile.coalesce import Coalescer
 from racetrack_operator.reconcile.presence import Presence
 from racetrack_operator.render.authkey import AuthKey
+from racetrack_operator.render.jobs import slim_metadata
 from racetrack_operator.render.tokens import FamilyToken, SecretView
 
 SecretKey = tuple[str, str]
 FamilyKey = tuple[str, str]
 
-_KEPT_METADATA = ("name", "namespace", "uid", "generation", "resourceVersion", "deletionTimestamp")
+# Beyond what a Job keeps: the version orders our writes against watch events, and a
+# subject being deleted issues nothing.
+_ALSO_KEPT = ("resourceVersion", "deletionTimestamp")
 
 
 def slim(body: dict[str, Any]) -> dict[str, Any]:
     """What the identity reconcilers use of an object: a family's version list, kubectl's
     last-applied copy and managedFields are most of its size and none of our business."""
     meta: dict[str, Any] = body.get("metadata") or {}
-    kept_meta = {key: meta[key] for key in _KEPT_METADATA if key in meta}
-    annotations = {
-        key: value
-        for key, value in (meta.get("annotations") or {}).items()
-        if key.startswith("racetrack.io/")
-    }
-    if annotations:
-        kept_meta["annotations"] = annotations
+    kept_meta = slim_metadata(meta)
+    kept_meta.update({key: meta[key] for key in _ALSO_KEPT if key in meta})
     status: dict[str, Any] = body.get("status") or {}
     kept_status = {
         key: status[key] for key in ("observedGeneration", "token", "conditions") if key in status

@@ -45,19 +45,13 @@ async def reconcile_permission(ctx: Context, key: Key, body: dict[str, Any] | No
 
 
 async def permission_seen(ctx: Context, key: Key, body: dict[str, Any]) -> None:
-    """The Permission's watch delivered it: evaluate; on failure, again later by itself."""
-    try:
-        await reconcile_permission(ctx, key, body)
-    except Exception:
-        delay = ctx.requeue.backoff(("permission", key))
-        log.exception("Evaluating Permission %s/%s failed; retrying in %.0f s.", *key, delay)
-        ctx.requeue.schedule(("permission", key), delay, lambda: _request_now(ctx, key))
-        return
-    ctx.requeue.succeeded(("permission", key))
-
-
-async def _request_now(ctx: Context, key: Key) -> None:
-    request(ctx, key)
+    """The Permission's watch delivered it: evaluate (and on failure, again later)."""
+    await ctx.requeue.attempt(
+        ("permission", key),
+        lambda: reconcile_permission(ctx, key, body),
+        "Evaluating Permission {}/{}".format(*key),
+        lambda: reconcile_permission(ctx, key),
+    )
 
 
 def permission_deleted(ctx: Context, key: Key) -> None:

@@ -68,21 +68,13 @@ async def reconcile_subject(
 
 
 async def subject_seen(ctx: Context, ref: SubjectRef, body: dict[str, Any]) -> None:
-    """The subject's watch delivered it: reconcile, and on failure retry later by itself."""
-    try:
-        await reconcile_subject(ctx, ref, body)
-    except Exception:
-        delay = ctx.requeue.backoff(("token", ref))
-        log.exception(
-            "Reconciling the token of %s failed; retrying in %.0f s.", tokens.describe(ref), delay
-        )
-        ctx.requeue.schedule(("token", ref), delay, lambda: request_now(ctx, ref))
-        return
-    ctx.requeue.succeeded(("token", ref))
-
-
-async def request_now(ctx: Context, ref: SubjectRef) -> None:
-    request(ctx, ref)
+    """The subject's watch delivered it: reconcile (and on failure, again later)."""
+    await ctx.requeue.attempt(
+        ("token", ref),
+        lambda: reconcile_subject(ctx, ref, body),
+        f"Reconciling the token of {tokens.describe(ref)}",
+        lambda: reconcile_subject(ctx, ref),
+    )
 
 
 def request(ctx: Context, ref: SubjectRef) -> None:

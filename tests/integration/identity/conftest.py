@@ -5,11 +5,11 @@ watching both as a real process."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from identity_helpers import OperatorProcess  # type: ignore[import-not-found]
+from identity_helpers import OperatorProcess, apply  # type: ignore[import-not-found]
 
 from racetrack_devcluster.launcher import LocalCluster
 
@@ -34,10 +34,23 @@ def platform(cluster: LocalCluster) -> Iterator[str]:
 
 
 @pytest.fixture
-def users(cluster: LocalCluster) -> Iterator[list[str]]:
-    """Users are cluster-wide: a test names the ones it makes here, and they are deleted."""
+def new_user(cluster: LocalCluster, platform: str) -> Iterator[Callable[..., str]]:
+    """Makes a User named for this test (Users are cluster-wide); deletes them afterwards."""
     made: list[str] = []
-    yield made
+
+    def make(prefix: str, active: bool = False) -> str:
+        name = f"{prefix}-{platform[-8:]}"
+        user = {
+            "apiVersion": "racetrack.io/v1alpha1",
+            "kind": "User",
+            "metadata": {"name": name},
+            "spec": {"email": f"{prefix}@example.org", "active": active},
+        }
+        apply(cluster, user)
+        made.append(name)
+        return name
+
+    yield make
     for name in made:
         cluster.kubectl("delete", "rtuser", name, "--wait=false", check=False)
 

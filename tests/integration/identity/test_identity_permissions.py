@@ -3,6 +3,8 @@ and go (GitOps applies in any order), and a deployer's per-job grants go with th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import yaml
 from identity_helpers import (  # type: ignore[import-not-found]
@@ -72,20 +74,9 @@ def test_the_user_who_deployed_a_job_gets_grants_on_it_that_go_with_it(
     cluster: LocalCluster,
     operator: OperatorProcess,
     namespace: str,
-    platform: str,
-    users: list[str],
+    new_user: Callable[..., str],
 ) -> None:
-    deployer = f"dora-{platform[-8:]}"
-    users.append(deployer)
-    apply(
-        cluster,
-        {
-            "apiVersion": "racetrack.io/v1alpha1",
-            "kind": "User",
-            "metadata": {"name": deployer},
-            "spec": {"email": "dora@example.org"},
-        },
-    )
+    deployer = new_user("dora")
     eventually(lambda: ready(cluster, "rtuser", deployer), 60, "the User is seen")
     job = yaml.safe_load((REPO / "examples" / "adder.yaml").read_text())
     # What the admission webhooks stamp on a new Job; set by hand here.

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 import pytest
 from identity_helpers import (  # type: ignore[import-not-found]
     REPO,
     OperatorProcess,
-    apply,
     auth_key,
     eventually,
     get,
@@ -40,15 +40,6 @@ def subjects(namespace: str, user: str) -> list[tuple[str, str, str | None]]:
 
 
 def make_world(cluster: LocalCluster, namespace: str, user: str) -> dict[str, str]:
-    apply(
-        cluster,
-        {
-            "apiVersion": "racetrack.io/v1alpha1",
-            "kind": "User",
-            "metadata": {"name": user},
-            "spec": {"email": "rot@example.org", "active": True},
-        },
-    )
     for example in ("externalserviceconsumer.yaml", "jobfamily.yaml", "adder.yaml"):
         cluster.kubectl("apply", "-n", namespace, "-f", str(REPO / "examples" / example))
     return {
@@ -85,10 +76,9 @@ def test_rotating_the_key_reissues_every_token_and_rolls_family_pods(
     operator: OperatorProcess,
     namespace: str,
     platform: str,
-    users: list[str],
+    new_user: Callable[..., str],
 ) -> None:
-    user = f"rot-{platform[-8:]}"
-    users.append(user)
+    user = new_user("rot", active=True)
     first = make_world(cluster, namespace, user)
     first_key = auth_key(cluster, platform)
     for token in first.values():
@@ -168,10 +158,9 @@ def test_no_token_or_key_appears_in_logs_events_statuses_or_metrics(
     operator: OperatorProcess,
     namespace: str,
     platform: str,
-    users: list[str],
+    new_user: Callable[..., str],
 ) -> None:
-    user = f"leak-{platform[-8:]}"
-    users.append(user)
+    user = new_user("leak", active=True)
     issued = list(make_world(cluster, namespace, user).values())
     issued.append(auth_key(cluster, platform))
     caller = secret_value(cluster, namespace, "esc-billing-portal-token", "caller-token")

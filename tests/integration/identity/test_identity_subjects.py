@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 
 import pytest
 from identity_helpers import (  # type: ignore[import-not-found]
@@ -30,21 +31,13 @@ from racetrack_devcluster.launcher import LocalCluster
 pytestmark = pytest.mark.cluster
 
 
-def user(name: str, active: bool = False, **spec: object) -> dict[str, object]:
-    return {
-        "apiVersion": "racetrack.io/v1alpha1",
-        "kind": "User",
-        "metadata": {"name": name},
-        "spec": {"email": f"{name}@example.org", "active": active, **spec},
-    }
-
-
 def test_a_user_is_inactive_then_active_reset_repaired_deactivated_and_deleted(
-    cluster: LocalCluster, operator: OperatorProcess, platform: str, users: list[str]
+    cluster: LocalCluster,
+    operator: OperatorProcess,
+    platform: str,
+    new_user: Callable[..., str],
 ) -> None:
-    name = f"alice-{platform[-8:]}"
-    users.append(name)
-    apply(cluster, user(name))
+    name = new_user("alice")
     eventually(lambda: ready(cluster, "rtuser", name) == "True/Inactive", 60, "inactive")
     assert token_status(cluster, "rtuser", name) is None
     assert get(cluster, "secret", f"user-{name}-token", platform) is None
