@@ -74,6 +74,9 @@ class IdentityState:
     nothing and no token may be issued."""
     subjects: dict[SubjectRef, dict[str, Any]] = dataclasses.field(default_factory=dict)
     family_tokens: dict[FamilyKey, FamilyToken | None] = dataclasses.field(default_factory=dict)
+    family_jobs: dict[FamilyKey, set[str]] = dataclasses.field(default_factory=dict)
+    """The Jobs that mounted each family's token, so a new token rolls just those (a
+    rotation changes thousands of families; looking through every Job for each is slow)."""
     presence: Presence = dataclasses.field(default_factory=Presence)
     permissions: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
     """Slim bodies of the Permissions, so a subject's coming or going re-evaluates them

@@ -167,20 +167,19 @@ def family_token_changed(
     ctx: Context, namespace: str, family: str, token: FamilyToken | None
 ) -> None:
     """The family's token changed (reset, key rotation, repair): its Jobs' pods roll."""
-    for (job_namespace, name), state in list(ctx.jobs.items()):
-        if (
-            job_namespace == namespace
-            and state.job.spec.name == family
-            and state.applied
-            and state.family_token != token
-        ):
+    for name in list(ctx.identity.family_jobs.get((namespace, family), ())):
+        state = ctx.jobs.get((namespace, name))
+        # No state: its first reconciliation is under way and may have read the old token.
+        if state is None or (state.job.spec.name == family and state.family_token != token):
             ctx.requeue.schedule(
                 (namespace, name), 0.0, functools.partial(reconcile_job, ctx, namespace, name)
             )
 
 
 def forget(ctx: Context, namespace: str, name: str) -> None:
-    ctx.jobs.pop((namespace, name), None)
+    state = ctx.jobs.pop((namespace, name), None)
+    if state is not None:
+        ctx.identity.family_jobs.get((namespace, state.job.spec.name), set()).discard(name)
     ctx.requeue.cancel((namespace, name))
     ctx.requeue.cancel(("unhealthy", namespace, name))
     metrics.JOB_CONDITIONS.forget(namespace, name)
@@ -254,7 +253,7 @@ async def _load_and_apply(
             await ensure_family(ctx, namespace, job.spec.name, job.spec.owner_email)
             if job.status.observed_generation == 0:
                 await grant_deployer(ctx, job)  # a new Job: its deployer's grants, once
-        return await tokens.family_token(ctx, namespace, job.spec.name)
+        return await tokens.family_token(ctx, namespace, job.spec.name, job.name)
 
     state, desired = await load(ctx.kube, ctx.settings, raw, ctx.jobs.get(key), family_token)
     deployment = None

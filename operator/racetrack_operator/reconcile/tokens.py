@@ -104,6 +104,7 @@ def subject_deleted(ctx: Context, ref: SubjectRef) -> None:
     ctx.requeue.cancel(("token", ref))
     if ref.kind == SubjectKind.JOB_FAMILY and ref.namespace is not None:
         ids.family_tokens.pop((ref.namespace, ref.name), None)
+        ids.family_jobs.pop((ref.namespace, ref.name), None)
 
 
 def secret_changed(
@@ -138,10 +139,13 @@ def _owner(view: tokens.SecretView) -> SubjectRef | None:
     return SubjectRef(kind, view.owner_name, namespace)
 
 
-async def family_token(ctx: Context, namespace: str, family: str) -> tokens.FamilyToken | None:
-    """The family's token as its Jobs mount it (issued first if it has none), or None."""
+async def family_token(
+    ctx: Context, namespace: str, family: str, job: str
+) -> tokens.FamilyToken | None:
+    """The family's token as ``job`` mounts it (issued first if it has none), or None."""
     ids = ctx.identity
     key = (namespace, family)
+    ids.family_jobs.setdefault(key, set()).add(job)
     if key in ids.family_tokens:
         return ids.family_tokens[key]
     if not ids.ready():
