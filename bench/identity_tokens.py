@@ -13,12 +13,13 @@ in a namespace the operator does not watch). ``ratio = operator / floor``.
   hash; the operator's CPU per token (from /proc), the API server's and etcd's CPU against
   the floor's, and the writes the API server served per kind. Users are created marked as
   already granted their default Permissions, so that tokens alone are measured (a new
-  User's defaults are four Permission creates on top). The families have no Jobs: rolling
-  pods is a Deployment update, measured by bench/jobs_convergence.py.
+  User's defaults are four Permission creates on top). With ``--jobs K`` the first K
+  families then get a running Job each (simulated pods).
 - rotation: the key rotated by annotation; time until every subject publishes a new hash,
   with the same CPU and write figures; the floor replaces as many Secrets and patches as
   many statuses. A rotation tells each subject by its status alone: one event on the key
-  Secret says why.
+  Secret says why. With ``--jobs K``, also the time until every one of those Jobs has rolled
+  its pods onto its family's new token (a Deployment update each).
 - restart: the operator restarted over all those subjects: time until its metrics say it has
   looked at every one, and the writes made meanwhile to subjects, Secrets and Permissions
   (there should be none).
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import re
 import secrets
@@ -285,6 +287,49 @@ class Bench:
         patch: Any = {"metadata": {"annotations": {labels.ANNOTATION_ROTATE_KEY_AT: "bench"}}}
         self.core.patch_namespaced_secret(labels.AUTH_KEY_SECRET, PLATFORM, patch)
 
+    def create_jobs(self, count: int) -> None:
+        """One Job (a prebuilt image, one replica) in each of the first ``count`` families."""
+
+        def one(index: int) -> None:
+            body = {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "Job",
+                "metadata": {"name": f"job-{index}"},
+                "spec": {
+                    "name": f"family-{index}",
+                    "version": "1.0.0",
+                    "ownerEmail": "bench@example.org",
+                    "jobtype": "python3:latest",
+                    "image": "registry.invalid/bench/job:1",
+                    "jobtypeExtra": {"entrypoint_path": "entrypoint.py"},
+                    "replicas": 1,
+                },
+            }
+            self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, BENCH_NAMESPACE, "jobs", body
+            )
+
+        run_all(one, count)
+
+    def rolled_out(self, count: int, old: dict[str, str]) -> dict[str, str]:
+        """Each Job's pod template revision, once all ``count`` Deployments carry one other
+        than in ``old`` and have rolled out to it (None until then)."""
+        listed = self.cluster.kubectl("get", "deployments", "-n", BENCH_NAMESPACE, "-o", "json")
+        revisions = {}
+        for deployment in json.loads(listed.stdout)["items"]:
+            template = deployment["spec"]["template"]["metadata"]
+            revision = (template.get("annotations") or {}).get("racetrack.io/family-token", "")
+            status, wanted = deployment.get("status") or {}, deployment["spec"]["replicas"]
+            done = (
+                status.get("observedGeneration") == deployment["metadata"]["generation"]
+                and status.get("updatedReplicas") == wanted
+                and status.get("availableReplicas") == wanted
+            )
+            name = deployment["metadata"]["name"]
+            if revision and revision != old.get(name) and done:
+                revisions[name] = revision
+        return revisions if len(revisions) == count else {}
+
     def stop(self) -> None:
         self.families.stop()
         self.users.stop()
@@ -318,6 +363,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", type=int, default=1000)
     parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        help="give that many families one running Job each, and time their pods' roll",
+    )
     args = parser.parse_args()
     total = args.families + args.users
 
@@ -349,6 +400,18 @@ def main() -> int:
                     delta(writes(cluster), before),
                 )  # fmt: skip
 
+                revisions: dict[str, str] = {}
+                if args.jobs:
+                    started = time.monotonic()
+                    bench.create_jobs(args.jobs)
+                    while not (revisions := bench.rolled_out(args.jobs, {})):
+                        if time.monotonic() - started > 1800:
+                            raise TimeoutError("the Jobs did not roll out")
+                        time.sleep(2.0)
+                    print(
+                        f"  (then {args.jobs} of the families got a running Job each, in "
+                        f"{time.monotonic() - started:.0f} s)"
+                    )
                 first = bench.published()
                 time.sleep(3.0)  # let the echoes of the last writes pass
                 before, cpu = writes(cluster), Cpu(cluster)
@@ -359,6 +422,16 @@ def main() -> int:
                     "rotation", total, rotated, floor_rotation, cpu.used(), floor_rotation_cpu,
                     delta(writes(cluster), before),
                 )  # fmt: skip
+                if args.jobs:
+                    while not bench.rolled_out(args.jobs, revisions):
+                        if time.monotonic() - started > 1800:
+                            raise TimeoutError("the Jobs' pods did not roll")
+                        time.sleep(1.0)
+                    print(
+                        f"  {'':<10} and the pods of all {args.jobs} Jobs rolled onto their "
+                        f"family's new token {time.monotonic() - started:.1f} s after the "
+                        "rotation began"
+                    )
                 memory = resident_mib(component_pid(cluster, "racetrack-operator"))
 
                 time.sleep(3.0)
