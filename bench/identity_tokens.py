@@ -427,10 +427,11 @@ def main() -> int:
                         if time.monotonic() - started > 1800:
                             raise TimeoutError("the Jobs' pods did not roll")
                         time.sleep(1.0)
+                    made = delta(writes(cluster), before)
                     print(
                         f"  {'':<10} and the pods of all {args.jobs} Jobs rolled onto their "
                         f"family's new token {time.monotonic() - started:.1f} s after the "
-                        "rotation began"
+                        f"rotation began ({made.get('deployments', 0)} Deployment writes)"
                     )
                 memory = resident_mib(component_pid(cluster, "racetrack-operator"))
 

@@ -44,16 +44,20 @@ async def load_key(ctx: Context) -> bool:
         if current is None:
             current = await _create(ctx)
         await key_seen(ctx, current)
-    except client.ApiError as error:
+    except Exception as error:  # whatever it is, tokens wait and Jobs go on
         namespace = ctx.settings.platform_namespace
+        status = error.status if isinstance(error, client.ApiError) else None
+        fix = {
+            404: f"create namespace {namespace} (or set RACETRACK_PLATFORM_NAMESPACE to one)",
+            403: f"allow the operator to get and create Secrets in namespace {namespace}",
+        }.get(status or 0, "see the error")
         log.error(
-            "Could not read or create the auth key Secret %s/%s (HTTP %d): create namespace "
-            "%s (or set RACETRACK_PLATFORM_NAMESPACE to an existing one); no token is issued "
+            "Could not read or create the auth key Secret %s/%s (%s): %s; no token is issued "
             "until then, retrying every %.0f s.",
             namespace,
             labels.AUTH_KEY_SECRET,
-            error.status,
-            namespace,
+            f"HTTP {status}" if status else type(error).__name__,
+            fix,
             RETRY_SECONDS,
         )
         return False

@@ -23,7 +23,7 @@ from typing import Any, cast
 from racetrack_api import labels
 from racetrack_api import tokens as codec
 from racetrack_api.permissions import SubjectRef
-from racetrack_api.v1alpha1 import ExternalServiceConsumer, JobFamily, User
+from racetrack_api.v1alpha1 import API_VERSION, ExternalServiceConsumer, JobFamily, User
 from racetrack_api.v1alpha1.permission import SubjectKind
 from racetrack_kube import client, paths
 from racetrack_operator import metrics
@@ -305,7 +305,7 @@ def _family_token_seen(
 
 def _event_ref(ref: SubjectRef, uid: str) -> dict[str, Any]:
     return {
-        "apiVersion": "racetrack.io/v1alpha1",
+        "apiVersion": API_VERSION,
         "kind": str(ref.kind),
         "metadata": {"name": ref.name, "namespace": ref.namespace, "uid": uid},
     }
