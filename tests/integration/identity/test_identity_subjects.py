@@ -242,3 +242,11 @@ def test_a_family_token_is_issued_mounted_into_its_pods_and_a_reset_rolls_them(
         "the Job is Ready again after the roll",
     )
     assert published_token(cluster, "rtfamily", "adder", namespace) != token
+
+    # A family deleted takes its token with it.
+    cluster.kubectl("delete", "rtfamily", "invoice-scorer", "-n", namespace)
+    eventually(
+        lambda: get(cluster, "secret", "family-invoice-scorer-token", namespace) is None,
+        60,
+        "the family's Secret is garbage-collected",
+    )
