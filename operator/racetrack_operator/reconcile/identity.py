@@ -25,7 +25,8 @@ from racetrack_operator.reconcile.coalesce import Coalescer
 from racetrack_operator.reconcile.presence import Presence
 from racetrack_operator.render.authkey import AuthKey
 from racetrack_operator.render.jobs import slim_metadata
-from racetrack_operator.render.tokens import FamilyToken, SecretView
+from racetrack_operator.render.tokens import FamilyToken
+from racetrack_operator.render.tokensecrets import SecretView
 
 SecretKey = tuple[str, str]
 FamilyKey = tuple[str, str]

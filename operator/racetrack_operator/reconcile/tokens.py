@@ -30,7 +30,7 @@ from racetrack_operator import metrics
 from racetrack_operator.reconcile.coalesce import Coalescer
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.identity import newer
-from racetrack_operator.render import tokens
+from racetrack_operator.render import tokens, tokensecrets
 from racetrack_operator.render.diff import deep_merge_patch
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def subject_deleted(ctx: Context, ref: SubjectRef) -> None:
 
 
 def secret_changed(
-    ctx: Context, view: tokens.SecretView | None, gone: tokens.SecretView | None
+    ctx: Context, view: tokensecrets.SecretView | None, gone: tokensecrets.SecretView | None
 ) -> None:
     """The token Secret watch saw ``view`` (None: ``gone`` was deleted)."""
     ids = ctx.identity
@@ -130,9 +130,9 @@ def secret_changed(
         request(ctx, owner)
 
 
-def _owner(view: tokens.SecretView) -> SubjectRef | None:
+def _owner(view: tokensecrets.SecretView) -> SubjectRef | None:
     """The subject a token Secret belongs to, from its labels and namespace."""
-    kind = next((k for k, t in tokens.SUBJECT_TYPES.items() if t == view.token_type), None)
+    kind = next((k for k, t in tokensecrets.SUBJECT_TYPES.items() if t == view.token_type), None)
     if kind is None or not view.owner_name:
         return None
     namespace = None if kind == SubjectKind.USER else view.namespace
@@ -174,8 +174,8 @@ async def _reconcile_locked(ctx: Context, ref: SubjectRef, body: dict[str, Any] 
         return
     await ids.wait_ready()
     platform = ctx.settings.platform_namespace
-    namespace = tokens.secret_namespace(ref, platform)
-    secret_key = (namespace, tokens.secret_name(ref))
+    namespace = tokensecrets.secret_namespace(ref, platform)
+    secret_key = (namespace, tokensecrets.secret_name(ref))
     now = datetime.now(UTC)
     view = ids.secrets.get(secret_key)
     plan = tokens.plan(subject, view, ids.key, platform, now)
@@ -214,8 +214,8 @@ async def _reconcile_locked(ctx: Context, ref: SubjectRef, body: dict[str, Any] 
 
 
 async def _issue(
-    ctx: Context, subject: tokens.TokenSubject, view: tokens.SecretView | None, now: datetime
-) -> tokens.SecretView:
+    ctx: Context, subject: tokens.TokenSubject, view: tokensecrets.SecretView | None, now: datetime
+) -> tokensecrets.SecretView:
     """Write a new token into the subject's Secret; the view of the Secret as written."""
     ids = ctx.identity
     key = ids.key
@@ -228,9 +228,11 @@ async def _issue(
         if ref.kind == SubjectKind.EXTERNAL_SERVICE_CONSUMER
         else None
     )
-    desired = tokens.desired_secret(
-        subject,
-        tokens.Issued(token, caller),
+    desired = tokensecrets.desired_secret(
+        ref,
+        subject.uid,
+        subject.reset,
+        tokensecrets.Issued(token, caller),
         key,
         ctx.settings.platform_namespace,
         tokens.timestamp(now),
@@ -260,7 +262,7 @@ async def _issue(
             raise SecretTaken(f"Secret {meta['namespace']}/{meta['name']}")
         meta["resourceVersion"] = current["metadata"]["resourceVersion"]
         written = await ctx.kube.replace(path, desired)
-    new_view = tokens.view_secret(written, key)
+    new_view = tokensecrets.view_secret(written, key)
     ids.store_secret(new_view)
     return new_view
 

@@ -27,7 +27,7 @@ from racetrack_kube.client import JsonDict, Kube
 from racetrack_kube.informer import Informer
 from racetrack_operator.reconcile import authkey, permissions, tokens
 from racetrack_operator.reconcile.context import Context
-from racetrack_operator.render.tokens import view_secret
+from racetrack_operator.render.tokensecrets import view_secret
 
 log = logging.getLogger(__name__)
 

@@ -2,9 +2,8 @@
 
 Each subject's token lives in one Secret it owns (labelled ``racetrack.io/token``); the
 subject's ``status.token`` names the Secret and publishes the sha256 of every form of the
-token that is valid right now, which is all the gateway ever reads. The Secret is the record:
-it carries, next to the token, the operator's annotations saying what was issued (the hash of
-each value, the id of the signing key, when, and for which ``racetrack.io/reset-token-at``).
+token that is valid right now, which is all the gateway ever reads. The Secret is the record
+of what was issued (``render.tokensecrets``).
 
 A Secret is *intact* when its values still hash to what was issued, the token verifies with
 the current auth key and names this subject, and it answers the subject's current reset
@@ -12,19 +11,13 @@ request. Anything else (no Secret, a reset, a rotated key, a hand edit, another 
 leftover) means a new token: ``plan`` says which and why. An intact token is valid until
 ``issuedAt + spec.tokenLifetime`` when a lifetime is set; after that its hashes are withdrawn
 and a reset issues a new one.
-
-What the operator keeps of a token Secret is a ``SecretView``: digests and verdicts, never a
-value, so nothing in the operator's memory or logs can leak a token it did not just issue.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import enum
 import hashlib
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,22 +25,16 @@ from racetrack_api import conditions as c
 from racetrack_api import labels, tokens
 from racetrack_api.durations import parse_duration
 from racetrack_api.permissions import SubjectRef
-from racetrack_api.v1alpha1 import API_VERSION
 from racetrack_api.v1alpha1.common import Condition, ConditionStatus, TokenStatus
 from racetrack_api.v1alpha1.permission import SubjectKind
 from racetrack_operator.render.authkey import AuthKey
+from racetrack_operator.render.tokensecrets import (
+    SUBJECT_TYPES,
+    SecretView,
+    secret_name,
+    secret_namespace,
+)
 
-SUBJECT_TYPES: dict[SubjectKind, tokens.SubjectType] = {
-    SubjectKind.USER: "user",
-    SubjectKind.EXTERNAL_SERVICE_CONSUMER: "esc",
-    SubjectKind.JOB_FAMILY: "job_family",
-}
-_SECRET_PREFIX = {
-    SubjectKind.USER: "user",
-    SubjectKind.EXTERNAL_SERVICE_CONSUMER: "esc",
-    SubjectKind.JOB_FAMILY: "family",
-}
-_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -113,94 +100,6 @@ def token_subject(kind: SubjectKind, body: dict[str, Any]) -> TokenSubject:
         deleting=bool(meta.get("deletionTimestamp")),
         observed_generation=int(status.get("observedGeneration") or 0),
     )
-
-
-def secret_name(ref: SubjectRef) -> str:
-    """``user-alice-token``, ``esc-billing-portal-token``, ``family-adder-token``."""
-    name = f"{_SECRET_PREFIX[ref.kind]}-{ref.name}-token"
-    if len(name) <= 253:
-        return name
-    digest = hashlib.sha256(ref.name.encode()).hexdigest()[:10]
-    return f"{_SECRET_PREFIX[ref.kind]}-{ref.name[:230]}-{digest}-token"
-
-
-def secret_namespace(ref: SubjectRef, platform_namespace: str) -> str:
-    """A subject's own namespace; Users (cluster-wide) keep theirs in the platform namespace."""
-    return ref.namespace or platform_namespace
-
-
-# -- what the operator keeps of a token Secret ---------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class SecretView:
-    """A token Secret without its values: their digests, and whether the token verifies."""
-
-    namespace: str
-    name: str
-    resource_version: str
-    owner_uid: str
-    """The uid of the object controlling the Secret ("" for none)."""
-    owner_name: str
-    """The name of that object."""
-    token_type: str
-    """Its ``racetrack.io/token`` label."""
-    annotations: dict[str, str]
-    token_hash: str | None
-    caller_token_hash: str | None
-    signed_with: str | None
-    """The id of the auth key the token verified with (checked against the key of the time
-    the Secret was seen; a rotation makes every earlier verdict stale, as it should)."""
-    claims: tuple[str, str] | None
-    """(subject, subject_type) of the verified token."""
-    caller_token_matches: bool
-    """The legacy caller token names the same ESC and seed as the token."""
-
-
-def view_secret(body: dict[str, Any], key: AuthKey | None) -> SecretView:
-    meta: dict[str, Any] = body.get("metadata") or {}
-    data: dict[str, str] = body.get("data") or {}
-    token = _text(data.get(labels.TOKEN_KEY))
-    caller_token = _text(data.get(labels.LEGACY_TOKEN_KEY))
-    signed_with = claims = None
-    caller_matches = False
-    if token is not None and key is not None:
-        try:
-            decoded = tokens.decode(token, key.value)
-        except tokens.InvalidToken:
-            decoded = None
-        if decoded is not None:
-            signed_with = key.id
-            claims = (decoded.subject, str(decoded.subject_type))
-            caller_matches = caller_token == tokens.legacy_esc_token(decoded.subject, decoded.seed)
-    owner = next((ref for ref in meta.get("ownerReferences") or [] if ref.get("controller")), None)
-    return SecretView(
-        namespace=str(meta.get("namespace") or ""),
-        name=str(meta.get("name") or ""),
-        resource_version=str(meta.get("resourceVersion") or ""),
-        owner_uid=str((owner or {}).get("uid") or ""),
-        owner_name=str((owner or {}).get("name") or ""),
-        token_type=str((meta.get("labels") or {}).get(labels.LABEL_TOKEN) or ""),
-        annotations={
-            key_: str(value)
-            for key_, value in (meta.get("annotations") or {}).items()
-            if key_.startswith("racetrack.io/")
-        },
-        token_hash=None if token is None else tokens.token_hash(token),
-        caller_token_hash=None if caller_token is None else tokens.token_hash(caller_token),
-        signed_with=signed_with,
-        claims=claims,
-        caller_token_matches=caller_matches,
-    )
-
-
-def _text(encoded: str | None) -> str | None:
-    if encoded is None:
-        return None
-    try:
-        return base64.b64decode(encoded, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return ""
 
 
 # -- what to do ----------------------------------------------------------------------------
@@ -344,72 +243,6 @@ def _expiry(issued_at: str, lifetime: int | None) -> datetime | None:
 
 def timestamp(now: datetime) -> str:
     return now.strftime(_TIME_FORMAT)
-
-
-# -- what to write -------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Issued:
-    """Freshly issued values (made by the reconciler: they are random)."""
-
-    token: str = dataclasses.field(repr=False)
-    caller_token: str | None = dataclasses.field(default=None, repr=False)
-
-
-def desired_secret(
-    subject: TokenSubject,
-    issued: Issued,
-    key: AuthKey,
-    platform_namespace: str,
-    issued_at: str,
-) -> dict[str, Any]:
-    """The subject's token Secret holding ``issued``, owned by the subject."""
-    ref = subject.ref
-    annotations = {
-        labels.ANNOTATION_TOKEN_HASH: tokens.token_hash(issued.token),
-        labels.ANNOTATION_AUTH_KEY_ID: key.id,
-        labels.ANNOTATION_ISSUED_AT: issued_at,
-        labels.ANNOTATION_ISSUED_FOR_RESET: subject.reset,
-    }
-    data = {labels.TOKEN_KEY: _b64(issued.token)}
-    if issued.caller_token is not None:
-        annotations[labels.ANNOTATION_CALLER_TOKEN_HASH] = tokens.token_hash(issued.caller_token)
-        data[labels.LEGACY_TOKEN_KEY] = _b64(issued.caller_token)
-    secret_labels = {
-        labels.LABEL_TOKEN: subject.subject_type,
-        labels.LABEL_MANAGED_BY: labels.MANAGED_BY,
-    }
-    if _LABEL_VALUE.fullmatch(ref.name):
-        secret_labels[labels.LABEL_SUBJECT] = ref.name
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {
-            "name": secret_name(ref),
-            "namespace": secret_namespace(ref, platform_namespace),
-            "labels": secret_labels,
-            "annotations": annotations,
-            # No blockOwnerDeletion: setting it needs the right to update the owner's
-            # finalizers wherever OwnerReferencesPermissionEnforcement is on, and nothing
-            # has to wait for a token Secret to go.
-            "ownerReferences": [
-                {
-                    "apiVersion": API_VERSION,
-                    "kind": str(ref.kind),
-                    "name": ref.name,
-                    "uid": subject.uid,
-                    "controller": True,
-                }
-            ],
-        },
-        "data": data,
-    }
-
-
-def _b64(value: str) -> str:
-    return base64.b64encode(value.encode()).decode()
 
 
 def status_patch(subject: TokenSubject, plan_: Plan, timestamp_: str) -> dict[str, Any]:

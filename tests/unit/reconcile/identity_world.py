@@ -19,7 +19,7 @@ from racetrack_api.v1alpha1.permission import SubjectKind
 from racetrack_kube import paths
 from racetrack_operator.reconcile import authkey, tokens
 from racetrack_operator.reconcile.context import Context
-from racetrack_operator.render.tokens import view_secret
+from racetrack_operator.render.tokensecrets import secret_name, secret_namespace, view_secret
 from racetrack_operator.settings import Settings
 
 PLATFORM = "racetrack-system"
@@ -136,8 +136,6 @@ def ready(ctx: Context, kind: SubjectKind, name: str) -> tuple[str, str]:
 
 
 def secret_path(kind: SubjectKind, name: str) -> str:
-    from racetrack_operator.render.tokens import secret_name, secret_namespace
-
     subject = ref(kind, name)
     return paths.secrets(secret_namespace(subject, PLATFORM), secret_name(subject))
 

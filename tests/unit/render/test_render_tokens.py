@@ -17,7 +17,7 @@ from racetrack_api import tokens as codec
 from racetrack_api.permissions import SubjectRef
 from racetrack_api.v1alpha1.common import TokenStatus
 from racetrack_api.v1alpha1.permission import SubjectKind
-from racetrack_operator.render import tokens
+from racetrack_operator.render import tokens, tokensecrets
 from racetrack_operator.render.authkey import AuthKey, key_id
 
 KEY = AuthKey("k" * 43, key_id("k" * 43))
@@ -49,13 +49,15 @@ def issued_secret(
         if who.ref.kind == SubjectKind.EXTERNAL_SERVICE_CONSUMER
         else None
     )
-    body = tokens.desired_secret(who, tokens.Issued(token, caller), key, PLATFORM, issued_at)
+    body = tokensecrets.desired_secret(
+        who.ref, who.uid, who.reset, tokensecrets.Issued(token, caller), key, PLATFORM, issued_at
+    )
     body["metadata"]["resourceVersion"] = "7"
     return body
 
 
-def view(who: tokens.TokenSubject, key: AuthKey = KEY) -> tokens.SecretView:
-    return tokens.view_secret(issued_secret(who, key), key)
+def view(who: tokens.TokenSubject, key: AuthKey = KEY) -> tokensecrets.SecretView:
+    return tokensecrets.view_secret(issued_secret(who, key), key)
 
 
 def b64(text: str) -> str:
@@ -88,20 +90,20 @@ def test_a_subject_reads_its_reset_request_lifetime_and_published_token() -> Non
 def test_users_are_cluster_wide_so_their_token_lives_in_the_platform_namespace() -> None:
     user = subject(SubjectKind.USER)
     assert user.ref.namespace is None
-    assert tokens.secret_namespace(user.ref, PLATFORM) == PLATFORM
-    assert tokens.secret_name(user.ref) == "user-billing-token"
+    assert tokensecrets.secret_namespace(user.ref, PLATFORM) == PLATFORM
+    assert tokensecrets.secret_name(user.ref) == "user-billing-token"
     esc = subject()
-    assert tokens.secret_namespace(esc.ref, PLATFORM) == "ml"
-    assert tokens.secret_name(esc.ref) == "esc-billing-token"
+    assert tokensecrets.secret_namespace(esc.ref, PLATFORM) == "ml"
+    assert tokensecrets.secret_name(esc.ref) == "esc-billing-token"
     family = SubjectRef(SubjectKind.JOB_FAMILY, "adder", "ml")
-    assert tokens.secret_name(family) == "family-adder-token"
+    assert tokensecrets.secret_name(family) == "family-adder-token"
 
 
 def test_long_names_still_make_a_valid_and_distinct_secret_name() -> None:
     first = SubjectRef(SubjectKind.USER, "a" * 250 + ".x")
     second = SubjectRef(SubjectKind.USER, "a" * 250 + ".y")
-    assert len(tokens.secret_name(first)) <= 253
-    assert tokens.secret_name(first) != tokens.secret_name(second)
+    assert len(tokensecrets.secret_name(first)) <= 253
+    assert tokensecrets.secret_name(first) != tokensecrets.secret_name(second)
 
 
 # -- the Secret ---------------------------------------------------------------------------
@@ -112,8 +114,8 @@ def test_the_secret_holds_the_token_owned_by_the_subject_and_says_what_was_issue
     seed = codec.new_seed()
     token = codec.encode(codec.Claims(seed, "billing", "esc"), KEY.value)
     caller = codec.legacy_esc_token("billing", seed)
-    body = tokens.desired_secret(
-        who, tokens.Issued(token, caller), KEY, PLATFORM, "2026-12-01T12:00:00Z"
+    body = tokensecrets.desired_secret(
+        who.ref, UID, "", tokensecrets.Issued(token, caller), KEY, PLATFORM, "2026-12-01T12:00:00Z"
     )
     meta = body["metadata"]
     assert (meta["name"], meta["namespace"]) == ("esc-billing-token", "ml")
@@ -145,14 +147,16 @@ def test_a_subject_name_too_long_for_a_label_is_left_out_of_the_labels() -> None
     who = tokens.token_subject(
         SubjectKind.USER, {"metadata": {"name": "a" * 70, "uid": UID}, "spec": {}}
     )
-    body = tokens.desired_secret(who, tokens.Issued("t"), KEY, PLATFORM, "x")
+    body = tokensecrets.desired_secret(
+        who.ref, UID, "", tokensecrets.Issued("t"), KEY, PLATFORM, "x"
+    )
     assert labels.LABEL_SUBJECT not in body["metadata"]["labels"]
 
 
 def test_the_view_of_a_secret_keeps_digests_and_verdicts_never_values() -> None:
     who = subject()
     body = issued_secret(who)
-    seen = tokens.view_secret(body, KEY)
+    seen = tokensecrets.view_secret(body, KEY)
     token = base64.b64decode(body["data"]["token"]).decode()
     assert seen.token_hash == codec.token_hash(token)
     assert seen.signed_with == KEY.id
@@ -161,14 +165,14 @@ def test_the_view_of_a_secret_keeps_digests_and_verdicts_never_values() -> None:
     assert (seen.owner_uid, seen.owner_name, seen.resource_version) == (UID, "billing", "7")
     assert token not in repr(seen)
     # With another key the same Secret does not verify.
-    assert tokens.view_secret(body, OTHER_KEY).signed_with is None
+    assert tokensecrets.view_secret(body, OTHER_KEY).signed_with is None
 
 
 def test_the_view_of_garbage_is_a_view_that_verifies_nothing() -> None:
     who = subject()
     body = issued_secret(who)
     body["data"] = {"token": "%%%not base64", "caller-token": b64("{}")}
-    seen = tokens.view_secret(body, KEY)
+    seen = tokensecrets.view_secret(body, KEY)
     assert seen.signed_with is None and seen.claims is None and not seen.caller_token_matches
 
 
@@ -201,7 +205,7 @@ def test_without_an_auth_key_nothing_is_issued_and_what_is_published_stays() -> 
 
 
 def _published(who: tokens.TokenSubject) -> dict[str, Any]:
-    return TokenStatus(secret_name=tokens.secret_name(who.ref), hashes=["x"]).to_wire()
+    return TokenStatus(secret_name=tokensecrets.secret_name(who.ref), hashes=["x"]).to_wire()
 
 
 @pytest.mark.parametrize(
@@ -222,7 +226,7 @@ def test_a_new_token_is_issued_whenever_the_secret_is_not_intact(
     change: str, why: tokens.Why
 ) -> None:
     who = subject(token=_published(subject()))
-    secret: tokens.SecretView | None = view(who)
+    secret: tokensecrets.SecretView | None = view(who)
     key = KEY
     if change == "no secret, never issued":
         who, secret = subject(), None
