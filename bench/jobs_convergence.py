@@ -365,7 +365,7 @@ def fresh_cluster(binaries: Binaries, work: Path, name: str, heal: bool = False)
     """A control plane of its own for each measurement of many objects: a thousand pods left
     on the one simulated node by an earlier phase would slow the scheduler, kwok and the API
     server's caches for the next, and the operator would watch the floor's Deployments."""
-    options = ClusterOptions(crds=addons.crds_folder(), heal=heal)
+    options = ClusterOptions(crds=addons.crds_folder(), namespaces=addons.NAMESPACES, heal=heal)
     cluster = LocalCluster(binaries, work / name, options)
     with cluster:
         bench = Bench(cluster)

@@ -14,14 +14,15 @@ from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """One real control plane (etcd, API server, controller manager, scheduler, kwok) per run,
-    serving the racetrack.io CRDs.
+    serving the racetrack.io CRDs, with the platform namespace the operator keeps its auth
+    key in.
 
     Only tests marked ``@pytest.mark.cluster`` may use it, so ``pytest -m "not cluster"``
     is a complete, fast run of everything else.
     """
     binaries = BinaryCache().ensure()
     # With our CRDs from the start, as `racetrack dev up` has them (see ClusterOptions.crds).
-    options = ClusterOptions(crds=addons.crds_folder())
+    options = ClusterOptions(crds=addons.crds_folder(), namespaces=addons.NAMESPACES)
     with LocalCluster(binaries, tmp_path_factory.mktemp("cluster"), options) as running:
         yield running
 

@@ -4,10 +4,11 @@ Objects live in a dict keyed by their path (``/apis/apps/v1/namespaces/ns/deploy
 It behaves like the API server where our reconcilers depend on it: ``create`` answers None
 for a name that exists (409), ``replace`` checks ``resourceVersion``, a write to a missing
 object is a 404, ``metadata.generation`` moves only when the spec changes, ``/status``
-writes change only the status, and list selectors filter by labels and by fields. Every
-write is recorded in ``writes`` so tests can say what a reconciliation wrote, and nothing
-else. ``unavailable`` makes every call fail as it does while the API server is gone (no
-answer at all). Importable as ``fake_kube`` (tests/ is on the path).
+writes change only the status, and list selectors filter by labels (``key=value``, or
+``key`` for "has the label") and by fields. Every write is recorded in ``writes`` so tests
+can say what a reconciliation wrote, and nothing else. ``unavailable`` makes every call fail
+as it does while the API server is gone (no answer at all). Importable as ``fake_kube``
+(tests/ is on the path).
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def _field(obj: JsonDict, dotted: str) -> str:
 def _selected(obj: JsonDict, label_selector: str | None, field_selector: str | None) -> bool:
     labels = obj["metadata"].get("labels") or {}
     for term in filter(None, (label_selector or "").split(",")):
-        key, _, value = term.partition("=")
-        if labels.get(key) != value:
+        key, equals, value = term.partition("=")
+        if (labels.get(key) != value) if equals else (key not in labels):
             return False
     for term in filter(None, (field_selector or "").split(",")):
         key, _, value = term.partition("=")
@@ -118,6 +119,12 @@ class FakeKube:
         ]
 
     async def create(self, collection: str, body: JsonDict) -> JsonDict | None:
+        meta = body["metadata"]
+        if "name" not in meta:  # generateName, as the API server does it
+            body = {
+                **body,
+                "metadata": {**meta, "name": meta["generateName"] + uuid.uuid4().hex[:5]},
+            }
         path = f"{collection}/{body['metadata']['name']}"
         self._answer(path)
         if path in self.objects:

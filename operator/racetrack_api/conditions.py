@@ -81,6 +81,8 @@ REASON_NAME_CONFLICT = "NameConflict"
 REASON_TOKEN_ISSUED = "TokenIssued"
 REASON_INACTIVE = "Inactive"
 REASON_AUTH_KEY_MISSING = "AuthKeyMissing"
+REASON_TOKEN_EXPIRED = "TokenExpired"
+REASON_TOKEN_SECRET_CONFLICT = "TokenSecretConflict"
 # Permissions
 REASON_SUBJECT_FOUND = "SubjectFound"
 REASON_SUBJECT_NOT_FOUND = "SubjectNotFound"

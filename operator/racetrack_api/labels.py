@@ -42,10 +42,34 @@ LABEL_SUBJECT: Final = "racetrack.io/subject"
 TOKEN_KEY: Final = "token"
 LEGACY_TOKEN_KEY: Final = "caller-token"
 
+#: The operator's record on each token Secret of what it issued there (no secret in them): the
+#: sha256 of each key's value, the auth key it was signed with (``auth_key_id``), when, and
+#: which value of the subject's ``racetrack.io/reset-token-at`` it answered. A Secret whose
+#: values no longer match (edited by hand) or that answers an older reset or key is replaced.
+ANNOTATION_TOKEN_HASH: Final = "racetrack.io/token-hash"
+ANNOTATION_CALLER_TOKEN_HASH: Final = "racetrack.io/caller-token-hash"
+ANNOTATION_AUTH_KEY_ID: Final = "racetrack.io/auth-key-id"
+ANNOTATION_ISSUED_AT: Final = "racetrack.io/issued-at"
+ANNOTATION_ISSUED_FOR_RESET: Final = "racetrack.io/issued-for-reset"
+
 #: The Secret holding the auth key that signs every token, in the platform namespace; key
 #: ``key``. Generated at the operator's first start when absent.
 AUTH_KEY_SECRET: Final = "racetrack-auth-key"
 AUTH_KEY_KEY: Final = "key"
+#: On the auth key Secret, written by the operator: the ``racetrack.io/rotate-key-at`` value
+#: its last rotation answered, and when the key was made.
+ANNOTATION_ROTATED_FOR: Final = "racetrack.io/rotated-for"
+ANNOTATION_KEY_CREATED_AT: Final = "racetrack.io/key-created-at"
+
+#: On a User, written once by the operator after creating its default Permissions, so that
+#: an admin who deletes one of them does not see it come back.
+ANNOTATION_DEFAULT_PERMISSIONS: Final = "racetrack.io/default-permissions"
+#: On the Permissions the operator creates: why (``user-default`` for a new User's defaults,
+#: ``deployer`` for the per-job grants of whoever deployed a Job), so
+#: ``kubectl get rtperm -l racetrack.io/grant=deployer`` lists them.
+LABEL_GRANT: Final = "racetrack.io/grant"
+GRANT_USER_DEFAULT: Final = "user-default"
+GRANT_DEPLOYER: Final = "deployer"
 
 #: On a Job, set once at creation by the admission webhooks: who deployed it (the racetrack
 #: User, or the Kubernetes user name for identities that are not Users). The operator grants

@@ -1,4 +1,5 @@
-"""``racetrack``: the command line entry point; each command group lives in its own module.
+"""``racetrack``: the command line entry point; each command group lives in its own module
+(``racetrack token``: ``token``; ``racetrack auth``: ``auth``).
 
 Command groups that are not part of the installed product register through the
 ``racetrack.cli`` entry point group. The only one today is ``racetrack dev`` (the local
@@ -14,7 +15,7 @@ import importlib.metadata
 import sys
 from typing import Any
 
-from racetrack_cli import source
+from racetrack_cli import auth, source, token
 
 ENTRY_POINT_GROUP = "racetrack.cli"
 
@@ -50,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="racetrack", description="Deploy and govern Racetrack jobs on Kubernetes."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    source.register(commands)
+    for group in (token, auth, source):
+        group.register(commands)
     _register_plugins(commands)
     return parser
 

@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from racetrack_api.permissions import DEFAULT_PLATFORM_NAMESPACE
 from racetrack_devcluster.apiclient import http_ok
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_devcluster.realnode import baseimage
@@ -34,6 +35,11 @@ def repository_root() -> Path:
 def crds_folder() -> Path:
     """The racetrack.io CRDs of this checkout (a kustomization folder)."""
     return repository_root() / "crds"
+
+
+#: What a cluster with the racetrack API has besides the CRDs, as ``manifests/`` makes it: the
+#: platform namespace, where the operator keeps the auth key and the Users' tokens.
+NAMESPACES = (DEFAULT_PLATFORM_NAMESPACE,)
 
 
 def start_operator(cluster: LocalCluster, extra: dict[str, str] | None = None) -> str:

@@ -62,6 +62,9 @@ class ClusterOptions:
     crds: Path | None = None
     #: Restart components that exit, once the cluster is ready (see :mod:`.healing`).
     heal: bool = False
+    #: Namespaces made once the API server is ready, before anything else runs: the racetrack
+    #: platform namespace, which ``manifests/`` creates on a real cluster.
+    namespaces: tuple[str, ...] = ()
 
 
 class LocalCluster:
@@ -208,6 +211,8 @@ class LocalCluster:
             api,
         )
         self.wait("kube-apiserver /readyz", api.ready)
+        for namespace in self.options.namespaces:
+            api.create_if_missing("/api/v1/namespaces", namespace_manifest(namespace))
         if self.options.crds is not None:
             self.apply_crds(self.options.crds)
         controlplane.start_controllers(
@@ -318,6 +323,10 @@ def request_counts(metrics: str) -> list[tuple[dict[str, str], int]]:
             labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
             counts.append((labels, int(float(line.rsplit(" ", 1)[1]))))
     return counts
+
+
+def namespace_manifest(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
 
 
 def run_kubectl(

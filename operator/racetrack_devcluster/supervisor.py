@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             real_node=realnode_assets.options(cache) if args.nodes == "real" else None,
             crds=None if args.no_operator else addons.crds_folder(),
             heal=True,
+            namespaces=() if args.no_operator else addons.NAMESPACES,
         ),
         progress=lambda message: send("progress", message),
     )

@@ -13,6 +13,7 @@ import concurrent.futures
 import importlib.metadata
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, Protocol
 
 import urllib3
@@ -63,17 +64,48 @@ def user_agent(component: str) -> str:
     return f"{component}/{version}"
 
 
-def load_api_client(pool_size: int, component: str) -> Any:
-    """From $KUBECONFIG (or ~/.kube/config), else the in-cluster service account."""
+def load_api_client(
+    pool_size: int,
+    component: str,
+    *,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+) -> Any:
+    """From ``kubeconfig`` (default $KUBECONFIG or ~/.kube/config) and its ``context``, else
+    the in-cluster service account. A kubeconfig or context named explicitly must load."""
     configuration = k8s_client.Configuration()
     try:
-        k8s_config.load_kube_config(client_configuration=configuration)
+        k8s_config.load_kube_config(
+            config_file=kubeconfig, context=context, client_configuration=configuration
+        )
     except k8s_config.ConfigException:
+        if kubeconfig is not None or context is not None:
+            raise
         k8s_config.load_incluster_config(client_configuration=configuration)
     configuration.connection_pool_maxsize = pool_size
     api_client = k8s_client.ApiClient(configuration)
     api_client.user_agent = user_agent(component)
     return api_client
+
+
+def kubeconfig_namespace(kubeconfig: str | None = None, context: str | None = None) -> str:
+    """The namespace kubectl would use: the context's, else ``default`` (in a pod: its own)."""
+    try:
+        contexts, active = k8s_config.list_kube_config_contexts(config_file=kubeconfig)
+    except k8s_config.ConfigException:
+        if kubeconfig is not None or context is not None:
+            raise
+        try:
+            return _SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
+        except OSError:
+            return "default"
+    chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
+    if chosen is None:
+        raise k8s_config.ConfigException(f"context {context!r} is not in the kubeconfig")
+    return str((chosen.get("context") or {}).get("namespace") or "default")
+
+
+_SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
 class Api(Protocol):
@@ -96,9 +128,9 @@ class Api(Protocol):
 
     async def replace(self, path: str, body: JsonDict) -> JsonDict: ...
 
-    async def text(self, path: str, query: list[tuple[str, str]] | None = None) -> str: ...
-
     async def delete(self, path: str) -> bool: ...
+
+    async def text(self, path: str, query: list[tuple[str, str]] | None = None) -> str: ...
 
     def close(self) -> None: ...
 
@@ -140,7 +172,11 @@ class Kube:
         return data.decode(errors="replace")
 
     def stream_lines(
-        self, path: str, query: list[tuple[str, str]], read_timeout: float
+        self,
+        path: str,
+        query: list[tuple[str, str]],
+        read_timeout: float,
+        accept: str = "application/json",
     ) -> Iterator[bytes]:
         """The lines of a streaming GET (a watch), read in the calling thread.
 
@@ -151,7 +187,7 @@ class Kube:
             method="GET",
             resource_path=path,
             query_params=query,
-            header_params={"Accept": "application/json"},
+            header_params={"Accept": accept},
             auth_settings=["BearerToken"],
         )
         response = self._api.rest_client.pool_manager.request(

@@ -36,6 +36,10 @@ WATCH_SECONDS = 300
 #: Bookmarks arrive about once a minute; silence much longer than that is a dead connection.
 SILENCE_SECONDS = 120.0
 MAX_BACKOFF = 30.0
+_JSON = "application/json"
+# Metadata only (no spec, status or data), for a list and for each object of a watch.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
 
 def key_of(obj: JsonDict) -> Key:
@@ -48,6 +52,11 @@ class Gone(Exception):
 
 
 class Informer:
+    """``label_selector`` and ``field_selector`` narrow the watch on the server side;
+    ``metadata_only`` asks for PartialObjectMetadata (no spec, status or data); ``transform``
+    turns each object into what is kept and reported (as client-go's SetTransform), so a
+    store of Secrets can keep digests instead of values."""
+
     def __init__(
         self,
         kube: Kube,
@@ -56,6 +65,9 @@ class Informer:
         on_change: OnChange,
         *,
         label_selector: str | None = None,
+        field_selector: str | None = None,
+        metadata_only: bool = False,
+        transform: Callable[[JsonDict], JsonDict] | None = None,
     ) -> None:
         self.kind = kind
         self.collection = collection
@@ -64,7 +76,16 @@ class Informer:
         """Set after the first full list: the store is complete from then on."""
         self._kube = kube
         self._on_change = on_change
-        self._label_selector = label_selector
+        self._selectors = [
+            (name, value)
+            for name, value in (
+                ("labelSelector", label_selector),
+                ("fieldSelector", field_selector),
+            )
+            if value
+        ]
+        self._metadata_only = metadata_only
+        self._transform = transform
         self._resource_version = ""
         self._stop = threading.Event()
 
@@ -101,9 +122,11 @@ class Informer:
     # -- internals -----------------------------------------------------------------------
 
     async def _list(self) -> None:
-        query = [("labelSelector", self._label_selector)] if self._label_selector else []
-        listed = await self._kube.request("GET", self.collection, query=query)
-        fresh = {key_of(item): item for item in listed.get("items") or []}
+        accept = METADATA_LIST if self._metadata_only else _JSON
+        listed = await self._kube.request(
+            "GET", self.collection, query=list(self._selectors), accept=accept
+        )
+        fresh = {key_of(item): self._kept(item) for item in listed.get("items") or []}
         self._resource_version = str((listed.get("metadata") or {}).get("resourceVersion", ""))
         for key, old in list(self.store.items()):
             if key not in fresh:
@@ -125,13 +148,14 @@ class Informer:
             ("resourceVersion", self._resource_version),
             ("timeoutSeconds", str(WATCH_SECONDS)),
         ]
-        if self._label_selector:
-            query.append(("labelSelector", self._label_selector))
+        query.extend(self._selectors)
+        accept = METADATA if self._metadata_only else _JSON
 
         def pump() -> None:
             # urllib3 streams block: read them in a thread, hand lines to the loop.
             try:
-                for line in self._kube.stream_lines(self.collection, query, SILENCE_SECONDS):
+                lines = self._kube.stream_lines(self.collection, query, SILENCE_SECONDS, accept)
+                for line in lines:
                     if self._stop.is_set():
                         return
                     loop.call_soon_threadsafe(queue.put_nowait, line)
@@ -167,8 +191,12 @@ class Informer:
             self.store.pop(key, None)
             self._emit(old, None)
         else:
-            self.store[key] = obj
-            self._emit(old, obj)
+            kept = self._kept(obj)
+            self.store[key] = kept
+            self._emit(old, kept)
+
+    def _kept(self, obj: JsonDict) -> JsonDict:
+        return obj if self._transform is None else self._transform(obj)
 
     def _emit(self, old: JsonDict | None, new: JsonDict | None) -> None:
         try:

@@ -26,7 +26,10 @@ def pods(namespace: str) -> str:
     return f"/api/v1/namespaces/{namespace}/pods"
 
 
-def secrets(namespace: str, name: str | None = None) -> str:
+def secrets(namespace: str | None, name: str | None = None) -> str:
+    """``namespace`` None: the Secrets of every namespace (a collection to list or watch)."""
+    if namespace is None:
+        return "/api/v1/secrets"
     base = f"/api/v1/namespaces/{namespace}/secrets"
     return f"{base}/{name}" if name else base
 

@@ -1,6 +1,7 @@
 """``python -m racetrack_operator``: run the operator against the current KUBECONFIG.
 
-Watches all namespaces unless ``RACETRACK_NAMESPACES`` lists some; serves Prometheus metrics
+Watches all namespaces unless ``RACETRACK_NAMESPACES`` lists some (then those and the
+platform namespace, ``RACETRACK_PLATFORM_NAMESPACE``); serves Prometheus metrics
 on ``RACETRACK_METRICS_PORT`` and kopf's liveness probe on ``RACETRACK_LIVENESS_ENDPOINT``
 (see ``racetrack_operator.settings``). No flags: everything is an environment variable, the
 same in a Pod and on a laptop.
@@ -27,8 +28,8 @@ def main() -> int:
     kopf.run(
         # One replica (Recreate): no peering objects to create or RBAC to grant for them.
         standalone=True,
-        clusterwide=not settings.namespaces,
-        namespaces=settings.namespaces,
+        clusterwide=not settings.watched_namespaces,
+        namespaces=settings.watched_namespaces,
         liveness_endpoint=settings.liveness_endpoint or None,
     )
     return 0

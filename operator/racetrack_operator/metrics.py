@@ -39,6 +39,18 @@ DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
+TOKENS_ISSUED = Counter(
+    "racetrack_operator_tokens_issued",
+    "Caller tokens issued, by subject kind and why (new, reset, rotation, repair).",
+    ["kind", "reason"],
+)
+AUTH_KEY_ROTATIONS = Counter(
+    "racetrack_operator_auth_key_rotations",
+    "Auth keys replaced, by cause (requested: the rotate-key-at annotation; replaced: the "
+    "key Secret was deleted or emptied by hand).",
+    ["cause"],
+)
+
 
 class JobConditions(Collector):
     """``racetrack_jobs{condition, status}``: Jobs per value of each condition."""

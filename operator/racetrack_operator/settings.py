@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
+
+from racetrack_api.permissions import DEFAULT_PLATFORM_NAMESPACE
 
 PREFIX = "RACETRACK_"
 
@@ -21,7 +24,11 @@ class SettingsError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Settings:
     namespaces: tuple[str, ...] = ()
-    """RACETRACK_NAMESPACES: comma-separated namespaces to watch; empty = all namespaces."""
+    """RACETRACK_NAMESPACES: comma-separated namespaces to watch; empty = all namespaces. The
+    platform namespace is always watched as well."""
+    platform_namespace: str = DEFAULT_PLATFORM_NAMESPACE
+    """RACETRACK_PLATFORM_NAMESPACE: where the auth key and the Users' token Secrets live, and
+    whose Permissions grant on every namespace (only cluster admins should write there)."""
     metrics_port: int = 9090
     """RACETRACK_METRICS_PORT: Prometheus metrics on 0.0.0.0:PORT/metrics; 0 = a free port."""
     liveness_endpoint: str = "http://0.0.0.0:8080/healthz"
@@ -121,6 +128,11 @@ class Settings:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
         if settings.api_retry_seconds <= 0:
             raise SettingsError(f"{PREFIX}API_RETRY_SECONDS must be more than 0")
+        if not _NAMESPACE.fullmatch(settings.platform_namespace):
+            raise SettingsError(
+                f"{PREFIX}PLATFORM_NAMESPACE must be a namespace name (lowercase letters, "
+                f"digits and '-'), not {settings.platform_namespace!r}"
+            )
         if settings.image_pull_policy not in ("Always", "IfNotPresent", "Never"):
             raise SettingsError(
                 f"{PREFIX}IMAGE_PULL_POLICY must be Always, IfNotPresent or Never, "
@@ -149,6 +161,16 @@ class Settings:
         """``RACETRACK_BUILD_ENV`` as a mapping (values may hold "=")."""
         pairs = (item.partition("=") for item in self.build_env)
         return {name: value for name, _, value in pairs}
+
+    @property
+    def watched_namespaces(self) -> tuple[str, ...]:
+        """The namespaces to watch (empty: all): those asked for, and the platform namespace."""
+        if not self.namespaces or self.platform_namespace in self.namespaces:
+            return self.namespaces
+        return (*self.namespaces, self.platform_namespace)
+
+
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def _parse(name: str, type_: object, raw: str) -> object:

@@ -16,6 +16,7 @@ from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from racetrack_api.durations import DURATION_REGEX
 from racetrack_api.meta import ApiModel, Matches, StatusModel
 from racetrack_api.quantity import parse_quantity
 
@@ -134,6 +135,8 @@ class TokenStatus(StatusModel):
 
     secret_name: str
     """Secret (owned by the subject, in the operator's namespace for Users) holding the token."""
+    secret_namespace: str | None = None
+    """Namespace of that Secret: the subject's own, or the platform namespace for Users."""
     hashes: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=4)] = Field(
         default_factory=list
     )
@@ -142,4 +145,16 @@ class TokenStatus(StatusModel):
     issued_at: Annotated[str, Field(json_schema_extra={"format": "date-time"})] = ""
     """When the current token was issued (a reset or a key rotation issues a new one)."""
     expires_at: Annotated[str, Field(json_schema_extra={"format": "date-time"})] | None = None
-    """When it stops being accepted, if it expires."""
+    """When it stops being accepted (issuedAt plus spec.tokenLifetime), if it expires."""
+
+
+#: ``spec.tokenLifetime`` of Users and ExternalServiceConsumers.
+TokenLifetime = Annotated[
+    str,
+    Field(min_length=2, max_length=32),
+    Matches(
+        DURATION_REGEX,
+        "spec.tokenLifetime must be a duration in hours, minutes and seconds such as "
+        "720h, 90m or 1h30m",
+    ),
+]

@@ -20,7 +20,7 @@ from racetrack_api.meta import (
     PrinterColumn,
     StatusModel,
 )
-from racetrack_api.v1alpha1.common import Conditions, TokenStatus
+from racetrack_api.v1alpha1.common import Conditions, TokenLifetime, TokenStatus
 
 
 class ExternalServiceConsumerSpec(ApiModel):
@@ -28,6 +28,9 @@ class ExternalServiceConsumerSpec(ApiModel):
 
     description: Annotated[str, Field(max_length=4096)] | None = None
     """Who or what the consumer is."""
+    token_lifetime: TokenLifetime | None = None
+    """How long each issued token is accepted (e.g. 720h); unset: until reset. A changed
+    lifetime applies to the current token too (it expires at issuedAt + lifetime)."""
 
 
 class ExternalServiceConsumerStatus(StatusModel):
@@ -50,6 +53,8 @@ class ExternalServiceConsumer(CustomResource):
         printer_columns=(
             PrinterColumn("Token Secret", ".status.token.secretName"),
             PrinterColumn("Token Issued", ".status.token.issuedAt", "date"),
+            PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+            PrinterColumn("Reason", '.status.conditions[?(@.type=="Ready")].reason', priority=1),
             AGE_COLUMN,
         ),
     )

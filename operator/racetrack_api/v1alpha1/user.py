@@ -21,7 +21,7 @@ from racetrack_api.meta import (
     PrinterColumn,
     StatusModel,
 )
-from racetrack_api.v1alpha1.common import Conditions, TokenStatus
+from racetrack_api.v1alpha1.common import Conditions, TokenLifetime, TokenStatus
 
 
 class UserSpec(ApiModel):
@@ -43,6 +43,9 @@ class UserSpec(ApiModel):
     kubernetes_username: Annotated[str, Field(min_length=1, max_length=253)] | None = None
     """The Kubernetes user name (as the API server authenticates it) acting as this User;
     metadata.name when unset."""
+    token_lifetime: TokenLifetime | None = None
+    """How long each issued token is accepted (e.g. 2160h); unset: until reset or revoked.
+    A changed lifetime applies to the current token too (it expires at issuedAt + lifetime)."""
 
 
 class UserStatus(StatusModel):
@@ -67,6 +70,8 @@ class User(CustomResource):
             PrinterColumn("Active", ".spec.active", "boolean"),
             PrinterColumn("Admin", ".spec.admin", "boolean"),
             PrinterColumn("Token Issued", ".status.token.issuedAt", "date"),
+            PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+            PrinterColumn("Reason", '.status.conditions[?(@.type=="Ready")].reason', priority=1),
             AGE_COLUMN,
         ),
     )

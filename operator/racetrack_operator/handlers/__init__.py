@@ -4,6 +4,24 @@ Each handler is a few lines forwarding to ``racetrack_operator.reconcile``. Run 
 ``python -m racetrack_operator`` (or ``kopf run -m racetrack_operator.handlers -A``).
 """
 
-from racetrack_operator.handlers import build, deployment, job, jobfamily, startup
+from racetrack_operator.handlers import (
+    build,
+    deployment,
+    externalserviceconsumer,
+    job,
+    jobfamily,
+    permission,
+    startup,
+    user,
+)
 
-__all__ = ["build", "deployment", "job", "jobfamily", "startup"]
+__all__ = [
+    "build",
+    "deployment",
+    "externalserviceconsumer",
+    "job",
+    "jobfamily",
+    "permission",
+    "startup",
+    "user",
+]

@@ -5,6 +5,7 @@ Every setting we change from kopf's default says which problem it solves.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import socket
@@ -17,12 +18,14 @@ from racetrack_kube.client import Kube, load_api_client
 from racetrack_operator import metrics
 from racetrack_operator.handlers.storage import NoDiffBase
 from racetrack_operator.reconcile import build as builds
+from racetrack_operator.reconcile import events, watches
 from racetrack_operator.reconcile.context import Context
+from racetrack_operator.reconcile.job import family_token_changed
 from racetrack_operator.settings import Settings
 
 PREFIX = "operator.racetrack.io"
 FINALIZER = "racetrack.io/finalizer"
-EVENT_SOURCE = "racetrack-operator"
+EVENT_SOURCE = events.SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -101,18 +104,26 @@ async def startup(
     workers = operator_settings.api_concurrency
     kube = Kube(load_api_client(workers, EVENT_SOURCE), workers, observe=_count_request)
     ctx = Context(kube, operator_settings)
+    ctx.identity.family_token_changed = functools.partial(family_token_changed, ctx)
     # Before any Job asks for a build slot: the builds already running take theirs.
     for build in await builds.running_builds(ctx.kube, operator_settings.namespaces):
         ctx.builds.seen_running(build)
     memo.ctx = ctx
-    scope = ", ".join(operator_settings.namespaces) or "all namespaces"
-    logger.info("Racetrack operator started, watching %s.", scope)
+    # Before kopf's watches start: no subject is reconciled without the key and its Secrets.
+    await watches.start(ctx, kube)
+    scope = ", ".join(operator_settings.watched_namespaces) or "all namespaces"
+    logger.info(
+        "Racetrack operator started, watching %s; platform namespace %s.",
+        scope,
+        operator_settings.platform_namespace,
+    )
 
 
 @kopf.on.cleanup(id="racetrack-cleanup")
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     ctx: Context | None = memo.get("ctx")
     if ctx is not None:
+        ctx.identity.cancel()
         if ctx.family_syncs is not None:
             ctx.family_syncs.cancel()
         ctx.requeue.cancel_all()

@@ -11,6 +11,7 @@ from racetrack_kube.client import Api
 from racetrack_operator.reconcile.build import BuildSlots
 from racetrack_operator.reconcile.coalesce import Coalescer
 from racetrack_operator.reconcile.events import KopfRecorder, Recorder
+from racetrack_operator.reconcile.identity import IdentityState
 from racetrack_operator.reconcile.jobstate import JobState
 from racetrack_operator.reconcile.locks import KeyedLocks
 from racetrack_operator.reconcile.requeue import Requeue
@@ -46,3 +47,9 @@ class Context:
     family_syncs: Coalescer | None = None
     # Image builds running in the cluster, and Jobs waiting for one to finish.
     builds: BuildSlots = dataclasses.field(default_factory=BuildSlots)
+    # The auth key, token Secrets, subjects and Permissions (see reconcile.identity).
+    identity: IdentityState = dataclasses.field(default_factory=IdentityState)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.recorder, KopfRecorder):
+            self.recorder.bind(self.kube)

@@ -13,8 +13,10 @@ from typing import cast
 
 import pydantic
 
+from racetrack_api.permissions import SubjectRef
 from racetrack_api.v1alpha1 import API_VERSION, Job, JobFamily
 from racetrack_api.v1alpha1.jobfamily import JobFamilyStatus
+from racetrack_api.v1alpha1.permission import SubjectKind
 from racetrack_kube import client, paths
 from racetrack_operator.reconcile.coalesce import Coalescer
 from racetrack_operator.reconcile.context import Context
@@ -33,13 +35,17 @@ async def ensure_family(ctx: Context, namespace: str, family: str, owner_email: 
         if key in ctx.known_families:
             return
         path = paths.racetrack(JobFamily, namespace, family)
-        if await ctx.kube.get(path) is None:
-            created = await ctx.kube.create(
+        found = await ctx.kube.get(path)
+        if found is None:
+            found = await ctx.kube.create(
                 paths.racetrack(JobFamily, namespace),
                 desired_family(namespace, family, owner_email),
             )
-            if created is not None:
+            if found is not None:
                 log.info("Created JobFamily %s/%s.", namespace, family)
+        if found is not None:
+            # Its token is looked at next (reconcile.tokens.family_token): no second read.
+            ctx.identity.remember(SubjectRef(SubjectKind.JOB_FAMILY, family, namespace), found)
         ctx.known_families.add(key)
 
 
@@ -78,8 +84,11 @@ async def sync_family(ctx: Context, namespace: str, family: str) -> None:
                 # Its own reconciliation reports it as Stalled; it is no version of anything.
                 continue
         generation = int(current["metadata"].get("generation") or 0)
-        new = family_status(jobs, generation)
         old = JobFamilyStatus.model_validate(current.get("status") or {})
+        # The token and the conditions are the token reconciler's (reconcile.tokens).
+        new = family_status(jobs, generation).model_copy(
+            update={"token": old.token, "conditions": old.conditions}
+        )
         patch = merge_patch(old.to_wire(), new.to_wire())
         if patch is not None:
             await ctx.kube.merge_patch(f"{path}/status", {"status": patch})

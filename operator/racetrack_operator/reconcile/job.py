@@ -25,9 +25,10 @@ from racetrack_api.v1alpha1.job import JobStatus, UnhealthyPod
 from racetrack_kube import client, paths
 from racetrack_operator import metrics
 from racetrack_operator.reconcile import build as builds
-from racetrack_operator.reconcile import children
+from racetrack_operator.reconcile import children, tokens
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.family import ensure_family, request_sync
+from racetrack_operator.reconcile.grants import grant_deployer
 from racetrack_operator.reconcile.jobstate import Desired, JobState, load
 from racetrack_operator.reconcile.requeue import MAX_BACKOFF
 from racetrack_operator.render import buildstatus
@@ -38,6 +39,7 @@ from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
 from racetrack_operator.render.pods import LOG_TAIL_LINES, find_unhealthy, log_tail
 from racetrack_operator.render.problems import Problem
 from racetrack_operator.render.status import events, job_status
+from racetrack_operator.render.tokens import FamilyToken
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +184,23 @@ def job_deleted(ctx: Context, namespace: str, name: str, family: str) -> None:
         request_sync(ctx, namespace, family)
 
 
+def family_token_changed(
+    ctx: Context, namespace: str, family: str, token: FamilyToken | None
+) -> None:
+    """The family's token changed (reset, key rotation, repair): its Jobs' pods roll."""
+    for name in list(ctx.identity.family_jobs.get((namespace, family), ())):
+        state = ctx.jobs.get((namespace, name))
+        # No state: its first reconciliation is under way and may have read the old token.
+        if state is None or (state.job.spec.name == family and state.family_token != token):
+            ctx.requeue.schedule(
+                (namespace, name), 0.0, functools.partial(reconcile_job, ctx, namespace, name)
+            )
+
+
 def forget(ctx: Context, namespace: str, name: str) -> None:
-    ctx.jobs.pop((namespace, name), None)
+    state = ctx.jobs.pop((namespace, name), None)
+    if state is not None:
+        ctx.identity.family_jobs.get((namespace, state.job.spec.name), set()).discard(name)
     ctx.requeue.cancel((namespace, name))
     ctx.requeue.cancel(("unhealthy", namespace, name))
     ctx.requeue.cancel(("build", namespace, name))
@@ -256,12 +273,23 @@ async def _load_and_apply(
         forget(ctx, namespace, name)
         return None
     builder = functools.partial(builds.ensure_build, ctx.kube, ctx.builds, ctx.settings)
+
+    async def family_token(job: Job) -> FamilyToken | None:
+        if apply:
+            await ensure_family(ctx, namespace, job.spec.name, job.spec.owner_email)
+            if job.status.observed_generation == 0:
+                await grant_deployer(ctx, job)  # a new Job: its deployer's grants, once
+        return await tokens.family_token(ctx, namespace, job.spec.name, job.name)
+
     state, desired = await load(
-        ctx.kube, ctx.settings, raw, ctx.jobs.get(key), builder if apply else None
+        ctx.kube,
+        ctx.settings,
+        raw,
+        ctx.jobs.get(key),
+        builder if apply else None,
+        family_token,
     )
     deployment = None
-    if apply and state.parsed:
-        await ensure_family(ctx, namespace, state.job.spec.name, state.job.spec.owner_email)
     if apply and desired is not None:
         try:
             deployment = await _apply(ctx, state, desired)

@@ -24,6 +24,7 @@ from racetrack_operator.render.jobs import parse_job
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
 from racetrack_operator.render.problems import Problem, spec_problem
 from racetrack_operator.render.service import desired_service, service_url
+from racetrack_operator.render.tokens import FamilyToken
 from racetrack_operator.settings import Settings
 
 
@@ -44,6 +45,8 @@ class JobState:
     observed, and the Job must still be reconciled."""
     build: BuildOutcome = dataclasses.field(default_factory=BuildOutcome)
     """Where the Job's image build stands (nothing for a prebuilt image)."""
+    family_token: FamilyToken | None = None
+    """The family's token the Deployment was rendered with (a new one rolls the pods)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,11 +64,13 @@ async def load(
     raw: dict[str, Any],
     known: JobState | None,
     builder: Builder | None = None,
+    family_token: Callable[[Job], Awaitable[FamilyToken | None]] | None = None,
 ) -> tuple[JobState, Desired | None]:
     """Parse, check and render a Job read from the API server (or handed over by kopf).
 
     A Job built from source is rendered only once ``builder`` (or, without one, its status)
-    says its image is built; until then its Deployment is left as it is.
+    says its image is built; until then its Deployment is left as it is. ``family_token``
+    finds the token of a parsed Job's family for its pods.
     """
     job, problem = parse_job(raw)
     same_object = known is not None and known.job.metadata.get("uid") == job.metadata.get("uid")
@@ -75,6 +80,7 @@ async def load(
         job = job.model_copy(update={"status": known.job.status})
         service_hash = known.service_hash
     parsed = problem is None
+    token = await family_token(job) if parsed and family_token is not None else None
     job_type = None
     if problem is None:
         checked = spec_problem(job, settings)
@@ -92,7 +98,7 @@ async def load(
         built = await builder(job, job_type) if builder else recorded(job, job_type, settings)
         if built.image is None:
             return JobState(job, parsed, built.problem, None, url, service_hash, build=built), None
-    deployment = desired_deployment(job, job_type, settings, image=built.image)
+    deployment = desired_deployment(job, job_type, settings, image=built.image, family_token=token)
     state = JobState(
         job,
         parsed,
@@ -101,5 +107,6 @@ async def load(
         url,
         service_hash,
         build=built,
+        family_token=token,
     )
     return state, Desired(deployment, desired_service(job, job_type))

@@ -41,6 +41,25 @@ class Requeue:
         self._pending.pop(key, None)
         await work()
 
+    async def attempt(
+        self,
+        key: Hashable,
+        work: Callable[[], Awaitable[None]],
+        what: str,
+        again: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Run ``work`` for a watch handler, which kopf does not retry: on an error, log
+        ``what`` failed and run ``again`` (default: ``work``) later, with backoff."""
+        try:
+            await work()
+        except Exception:
+            delay = self.backoff(key)
+            log.exception("%s failed; retrying in %.0f s.", what, delay)
+            retry = again or work
+            self.schedule(key, delay, lambda: self.attempt(key, retry, what))
+            return
+        self.succeeded(key)
+
     def backoff(self, key: Hashable, cap: float = MAX_BACKOFF) -> float:
         """The delay before the next retry after a failure, growing with each one."""
         failures = self._failures.get(key, 0) + 1

@@ -18,11 +18,12 @@ import time
 from typing import Any
 
 from racetrack_api.jobtypes import JobType, Probe
-from racetrack_api.labels import ANNOTATION_REDEPLOY_AT
+from racetrack_api.labels import ANNOTATION_REDEPLOY_AT, TOKEN_KEY
 from racetrack_api.v1alpha1 import Job
 from racetrack_api.v1alpha1.common import quantity_value
 from racetrack_operator.render import names
 from racetrack_operator.render.hashing import render_hash
+from racetrack_operator.render.tokens import FamilyToken
 from racetrack_operator.settings import Settings
 
 RUN_AS_USER = 100000
@@ -59,8 +60,13 @@ def deployment_timestamp(job: Job) -> str:
     return str(calendar.timegm(time.strptime(str(created), "%Y-%m-%dT%H:%M:%SZ")))
 
 
-def environment(job: Job, job_type: JobType, settings: Settings) -> list[dict[str, str]]:
-    """Raises ``JobTypeError`` when ``jobtypeExtra`` lacks what the job type needs."""
+def environment(
+    job: Job, job_type: JobType, settings: Settings, family_token: FamilyToken | None = None
+) -> list[dict[str, Any]]:
+    """Raises ``JobTypeError`` when ``jobtypeExtra`` lacks what the job type needs.
+
+    ``AUTH_TOKEN`` (the family's caller token, for job-to-job calls through ``PUB_URL``) is
+    read from the family's token Secret, never written into the Deployment."""
     merged: dict[str, str] = {
         **job_type.runtime_env(job.spec.jobtype_extra),
         **job.spec.runtime_env,
@@ -76,7 +82,11 @@ def environment(job: Job, job_type: JobType, settings: Settings) -> list[dict[st
     if settings.pub_url:
         operator_env["PUB_URL"] = settings.pub_url
     merged.update(operator_env)
-    return [{"name": key, "value": merged[key]} for key in sorted(merged)]
+    env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in merged.items()]
+    if family_token is not None:
+        secret = {"name": family_token.secret_name, "key": TOKEN_KEY}
+        env.append({"name": "AUTH_TOKEN", "valueFrom": {"secretKeyRef": secret}})
+    return sorted(env, key=lambda variable: str(variable["name"]))
 
 
 def probe(spec: Probe) -> dict[str, Any]:
@@ -98,14 +108,19 @@ def probe(spec: Probe) -> dict[str, Any]:
 
 
 def container(
-    job: Job, job_type: JobType, settings: Settings, image: str | None = None
+    job: Job,
+    job_type: JobType,
+    settings: Settings,
+    *,
+    image: str | None = None,
+    family_token: FamilyToken | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": names.CONTAINER_NAME,
         "image": image or job.spec.image,
         "imagePullPolicy": settings.image_pull_policy,
         "ports": [{"name": names.PORT_NAME, "containerPort": job_type.port, "protocol": "TCP"}],
-        "env": environment(job, job_type, settings),
+        "env": environment(job, job_type, settings, family_token),
         "resources": resources(job, settings),
         "startupProbe": probe(job_type.probes.startup),
         "livenessProbe": probe(job_type.probes.liveness),
@@ -121,7 +136,12 @@ def container(
 
 
 def containers(
-    job: Job, job_type: JobType, settings: Settings, image: str | None = None
+    job: Job,
+    job_type: JobType,
+    settings: Settings,
+    *,
+    image: str | None = None,
+    family_token: FamilyToken | None = None,
 ) -> list[dict[str, Any]]:
     """One container, or for a type with a proxy: the user's image, then the proxy.
 
@@ -130,7 +150,7 @@ def containers(
     it. Both get the same environment and resources, as in the original. The user's
     container comes first: ``status.image`` and ``kubectl logs`` show the job's own.
     """
-    main = container(job, job_type, settings, image)
+    main = container(job, job_type, settings, image=image, family_token=family_token)
     if job_type.proxy is None:
         return [main]
     user_port = job_type.user_module_port(job.spec.jobtype_extra)
@@ -151,20 +171,32 @@ def containers(
     return [user, proxy]
 
 
-def pod_annotations(job: Job) -> dict[str, str]:
+def pod_annotations(job: Job, family_token: FamilyToken | None = None) -> dict[str, str]:
     redeploy = (job.metadata.get("annotations") or {}).get(ANNOTATION_REDEPLOY_AT)
-    # Copying the annotation into the pod template is what makes a redeploy roll the pods.
-    return {ANNOTATION_REDEPLOY_AT: str(redeploy)} if redeploy else {}
+    # Copying the annotation into the pod template is what makes a redeploy roll the pods;
+    # the family token's revision does the same when the token is reset or re-issued (a
+    # variable read from a Secret is read only when a container starts).
+    out = {ANNOTATION_REDEPLOY_AT: str(redeploy)} if redeploy else {}
+    if family_token is not None:
+        out[names.ANNOTATION_FAMILY_TOKEN] = family_token.revision
+    return out
 
 
 def desired_deployment(
-    job: Job, job_type: JobType, settings: Settings, image: str | None = None
+    job: Job,
+    job_type: JobType,
+    settings: Settings,
+    *,
+    image: str | None = None,
+    family_token: FamilyToken | None = None,
 ) -> dict[str, Any]:
     """The Deployment, with the hash of everything above in an annotation; ``image`` is the
-    built image of a Job built from source (a prebuilt Job's is ``spec.image``)."""
+    built image of a Job built from source (a prebuilt Job's is ``spec.image``);
+    ``family_token`` is the family's token (None while it has none: the pods then get no
+    ``AUTH_TOKEN``)."""
     labels = names.labels(job)
     pod_spec: dict[str, Any] = {
-        "containers": containers(job, job_type, settings, image),
+        "containers": containers(job, job_type, settings, image=image, family_token=family_token),
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": RUN_AS_USER,
@@ -190,7 +222,7 @@ def desired_deployment(
     if settings.image_pull_secrets:
         pod_spec["imagePullSecrets"] = [{"name": name} for name in settings.image_pull_secrets]
     template_metadata: dict[str, Any] = {"labels": labels}
-    if annotations := pod_annotations(job):
+    if annotations := pod_annotations(job, family_token):
         template_metadata["annotations"] = annotations
     spec = {
         "replicas": job.spec.replicas,

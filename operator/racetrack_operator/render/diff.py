@@ -1,4 +1,5 @@
-"""JSON merge patches (RFC 7386) between two status dicts, or None when equal."""
+"""JSON merge patches (RFC 7386) between two status dicts, or None when equal; lists are
+replaced whole, as merge patches do."""
 
 from __future__ import annotations
 

@@ -21,6 +21,8 @@ from racetrack_api.v1alpha1 import API_VERSION, Job
 # restart over 1,000 unchanged Jobs reads but does not write.
 ANNOTATION_RENDER_HASH = "racetrack.io/render-hash"
 ANNOTATION_JOB_GENERATION = "racetrack.io/job-generation"
+# On a Job's pod template: the revision of its family's token, so the pods roll when it changes.
+ANNOTATION_FAMILY_TOKEN = "racetrack.io/family-token"
 
 CONTAINER_NAME = "job"
 PORT_NAME = "http"

@@ -1,4 +1,5 @@
-"""manifests/ installs, and its RBAC is enough, and no more, for the operator to do its job.
+"""manifests/ installs, and its RBAC is enough, and no more, for the operator to do its job:
+Jobs, and the tokens and Permissions of Users, ExternalServiceConsumers and JobFamilies.
 
 The operator runs as a subprocess authenticated with a token of the manifests' ServiceAccount,
 so every API call it makes is checked against the ClusterRole we ship.
@@ -7,6 +8,7 @@ so every API call it makes is checked against the ClusterRole we ship.
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -71,8 +73,16 @@ def test_operator_deployment_is_one_replica_recreate(installed: LocalCluster) ->
         ("patch", "jobs.racetrack.io/status", True),
         ("create", "deployments.apps", True),
         ("get", "secrets", True),
-        ("list", "secrets", False),
-        ("watch", "secrets", False),
+        # Token Secrets live with their subjects, in any namespace: made, replaced, and
+        # watched (by label; RBAC cannot narrow by label). Deleted only in the platform one.
+        ("list", "secrets", True),
+        ("watch", "secrets", True),
+        ("update", "secrets", True),
+        ("delete", "secrets", False),
+        ("patch", "users.racetrack.io/status", True),
+        ("create", "permissions.racetrack.io", True),
+        ("delete", "permissions.racetrack.io", False),
+        ("update", "externalserviceconsumers.racetrack.io", False),
         ("delete", "deployments.apps", False),
         ("delete", "jobs.racetrack.io", False),
         ("delete", "jobfamilies.racetrack.io", False),
@@ -87,6 +97,15 @@ def test_rbac_is_least_privilege(
         "auth", "can-i", verb, resource, "-n", "default", "--as", SA, check=False
     )
     assert answer.stdout.strip() == ("yes" if allowed else "no")
+
+
+def test_token_secrets_are_deleted_only_in_the_platform_namespace(installed: LocalCluster) -> None:
+    def can_delete(namespace: str) -> str:
+        return installed.kubectl(
+            "auth", "can-i", "delete", "secrets", "-n", namespace, "--as", SA, check=False
+        ).stdout.strip()
+
+    assert (can_delete("racetrack-system"), can_delete("default")) == ("yes", "no")
 
 
 def test_operator_works_with_only_its_service_account(
@@ -121,6 +140,43 @@ def test_operator_works_with_only_its_service_account(
             return "adder-v1-0-0" not in family.stdout
 
         eventually(forgotten, 60, "the family forgot the deleted version")
+
+        # Identities under the same RBAC: a User's token (in the platform namespace, with the
+        # auth key), its revocation, an ESC's token, a Permission's status.
+        user = f"sa-{namespace}"
+        installed.kubectl("apply", "-f", "-", input=json.dumps({
+            "apiVersion": "racetrack.io/v1alpha1", "kind": "User", "metadata": {"name": user},
+            "spec": {"active": True},
+        }))  # fmt: skip
+        for example in ("externalserviceconsumer.yaml", "permission.yaml"):
+            installed.kubectl("apply", "-n", namespace, "-f", str(REPO / "examples" / example))
+
+        def issued() -> bool:
+            subjects = [("rtuser", user), ("esc", "billing-portal", "-n", namespace)]
+            hashes = [
+                installed.kubectl("get", *subject, "-o", "jsonpath={.status.token.hashes}").stdout
+                for subject in subjects
+            ]
+            return all(hashes)
+
+        eventually(issued, 60, "a User's and an ESC's tokens under the ServiceAccount's RBAC")
+        installed.kubectl(
+            "patch", "rtuser", user, "--type=merge", "-p", '{"spec":{"active":false}}'
+        )
+
+        def revoked() -> bool:
+            found = installed.kubectl(
+                "get", "secret", f"user-{user}-token", "-n", "racetrack-system", check=False
+            )
+            return "NotFound" in found.stderr
+
+        eventually(revoked, 60, "the deactivated User's Secret deleted")
+        ready = installed.kubectl(
+            "get", "rtperm", "billing-portal-calls-invoice-scorer", "-n", namespace,
+            "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+        ).stdout  # fmt: skip
+        assert ready == "True"
+        installed.kubectl("delete", "rtuser", user)
     finally:
         operator.stop()
     logs = operator.logs()

@@ -101,3 +101,45 @@ async def test_objects_gone_while_nobody_watched_are_reported_deleted(
     await informer._list()
     assert informer.get(None, name) is None
     assert ("Maintenance", name, None) in recorder.changes
+
+
+async def test_a_narrowed_metadata_only_watch_keeps_what_the_transform_returns(
+    cluster: LocalCluster, kube: Kube
+) -> None:
+    name, other = (f"informer-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    seen: list[dict[str, Any]] = []
+
+    def keep(body: dict[str, Any]) -> dict[str, Any]:
+        seen.append(body)
+        meta = body["metadata"]
+        return {"metadata": {k: meta[k] for k in ("name", "resourceVersion")}, "kept": True}
+
+    informer = Informer(
+        kube,
+        "Maintenance",
+        paths.racetrack(Maintenance),
+        Recorder(),
+        field_selector=f"metadata.name={name}",
+        metadata_only=True,
+        transform=keep,
+    )
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.synced.wait(), 30)
+        cluster.kubectl("apply", "-f", "-", input=maintenance(other, "not this one"))
+        cluster.kubectl("apply", "-f", "-", input=maintenance(name, "this one"))
+        await until(lambda: informer.get(None, name) is not None)
+        cluster.kubectl("apply", "-f", "-", input=maintenance(name, "changed"))
+        await until(lambda: len([b for b in seen if b["metadata"]["name"] == name]) >= 2)
+    finally:
+        task.cancel()
+        cluster.kubectl("delete", "rtmaint", name, other, check=False)
+    assert informer.get(None, name) == {
+        "metadata": {"name": name, "resourceVersion": informer.store[("", name)]["metadata"][
+            "resourceVersion"
+        ]},
+        "kept": True,
+    }  # fmt: skip
+    assert informer.get(None, other) is None  # narrowed on the server side
+    assert all(body["kind"] == "PartialObjectMetadata" for body in seen)
+    assert all("spec" not in body for body in seen)

@@ -22,15 +22,18 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClus
     options = real_node_options(cache)
     binaries = cache.ensure()
     work_dir = tmp_path_factory.mktemp("real-cluster")
-    options = ClusterOptions(real_node=options, crds=addons.crds_folder())
+    options = ClusterOptions(
+        real_node=options, crds=addons.crds_folder(), namespaces=addons.NAMESPACES
+    )
     with LocalCluster(binaries, work_dir, options) as running:
         yield running
 
 
 @pytest.fixture(scope="session")
 def operator_cluster(real_cluster: LocalCluster) -> LocalCluster:
-    """The real-node cluster with the operator, as ``racetrack dev up`` runs it; builds retry
-    once (not three times), so a failure that may pass is seen failing for good in seconds."""
+    """The real-node cluster with the operator, as ``racetrack dev up`` runs it (one for the
+    session: two operators must never reconcile the same objects); builds retry once (not
+    three times), so a failure that may pass is seen failing for good in seconds."""
     addons.start_operator(real_cluster, {"RACETRACK_BUILD_RETRIES": "1"})
     return real_cluster
 

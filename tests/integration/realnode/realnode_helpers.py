@@ -61,13 +61,20 @@ def push_example_image(
 ) -> str:
     """The base image plus ``examples/jobs/<example>``, pushed as ``jobs/<example>:<tag>``;
     ``cmd`` replaces the job runtime's command."""
+    return push_job_image(cluster, REPO / "examples/jobs" / example, example, tag, cmd)
+
+
+def push_job_image(
+    cluster: LocalCluster, job_dir: Path, name: str, tag: str, cmd: list[str] | None = None
+) -> str:
+    """The base image plus ``job_dir`` (its ``entrypoint.py``), pushed as ``jobs/<name>:<tag>``;
+    ``cmd`` replaces the job runtime's command."""
     assert cluster.real is not None and cluster.options.real_node is not None
     options = cluster.options.real_node
     assert options.base_image is not None
     store = oci.BlobStore(options.image_store)
-    ref_name = f"test-{example}-{tag}"
-    folder = REPO / "examples/jobs" / example
-    baseimage.job_image(store, options.base_image, folder, "entrypoint.py", ref_name, cmd)
-    target = Reference(cluster.real.registry_host, f"jobs/{example}", tag)
+    ref_name = f"test-{name}-{tag}"
+    baseimage.job_image(store, options.base_image, job_dir, "entrypoint.py", ref_name, cmd)
+    target = Reference(cluster.real.registry_host, f"jobs/{name}", tag)
     oci.push(store, ref_name, target, Registry(cluster.real.registry_url))
     return str(target)

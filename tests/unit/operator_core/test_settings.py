@@ -60,3 +60,23 @@ def test_build_settings() -> None:
         "PIP_FIND_LINKS": "https://10.237.0.1/wheels/",
     }
     assert Settings(registry="registry.example.org").registry_url == "https://registry.example.org"
+
+
+def test_the_platform_namespace_is_always_watched() -> None:
+    assert Settings().platform_namespace == "racetrack-system"
+    assert Settings().watched_namespaces == ()  # all of them
+    restricted = Settings.from_env(
+        {"RACETRACK_NAMESPACES": "a", "RACETRACK_PLATFORM_NAMESPACE": "rt-admin"}
+    )
+    assert restricted.watched_namespaces == ("a", "rt-admin")
+    assert Settings(
+        namespaces=("rt-admin", "b"), platform_namespace="rt-admin"
+    ).watched_namespaces == (
+        "rt-admin",
+        "b",
+    )
+
+
+def test_a_platform_namespace_that_cannot_be_one_is_refused() -> None:
+    with pytest.raises(SettingsError, match="RACETRACK_PLATFORM_NAMESPACE must be a namespace"):
+        Settings.from_env({"RACETRACK_PLATFORM_NAMESPACE": "Racetrack_System"})

@@ -72,3 +72,29 @@ def test_coalescer_merges_bursts_and_reruns_when_requested_meanwhile() -> None:
 
     asyncio.run(main())
     assert runs == ["fam", "fam"]
+
+
+def test_an_attempt_that_fails_runs_again_later_until_it_succeeds() -> None:
+    calls: list[str] = []
+
+    async def main() -> Requeue:
+        requeue = Requeue()
+
+        async def first() -> None:
+            calls.append("first")
+            raise RuntimeError("the API server is away")
+
+        async def again() -> None:
+            calls.append("again")
+            if calls.count("again") < 2:
+                raise RuntimeError("still away")
+
+        await requeue.attempt("k", first, "Doing k", again)
+        async with asyncio.timeout(10):
+            while calls.count("again") < 2:  # noqa: ASYNC110 - the retries run on timers
+                await asyncio.sleep(0.05)
+        return requeue
+
+    requeue = asyncio.run(main())
+    assert calls == ["first", "again", "again"]
+    assert requeue.backoff("k") == 1.0  # the success reset the backoff

@@ -20,3 +20,14 @@ def test_a_key_gone_from_a_nested_object_is_removed_not_kept() -> None:
 
 def test_lists_are_replaced_whole_as_merge_patches_do() -> None:
     assert merge_patch({"c": [1, 2]}, {"c": [2]}) == {"c": [2]}
+
+
+def test_a_nested_key_that_went_away_is_nulled_which_a_top_level_diff_would_miss() -> None:
+    before = {"token": {"secretName": "s", "hashes": ["x"], "expiresAt": "t"}, "keep": 1}
+    after = {"token": {"secretName": "s", "hashes": ["y"]}, "keep": 1}
+    assert merge_patch(before, after) == {"token": {"hashes": ["y"], "expiresAt": None}}
+
+
+def test_values_replace_and_missing_top_level_keys_are_removed() -> None:
+    assert merge_patch({"a": {"b": 1}, "c": 2}, {"a": None}) == {"a": None, "c": None}
+    assert merge_patch({"a": 1}, {"a": {"b": 2}}) == {"a": {"b": 2}}

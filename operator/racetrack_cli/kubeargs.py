@@ -1,0 +1,74 @@
+"""What every command that talks to a cluster shares: kubectl's ``--kubeconfig``,
+``--context`` and ``-n/--namespace``, one client, and errors said in a sentence."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from kubernetes.config import ConfigException
+
+from racetrack_kube.client import ApiError, Kube, kubeconfig_namespace, load_api_client
+
+T = TypeVar("T")
+COMPONENT = "racetrack-cli"
+
+
+class CommandError(Exception):
+    """What went wrong and what to do about it; printed as ``racetrack <command>: <message>``."""
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser, namespace_help: str | None) -> None:
+    parser.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
+    )
+    parser.add_argument("--context", help="kubeconfig context (default: the current one)")
+    if namespace_help is not None:
+        parser.add_argument("-n", "--namespace", help=namespace_help)
+
+
+def connect(args: argparse.Namespace) -> Kube:
+    try:
+        return Kube(
+            load_api_client(4, COMPONENT, kubeconfig=args.kubeconfig, context=args.context), 4
+        )
+    except (ConfigException, OSError) as error:
+        raise CommandError(f"cannot load the kubeconfig: {error}") from None
+
+
+def namespace(args: argparse.Namespace) -> str:
+    """``-n``, else the kubeconfig context's namespace, as kubectl chooses."""
+    if args.namespace:
+        return str(args.namespace)
+    try:
+        return kubeconfig_namespace(args.kubeconfig, args.context)
+    except (ConfigException, OSError) as error:
+        raise CommandError(f"cannot load the kubeconfig: {error}") from None
+
+
+def run(name: str, work: Callable[[], Awaitable[T]]) -> int:
+    """Run a command's coroutine; a ``CommandError`` or an API error becomes one line on
+    stderr and exit code 1."""
+    try:
+        asyncio.run(_awaited(work))
+    except CommandError as error:
+        print(f"racetrack {name}: {error}", file=sys.stderr)
+        return 1
+    except ApiError as error:
+        print(f"racetrack {name}: the API server answered {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"racetrack {name}: cannot reach the API server: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _awaited(work: Callable[[], Awaitable[Any]]) -> Any:
+    return await work()
+
+
+def forbidden(error: ApiError) -> bool:
+    return error.status == 403
