@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 SYSTEM_PACKAGES := chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-packages prereqs binaries dev down test lint format typecheck unit integration manifests bench clean
+.PHONY: install system-packages prereqs binaries dev down kind-up kind-down test lint format typecheck unit integration manifests bench clean
 
 install: $(STAMP)
 
@@ -40,6 +40,17 @@ dev: binaries
 
 down: install
 	$(BIN)/racetrack dev down
+
+# kind, the local cluster Kubernetes users run, on a Docker engine of our own with a node
+# image made here from Debian packages and Go modules (docs/kind.md): the cluster, the
+# operator against it, and the example adder Job deployed and called. The first run builds
+# the node image (~15 minutes on 2 cores); later runs reuse it.
+kind-up: binaries
+	$(BIN)/racetrack dev kind up --example
+
+# Deletes the cluster, stops our dockerd; no container, network or mount is left.
+kind-down: install
+	$(BIN)/racetrack dev kind down
 
 system-packages:
 	@missing=""; for package in $(SYSTEM_PACKAGES); do \

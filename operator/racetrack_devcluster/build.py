@@ -196,12 +196,12 @@ class BinaryCache:
     def ensure_buildkit(self) -> Path:
         """Build BuildKit and RootlessKit if missing; the folder holding the binaries."""
         if not all((self.buildkit_dir() / name).is_file() for name in BUILDKIT_COMMANDS):
-            self._build_into(
+            self.build_into(
                 self.buildkit_dir(),
                 f"BuildKit {versions.BUILDKIT_VERSION} and "
                 f"RootlessKit {versions.ROOTLESSKIT_VERSION}",
                 "~3 minutes on 2 cores",
-                _go_build("buildkit", "-s -w", BUILDKIT_COMMANDS.values()),
+                go_build("buildkit", "-s -w", BUILDKIT_COMMANDS.values()),
             )
         return self.buildkit_dir()
 

@@ -135,29 +135,23 @@ class NodeImageBuilder:
             bundle = archive.write(self.store, preloaded, staging / "images.tar")
             root = staging / "containerd"
             with _private_containerd(root, self.cache.log_dir / "kind-preload.log") as socket:
-                result = subprocess.run(
-                    [
-                        CTR,
-                        f"--address={socket}",
-                        "--namespace=k8s.io",
-                        "images",
-                        "import",
-                        "--no-unpack",
-                        "--all-platforms",
-                        "--label=io.cri-containerd.pinned=pinned",
-                        str(bundle),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                if result.returncode != 0:
-                    raise NodeImageError(f"ctr images import failed: {result.stderr.strip()}")
+                ctr = [CTR, f"--address={socket}", "--namespace=k8s.io", "images"]
+                _run(*ctr, "import", "--no-unpack", "--all-platforms", str(bundle))
+                # Pinned, as kind pins what it preloads: the kubelet's image garbage
+                # collection never removes them, since a node could not pull them back.
+                for name in preloaded:
+                    _run(*ctr, "label", name, "io.cri-containerd.pinned=pinned")
             return self.store.add_layer(
                 lambda tar: oci.add_tree(tar, root, prefix="var/lib/containerd")
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _run(*argv: str) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise NodeImageError(f"{' '.join(argv[3:6])} failed: {result.stderr.strip()}")
 
 
 @contextlib.contextmanager
