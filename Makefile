@@ -44,7 +44,8 @@ down: install
 # kind, the local cluster Kubernetes users run, on a Docker engine of our own with a node
 # image made here from Debian packages and Go modules (docs/kind.md): the cluster, the
 # operator against it, and the example adder Job deployed and called. The first run builds
-# the node image (~15 minutes on 2 cores); later runs reuse it.
+# the node image's parts from Go modules and Debian packages (long on 2 cores, see
+# docs/kind.md); later runs reuse them and take about a minute and a half.
 kind-up: binaries
 	$(BIN)/racetrack dev kind up --example
 
@@ -95,6 +96,7 @@ bench: binaries
 	$(BIN)/python bench/chaos_convergence.py
 	$(BIN)/python bench/realnode_start.py
 	$(BIN)/python bench/build_python3.py
+	$(BIN)/python bench/kind_up.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

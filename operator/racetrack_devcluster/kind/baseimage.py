@@ -241,7 +241,7 @@ def ensure(
         return ref_name
     progress(
         f"Building kind's base image (Debian {baseimage.SUITE} with systemd, containerd, runc "
-        "and the CNI plugins; first time only, ~3 minutes)"
+        "and the CNI plugins; first time only, several minutes)"
     )
     started = time.monotonic()
     work_dir = cache.cache_dir / "images" / "work"

@@ -21,9 +21,7 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from typing import Any
 import yaml
 
 from racetrack_devcluster import addons, devstate
+from racetrack_devcluster.apiclient import http_ok
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.kind import archive, config, engine, nodeimage, tools
 from racetrack_devcluster.launcher import run_kubectl
@@ -94,7 +93,12 @@ class KindCluster:
         self.cache = cache
         self.progress = progress
         self.engine = engine.DockerEngine(state_dir)
-        self.store = oci.BlobStore(cache.cache_dir / "images" / "oci")
+
+    @property
+    def store(self) -> oci.BlobStore:
+        # Made on first use: creating it writes into the cache, which a machine that cannot
+        # run kind (no root) may not be able to do, and should not need to.
+        return oci.BlobStore(self.cache.cache_dir / "images" / "oci")
 
     @property
     def kubeconfig(self) -> Path:
@@ -215,21 +219,15 @@ class KindCluster:
         log_path = self.log_dir / "racetrack-operator.log"
         with log_path.open("a") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "racetrack_operator"],
-                env={
-                    **os.environ,
-                    "KUBECONFIG": str(self.kubeconfig),
-                    "RACETRACK_METRICS_PORT": str(metrics_port),
-                    "RACETRACK_LIVENESS_ENDPOINT": liveness,
-                    "PYTHONUNBUFFERED": "1",
-                },
+                list(addons.OPERATOR_COMMAND),
+                env=addons.operator_env(self.kubeconfig, metrics_port, liveness, {}),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         deadline = time.monotonic() + 60
-        while not _http_ok(liveness):
+        while not _answers(liveness):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise KindError(f"the operator did not start; log: {log_path}")
             time.sleep(0.5)
@@ -360,9 +358,8 @@ def leftovers(state_dir: Path, docker: engine.DockerEngine) -> list[str]:
 
 
 def _alive(state: KindState) -> bool:
-    return (
-        bool(state.operator_pid)
-        and devstate.process_start_ticks(state.operator_pid) == state.operator_start_ticks
+    return bool(state.operator_pid) and engine.still_running(
+        state.operator_pid, state.operator_start_ticks
     )
 
 
@@ -377,9 +374,8 @@ def _stop_operator(state: KindState) -> None:
         os.kill(state.operator_pid, signal.SIGKILL)
 
 
-def _http_ok(url: str) -> bool:
+def _answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
+        return http_ok(url)
     except OSError:
         return False

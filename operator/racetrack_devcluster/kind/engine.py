@@ -17,6 +17,7 @@ stopped by us, never touching a Docker the machine may run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -54,9 +55,9 @@ class Support:
     reason: str = ""
 
 
-def check() -> Support:
+def check(geteuid: Callable[[], int] = os.geteuid) -> Support:
     """Can a Docker engine run here? The reasons a user can act on, first to last."""
-    if os.geteuid() != 0:
+    if geteuid() != 0:
         return Support(False, "a Docker engine needs root")
     if not Path(DOCKERD).exists():
         return Support(
@@ -77,6 +78,22 @@ def _read(path: str) -> str:
         return Path(path).read_text()
     except OSError:
         return ""
+
+
+def still_running(pid: int, start_ticks: int | None) -> bool:
+    """Whether ``pid`` is still the process that started at ``start_ticks`` and has not exited.
+
+    A process we started ourselves stays a zombie until reaped, with the same start time;
+    it is reaped here, and a zombie counts as stopped.
+    """
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[1].split()
+    return fields[0] != "Z" and int(fields[19]) == start_ticks
 
 
 def dockerd_argv(engine: DockerEngine) -> list[str]:
@@ -193,7 +210,7 @@ class DockerEngine:
             ticks = process_start_ticks(pid)
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + STOP_TIMEOUT
-            while process_start_ticks(pid) == ticks:
+            while still_running(pid, ticks):
                 if time.monotonic() > deadline:
                     raise EngineError(
                         f"dockerd (pid {pid}) did not stop within {STOP_TIMEOUT:.0f} s; "

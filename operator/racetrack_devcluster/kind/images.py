@@ -199,7 +199,7 @@ class ComponentImages:
         if self.store.manifest(ref_name) is None:
             self.progress(
                 f"Building the node tools image (Debian {baseimage.SUITE} + "
-                f"{', '.join(TOOLS_PACKAGES)}; first time only, ~2 minutes)"
+                f"{', '.join(TOOLS_PACKAGES)}; first time only, several minutes)"
             )
             log_path = self.cache.log_dir / "kind-tools-debootstrap.log"
             work_dir = self.cache.cache_dir / "images" / "work"

@@ -77,19 +77,19 @@ def ensure(cache: BinaryCache) -> KindTools:
         (
             tools.kubeadm,
             f"kubeadm {versions.KUBERNETES_VERSION}",
-            "~2 minutes on 2 cores",
+            "~5 minutes on 2 cores",
             go_build("kubernetes", version_ldflags(), ["k8s.io/kubernetes/cmd/kubeadm"]),
         ),
         (
             tools.etcd,
             f"etcd {versions.KUBEADM_ETCD_VERSION} (kubeadm's default)",
-            "~1 minute",
+            "a few minutes",
             go_build("etcd-kubeadm", "-s -w", ["."], binary="etcd"),
         ),
         (
             tools.coredns,
             f"CoreDNS {versions.COREDNS_VERSION}",
-            "~3 minutes on 2 cores",
+            "~15 minutes on 2 cores",
             go_install(f"github.com/coredns/coredns@{versions.COREDNS_VERSION}"),
         ),
         (
