@@ -9,6 +9,7 @@ from typing import Any
 
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.kind import cluster, engine, nodeimage
+from racetrack_devcluster.kind import example as kind_example
 
 
 def register(actions: Any) -> None:
@@ -46,7 +47,7 @@ def _up(args: argparse.Namespace) -> int:
     try:
         state = kind.up(with_operator=not args.no_operator)
         if args.example:
-            kind.example()
+            kind_example.run(kind)
     except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
         detail = getattr(error, "stderr", None)
         _err(f"racetrack dev kind up: {error}{f': {detail}' if detail else ''}")

@@ -4,8 +4,7 @@
 image into it when it lacks that exact image, and creates the cluster ``racetrack`` with
 :mod:`.config`. Then, as the dev cluster does, it runs the operator as a host process
 against the cluster's kubeconfig (with the racetrack.io CRDs applied), and with
-``example`` loads the adder Job's image with ``kind load image-archive``, deploys
-``examples/adder.yaml`` with it and calls ``perform`` from a pod through the Job's Service.
+``--example`` runs :mod:`.example`.
 
 ``down`` stops the operator, deletes the cluster and anything else our engine holds
 (containers, networks, volumes), stops the engine and checks that no container, network
@@ -17,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -25,9 +23,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from racetrack_devcluster import addons, devstate
 from racetrack_devcluster.apiclient import http_ok
@@ -35,14 +30,10 @@ from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.kind import archive, config, engine, nodeimage, tools
 from racetrack_devcluster.launcher import run_kubectl
 from racetrack_devcluster.processes import PortAllocator
-from racetrack_devcluster.realnode import baseimage, cleanup
+from racetrack_devcluster.realnode import cleanup
 from racetrack_images import oci
 
 CLUSTER_NAME = "racetrack"
-EXAMPLE_JOB = Path("examples/adder.yaml")
-EXAMPLE_CODE = Path("examples/jobs/adder")
-EXAMPLE_IMAGE_REPOSITORY = "racetrack.local/job-entrypoint"
-READY_TIMEOUT = "300s"
 _STATE_FILE = "kind-state.json"
 
 Progress = Callable[[str], None]
@@ -123,9 +114,9 @@ class KindCluster:
         node = nodeimage.NodeImageBuilder(self.cache, self.progress).ensure()
         self.engine.start(self.progress)
         self.ensure_loaded(node)
-        if CLUSTER_NAME in self._kind("get", "clusters").split():
+        if CLUSTER_NAME in self.run_kind("get", "clusters").split():
             self.progress(f"kind cluster {CLUSTER_NAME} is already running")
-            self._kind(
+            self.run_kind(
                 "export", "kubeconfig", "--name", CLUSTER_NAME, f"--kubeconfig={self.kubeconfig}"
             )
         else:
@@ -140,7 +131,7 @@ class KindCluster:
             _write_state(self.state_dir, state)
         return state
 
-    def _kind(self, *args: str, stream: bool = False) -> str:
+    def run_kind(self, *args: str, stream: bool = False) -> str:
         binary = tools.ensure_kind(self.cache)
         if stream:
             # kind reports each step on stderr; pass it through as it comes.
@@ -197,7 +188,7 @@ class KindCluster:
         config_path.write_text(config.render(node.name))
         self.progress(f"Creating kind cluster {CLUSTER_NAME} (node image {node.name})")
         started = time.monotonic()
-        self._kind(
+        self.run_kind(
             "create",
             "cluster",
             f"--name={CLUSTER_NAME}",
@@ -237,80 +228,6 @@ class KindCluster:
             **{**asdict(state), "operator_pid": process.pid, "operator_start_ticks": ticks}
         )
 
-    # -- the example -------------------------------------------------------------------------
-
-    def example(self) -> str:
-        """Deploy the adder Job with an image made here and loaded with ``kind load``; call it."""
-        root = addons.repository_root()
-        job: dict[str, Any] = yaml.safe_load((root / EXAMPLE_JOB).read_text())
-        spec = job["spec"]
-        name = job["metadata"]["name"]
-        image = f"{EXAMPLE_IMAGE_REPOSITORY}/{spec['name']}:{spec['version']}"
-        base = baseimage.BaseImageBuilder(self.cache.cache_dir, self.progress).ensure()
-        ref_name = f"example-{spec['name']}-{spec['version']}"
-        entrypoint = spec["jobtypeExtra"]["entrypoint_path"]
-        baseimage.job_image(self.store, base, root / EXAMPLE_CODE, entrypoint, ref_name)
-        bundle = archive.write(self.store, {image: ref_name}, self.state_dir / "example-image.tar")
-        try:
-            self.progress(f"Loading {image} into the cluster with kind load")
-            self._kind("load", "image-archive", str(bundle), f"--name={CLUSTER_NAME}")
-        finally:
-            bundle.unlink(missing_ok=True)
-        spec["image"] = image
-        run_kubectl(self.kubectl, self.kubeconfig, "apply", "-f", "-", input=yaml.safe_dump(job))
-        self.progress(f"Applied {EXAMPLE_JOB}; waiting for rtjob/{name} to be Ready")
-        run_kubectl(
-            self.kubectl,
-            self.kubeconfig,
-            "wait",
-            f"rtjob/{name}",
-            "--for=condition=Ready",
-            f"--timeout={READY_TIMEOUT}",
-        )
-        print(
-            run_kubectl(self.kubectl, self.kubeconfig, "get", "rtjobs", "-o", "wide").stdout, end=""
-        )
-        url = run_kubectl(
-            self.kubectl, self.kubeconfig, "get", f"rtjob/{name}", "-o", "jsonpath={.status.url}"
-        ).stdout.strip()
-        return self.call_from_pod(image, f"{url}/api/v1/perform", {"a": 40, "b": 2})
-
-    def call_from_pod(self, image: str, url: str, body: dict[str, Any]) -> str:
-        """POST ``body`` to ``url`` from a short-lived pod (cluster DNS, Service, kube-proxy)."""
-        script = (
-            "import json, sys, urllib.request\n"
-            f"request = urllib.request.Request({url!r}, data={json.dumps(body)!r}.encode(), "
-            "headers={'Content-Type': 'application/json'})\n"
-            "print(urllib.request.urlopen(request, timeout=30).read().decode())\n"
-        )
-        pod = f"call-{secrets.token_hex(3)}"
-        result = run_kubectl(
-            self.kubectl,
-            self.kubeconfig,
-            "run",
-            pod,
-            "--rm",
-            "-i",
-            "--restart=Never",
-            "--quiet",
-            f"--image={image}",
-            "--image-pull-policy=Never",
-            "--pod-running-timeout=120s",
-            "--command",
-            "--",
-            "python3",
-            "-c",
-            script,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise KindError(
-                f"calling {url} from a pod failed: {result.stderr.strip() or result.stdout.strip()}"
-            )
-        answer = result.stdout.strip()
-        print(f"POST {url} {json.dumps(body)} -> {answer}")
-        return answer
-
     # -- down --------------------------------------------------------------------------------
 
     def down(self, purge: bool = False) -> list[str]:
@@ -320,9 +237,9 @@ class KindCluster:
             _stop_operator(state)
         if self.engine.data_root.exists() and engine.check().ok:
             self.engine.start(self.progress)
-            if CLUSTER_NAME in self._kind("get", "clusters").split():
+            if CLUSTER_NAME in self.run_kind("get", "clusters").split():
                 self.progress(f"Deleting kind cluster {CLUSTER_NAME}")
-                self._kind(
+                self.run_kind(
                     "delete", "cluster", f"--name={CLUSTER_NAME}", f"--kubeconfig={self.kubeconfig}"
                 )
             self._remove_leftovers()

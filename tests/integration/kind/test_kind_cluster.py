@@ -17,6 +17,7 @@ import pytest
 
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.kind import archive, cluster, engine, images, nodeimage
+from racetrack_devcluster.kind import example as kind_example
 from racetrack_devcluster.launcher import run_kubectl
 
 pytestmark = pytest.mark.kind
@@ -53,7 +54,7 @@ def kind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster.KindClust
 
 
 def test_the_adder_job_answers_through_its_service(kind: cluster.KindCluster) -> None:
-    assert kind.example() == "42"
+    assert kind_example.run(kind) == "42"
 
 
 def test_the_node_runs_our_kubernetes_from_our_image(kind: cluster.KindCluster) -> None:
