@@ -29,6 +29,21 @@ def tag_of(name: str) -> str:
     return last.rsplit(":", 1)[1]
 
 
+def complete(store: oci.BlobStore, ref_name: str) -> bool:
+    """Whether the store holds ``ref_name`` whole: its manifest, config and every layer, each
+    at its recorded size. An image with a blob missing or cut short (a cache cleaned by hand,
+    a disk that filled up) counts as absent, so it is made again rather than half-used."""
+    found = store.manifest(ref_name)
+    if found is None:
+        return False
+    _, manifest = found
+    for descriptor in [manifest["config"], *manifest["layers"]]:
+        path = store.path(descriptor["digest"])
+        if not path.is_file() or path.stat().st_size != descriptor["size"]:
+            return False
+    return True
+
+
 def _blob_path(digest: str) -> str:
     return "blobs/sha256/" + digest.removeprefix("sha256:")
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from racetrack_devcluster import versions
 from racetrack_devcluster.build import BinaryCache
+from racetrack_devcluster.kind import archive
 from racetrack_devcluster.realnode import baseimage
 from racetrack_images import oci
 
@@ -237,7 +238,7 @@ def ensure(
     """Make kind's base image in ``store`` unless it is there; returns its ref name."""
     files = kind_files()
     ref_name = f"kind-base-{key(files, crictl, sandbox_image)}"
-    if store.manifest(ref_name) is not None:
+    if archive.complete(store, ref_name):
         return ref_name
     progress(
         f"Building kind's base image (Debian {baseimage.SUITE} with systemd, containerd, runc "

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from racetrack_devcluster import versions
 from racetrack_devcluster.build import BinaryCache
-from racetrack_devcluster.kind import tools
+from racetrack_devcluster.kind import archive, tools
 from racetrack_devcluster.realnode import baseimage, pause
 from racetrack_images import oci
 
@@ -152,7 +152,7 @@ class ComponentImages:
         ref_name = "kind-" + _digest(
             RECIPE_VERSION, name, component.path, _file_digest(component.binary)
         )
-        if self.store.manifest(ref_name) is not None:
+        if archive.complete(self.store, ref_name):
             return ref_name
         base = self._tools_layers() if component.tools_os else self._static_layer()
         data = component.binary.read_bytes()
@@ -171,7 +171,7 @@ class ComponentImages:
 
     def _static_layer(self) -> list[oci.Layer]:
         ref_name = static_ref_name()
-        if self.store.manifest(ref_name) is None:
+        if not archive.complete(self.store, ref_name):
 
             def write(tar: tarfile.TarFile) -> None:
                 oci.add_directory(tar, "etc")
@@ -196,7 +196,7 @@ class ComponentImages:
         ref_name = "kind-tools-os-" + _digest(
             RECIPE_VERSION, baseimage.SUITE, *TOOLS_PACKAGES, baseimage.mirror()
         )
-        if self.store.manifest(ref_name) is None:
+        if not archive.complete(self.store, ref_name):
             self.progress(
                 f"Building the node tools image (Debian {baseimage.SUITE} + "
                 f"{', '.join(TOOLS_PACKAGES)}; first time only, several minutes)"

@@ -109,7 +109,7 @@ class NodeImageBuilder:
             ref_name=f"kind-node-{key}",
             preloaded=tuple(sorted(preloaded)),
         )
-        if self.store.manifest(image.ref_name) is not None:
+        if archive.complete(self.store, image.ref_name):
             return image
         self.progress(f"Building the kind node image {image.name}")
         started = time.monotonic()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from racetrack_devcluster.kind import archive, baseimage, images, nodeimage
-from racetrack_devcluster.realnode import oci
+from racetrack_images import oci
 
 KIND_CONTAINERD_CONFIG = """version = 2
 [plugins."io.containerd.grpc.v1.cri"]
@@ -102,3 +102,17 @@ def test_the_node_image_key_follows_every_part() -> None:
     assert nodeimage.node_key(parts) == nodeimage.node_key(list(parts))
     changed = [*parts[:3], "kubelet=fe"]
     assert nodeimage.node_key(changed) != nodeimage.node_key(parts)
+
+
+def test_an_image_with_a_missing_or_short_blob_is_not_complete(tmp_path: Path) -> None:
+    store = oci.BlobStore(tmp_path / "store")
+    layer = store.add_layer(lambda tar: oci.add_file(tar, "hello", b"hi" * 1000))
+    store.write_image(oci.ImageConfig(), [layer], "hello-ref")
+    assert archive.complete(store, "hello-ref")
+    assert not archive.complete(store, "never-made")
+    blob = store.path(layer.blob.digest)
+    data = blob.read_bytes()
+    blob.write_bytes(data[:-10])
+    assert not archive.complete(store, "hello-ref")
+    blob.unlink()
+    assert not archive.complete(store, "hello-ref")
