@@ -26,7 +26,7 @@ from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.kind import cluster, engine, nodeimage
 from racetrack_devcluster.kind import example as kind_example
 from racetrack_devcluster.realnode import assets, detect
-from realnode_start import one_run  # type: ignore[import-not-found]
+from realnode_start import one_run
 
 KIND_PARTS = (
     "kind-v0.33.0",
