@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 SYSTEM_PACKAGES := chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-packages prereqs binaries dev down test lint format typecheck unit integration manifests bench clean
+.PHONY: install system-packages prereqs binaries dev down kind-up kind-down kind-image test lint format typecheck unit integration manifests bench clean
 
 install: $(STAMP)
 
@@ -41,6 +41,23 @@ dev: binaries
 down: install
 	$(BIN)/racetrack dev down
 
+# kind, the local cluster Kubernetes users run, on a Docker engine of our own with a node
+# image made here from Debian packages and Go modules (docs/kind.md): the cluster, the
+# operator against it, and the example adder Job deployed and called. The first run builds
+# the node image's parts from Go modules and Debian packages (long on 2 cores, see
+# docs/kind.md); later runs reuse them and take about a minute and a half.
+kind-up: binaries
+	$(BIN)/racetrack dev kind up --example
+
+# The kind node image alone (cached), made before the tests so the kind tier's fixture only
+# finds it; where kind cannot run it says why and the tier is skipped with that reason.
+kind-image: binaries
+	$(BIN)/racetrack dev kind node-image --if-possible
+
+# Deletes the cluster, stops our dockerd; no container, network or mount is left.
+kind-down: install
+	$(BIN)/racetrack dev kind down
+
 system-packages:
 	@missing=""; for package in $(SYSTEM_PACKAGES); do \
 		dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
@@ -51,7 +68,7 @@ system-packages:
 	fi
 
 # Everything CI runs: lint, types, unit and integration tests against a real control plane.
-test: system-packages binaries lint typecheck
+test: system-packages binaries kind-image lint typecheck
 	$(BIN)/pytest
 
 unit: install
@@ -85,6 +102,7 @@ bench: binaries
 	$(BIN)/python bench/realnode_start.py
 	$(BIN)/python bench/build_python3.py
 	$(BIN)/python bench/identity_tokens.py
+	$(BIN)/python bench/kind_up.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -40,6 +40,22 @@ def crds_folder() -> Path:
 #: What a cluster with the racetrack API has besides the CRDs, as ``manifests/`` makes it: the
 #: platform namespace, where the operator keeps the auth key and the Users' tokens.
 NAMESPACES = (DEFAULT_PLATFORM_NAMESPACE,)
+#: The operator, started as a developer would start it.
+OPERATOR_COMMAND = (sys.executable, "-m", "racetrack_operator")
+
+
+def operator_env(
+    kubeconfig: Path, metrics_port: int, liveness: str, settings: dict[str, str]
+) -> dict[str, str]:
+    """The operator's environment for a local cluster (its settings are RACETRACK_*)."""
+    return {
+        "KUBECONFIG": str(kubeconfig),
+        "RACETRACK_METRICS_PORT": str(metrics_port),
+        "RACETRACK_LIVENESS_ENDPOINT": liveness,
+        **settings,
+        "PYTHONUNBUFFERED": "1",
+        **({"PATH": os.environ["PATH"]} if "PATH" in os.environ else {}),
+    }
 
 
 def start_operator(cluster: LocalCluster, extra: dict[str, str] | None = None) -> str:
@@ -58,18 +74,18 @@ def start_operator(cluster: LocalCluster, extra: dict[str, str] | None = None) -
         settings["RACETRACK_JOB_RUNTIME_IMAGE"] = str(pushed)
     component = cluster.spawn(
         OPERATOR_COMPONENT,
-        [sys.executable, "-m", "racetrack_operator"],
-        env={
-            "KUBECONFIG": str(cluster.kubeconfig),
-            "RACETRACK_METRICS_PORT": str(metrics_port),
-            "RACETRACK_LIVENESS_ENDPOINT": liveness,
-            **settings,
-            "PYTHONUNBUFFERED": "1",
-            **({"PATH": os.environ["PATH"]} if "PATH" in os.environ else {}),
-            # A real node can run builds: the registry, builder images, wheels and CA.
-            **(realnode.operator_env(cluster.real) if cluster.real else {}),
-            **(extra or {}),
-        },
+        list(OPERATOR_COMMAND),
+        env=operator_env(
+            cluster.kubeconfig,
+            metrics_port,
+            liveness,
+            {
+                **settings,
+                # A real node can run builds: the registry, builder images, wheels and CA.
+                **(realnode.operator_env(cluster.real) if cluster.real else {}),
+                **(extra or {}),
+            },
+        ),
         needs=("kube-apiserver",),
         probe=lambda: http_ok(liveness),
     )

@@ -113,7 +113,7 @@ def find_go() -> str:
     return go
 
 
-def _version_ldflags() -> str:
+def version_ldflags() -> str:
     # A module build reports "v0.0.0-master+$Format:%H$", which kubectl cannot parse; stamp
     # the real version into both places the binaries read it from.
     version = versions.KUBERNETES_VERSION
@@ -132,7 +132,7 @@ def _version_ldflags() -> str:
 BuildSteps = Callable[[str, Path, dict[str, str]], list[tuple[list[str], Path]]]
 
 
-def _go_build(
+def go_build(
     module: str, ldflags: str, packages: Iterable[str], binary: str | None = None
 ) -> BuildSteps:
     """``go build`` of packages of one of our modules under ``gomod/``, into the target folder
@@ -143,6 +143,19 @@ def _go_build(
         output = str(out / binary) if binary else f"{out}/"
         argv = [go, "build", "-trimpath", "-ldflags", ldflags, "-o", output, *package_list]
         return [(argv, GOMOD_DIR / module)]
+
+    return steps
+
+
+def go_install(*packages: str) -> BuildSteps:
+    """``go install package@version`` of modules without replace directives, into the target."""
+
+    def steps(go: str, out: Path, env: dict[str, str]) -> list[tuple[list[str], Path]]:
+        env["GOBIN"] = str(out)
+        return [
+            ([go, "install", "-trimpath", "-ldflags", "-s -w", package], out)
+            for package in packages
+        ]
 
     return steps
 
@@ -183,12 +196,12 @@ class BinaryCache:
     def ensure_buildkit(self) -> Path:
         """Build BuildKit and RootlessKit if missing; the folder holding the binaries."""
         if not all((self.buildkit_dir() / name).is_file() for name in BUILDKIT_COMMANDS):
-            self._build_into(
+            self.build_into(
                 self.buildkit_dir(),
                 f"BuildKit {versions.BUILDKIT_VERSION} and "
                 f"RootlessKit {versions.ROOTLESSKIT_VERSION}",
                 "~3 minutes on 2 cores",
-                _go_build("buildkit", "-s -w", BUILDKIT_COMMANDS.values()),
+                go_build("buildkit", "-s -w", BUILDKIT_COMMANDS.values()),
             )
         return self.buildkit_dir()
 
@@ -204,18 +217,18 @@ class BinaryCache:
         if not all(
             (self.kubernetes_node_dir() / name).is_file() for name in KUBERNETES_NODE_COMMANDS
         ):
-            self._build_into(
+            self.build_into(
                 self.kubernetes_node_dir(),
                 f"{', '.join(KUBERNETES_NODE_COMMANDS)} {versions.KUBERNETES_VERSION}",
                 "~2 minutes on 2 cores",
-                _go_build("kubernetes", _version_ldflags(), KUBERNETES_NODE_COMMANDS.values()),
+                go_build("kubernetes", version_ldflags(), KUBERNETES_NODE_COMMANDS.values()),
             )
         if not (self.pause_dir() / "pause").is_file():
-            self._build_into(
+            self.build_into(
                 self.pause_dir(),
                 "the pause (pod sandbox) binary",
                 "a few seconds",
-                _go_build("pause", "-s -w", ["."], binary="pause"),
+                go_build("pause", "-s -w", ["."], binary="pause"),
             )
         return self.node_binaries()
 
@@ -234,31 +247,29 @@ class BinaryCache:
     def ensure(self) -> Binaries:
         """Build whatever is missing (slow only the first time) and return every path."""
         if not (self.etcd_dir() / "etcd").is_file():
-            self._build_into(
+            self.build_into(
                 self.etcd_dir(),
                 f"etcd {versions.ETCD_VERSION}",
                 "~1 minute",
-                _go_build("etcd", "-s -w", ["."], binary="etcd"),
+                go_build("etcd", "-s -w", ["."], binary="etcd"),
             )
         if not (self.kwok_dir() / "kwok").is_file():
-            self._build_into(
+            self.build_into(
                 self.kwok_dir(), f"kwok {versions.KWOK_VERSION}", "~1 minute", self._kwok_steps
             )
         if not all((self.kubernetes_dir() / name).is_file() for name in KUBERNETES_COMMANDS):
-            self._build_into(
+            self.build_into(
                 self.kubernetes_dir(),
                 f"{', '.join(KUBERNETES_COMMANDS)} {versions.KUBERNETES_VERSION}",
                 "~6 minutes on 2 cores",
-                _go_build("kubernetes", _version_ldflags(), KUBERNETES_COMMANDS.values()),
+                go_build("kubernetes", version_ldflags(), KUBERNETES_COMMANDS.values()),
             )
         return self.binaries()
 
     def _kwok_steps(self, go: str, out: Path, env: dict[str, str]) -> list[tuple[list[str], Path]]:
-        package = f"sigs.k8s.io/kwok/cmd/kwok@{versions.KWOK_VERSION}"
-        env["GOBIN"] = str(out)
-        return [([go, "install", "-trimpath", "-ldflags", "-s -w", package], out)]
+        return go_install(f"sigs.k8s.io/kwok/cmd/kwok@{versions.KWOK_VERSION}")(go, out, env)
 
-    def _build_into(
+    def build_into(
         self,
         target: Path,
         what: str,

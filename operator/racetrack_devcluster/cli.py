@@ -16,6 +16,7 @@ from typing import Any
 from racetrack_devcluster import addons, devstate, example, lifecycle
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.healing import ComponentStatus
+from racetrack_devcluster.kind import cli as kind_cli
 from racetrack_devcluster.realnode import baseimage, prereqs
 from racetrack_devcluster.versions import KUBERNETES_VERSION
 
@@ -82,6 +83,8 @@ def register(commands: Any) -> None:
 
     build = actions.add_parser("build", help="build the cluster binaries now (cached)")
     build.set_defaults(handler=_build)
+
+    kind_cli.register(actions)
 
     kubectl = actions.add_parser(
         "kubectl", help="run the matching kubectl against the dev cluster", add_help=False

@@ -15,3 +15,10 @@ ROOTLESSKIT_VERSION: Final = "v3.2.0"
 
 #: The Go release the modules declare; older toolchains refuse to build k8s.io/kubernetes.
 MINIMUM_GO_VERSION: Final = (1, 26)
+
+# kind, and what its node image holds beside Kubernetes (see racetrack_devcluster.kind).
+KIND_VERSION: Final = "v0.33.0"
+CRICTL_VERSION: Final = "v1.37.0"
+#: The releases kubeadm v1.37 deploys by default (its image tags, without the "v" or "-0").
+KUBEADM_ETCD_VERSION: Final = "v3.7.0"
+COREDNS_VERSION: Final = "v1.14.6"

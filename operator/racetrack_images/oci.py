@@ -69,6 +69,8 @@ class ImageConfig:
     working_dir: str | None = None
     exposed_ports: list[int] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    #: The signal that stops the container (systemd as PID 1 wants ``SIGRTMIN+3``).
+    stop_signal: str | None = None
 
 
 def config_document(config: ImageConfig, layers: list[Layer]) -> dict[str, Any]:
@@ -84,6 +86,8 @@ def config_document(config: ImageConfig, layers: list[Layer]) -> dict[str, Any]:
         runtime["ExposedPorts"] = {f"{port}/tcp": {} for port in config.exposed_ports}
     if config.labels:
         runtime["Labels"] = dict(config.labels)
+    if config.stop_signal:
+        runtime["StopSignal"] = config.stop_signal
     return {
         "created": CREATED,
         "architecture": "amd64",

@@ -21,6 +21,7 @@ Python 3.11+ image with these packages instead.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -154,6 +155,39 @@ def mirror() -> str:
     return os.environ.get("RACETRACK_DEBIAN_MIRROR", DEFAULT_MIRROR)
 
 
+def run_logged(what: str, argv: list[str], log_path: Path) -> None:
+    """Run a build step with its output in ``log_path``; a failure names the step and log."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        log.write(f"$ {' '.join(argv)}\n")
+        log.flush()
+        result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)
+    if result.returncode != 0:
+        tail = log_path.read_text(errors="replace").strip().splitlines()[-1:]
+        raise BaseImageError(
+            f"{what} failed (exit {result.returncode}): {' '.join(tail)}; log: {log_path}"
+        )
+
+
+@contextlib.contextmanager
+def debootstrapped(work_dir: Path, packages: Sequence[str], log_path: Path) -> Iterator[Path]:
+    """A ``debootstrap --variant=minbase`` root filesystem of Debian ``SUITE`` with
+    ``packages``, in a temporary folder under ``work_dir`` removed on exit."""
+    debootstrap = shutil.which("debootstrap")
+    if debootstrap is None:
+        raise BaseImageError("debootstrap is not installed; run: racetrack dev prereqs")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    rootfs = Path(tempfile.mkdtemp(prefix="rootfs-", dir=work_dir))
+    try:
+        argv = [debootstrap, "--variant=minbase", f"--include={','.join(packages)}"]
+        run_logged("debootstrap", [*argv, SUITE, str(rootfs), mirror()], log_path)
+        yield rootfs
+    finally:
+        # debootstrap mounts /proc (and more) inside the target while it works.
+        cleanup.unmount_all(rootfs)
+        shutil.rmtree(rootfs, ignore_errors=True)
+
+
 class BaseImageBuilder:
     """Makes (once) and finds the base image in the cache's OCI store."""
 
@@ -190,17 +224,7 @@ class BaseImageBuilder:
         return image
 
     def _run(self, what: str, argv: list[str], log_name: str) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / log_name
-        with log_path.open("w") as log:
-            log.write(f"$ {' '.join(argv)}\n")
-            log.flush()
-            result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)
-        if result.returncode != 0:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:]
-            raise BaseImageError(
-                f"{what} failed (exit {result.returncode}): {' '.join(tail)}; log: {log_path}"
-            )
+        run_logged(what, argv, self.log_dir / log_name)
 
     def _build_os_layer(
         self,
@@ -210,39 +234,19 @@ class BaseImageBuilder:
         what: str = "base image",
     ) -> None:
         """debootstrap ``packages`` into a root filesystem, ``customize`` it, store the layer."""
-        debootstrap = shutil.which("debootstrap")
-        if debootstrap is None:
-            raise BaseImageError("debootstrap is not installed; run: racetrack dev prereqs")
         self.progress(
             f"Building {what} OS layer (Debian {SUITE} + {', '.join(packages)}; "
             "first time only, ~2 minutes)"
         )
         started = time.monotonic()
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        rootfs = Path(tempfile.mkdtemp(prefix="rootfs-", dir=self.work_dir))
-        try:
-            self._run(
-                "debootstrap",
-                [
-                    debootstrap,
-                    "--variant=minbase",
-                    f"--include={','.join(packages)}",
-                    SUITE,
-                    str(rootfs),
-                    mirror(),
-                ],
-                f"{ref_name.rsplit('-', 1)[0]}-debootstrap.log",
-            )
+        log_path = self.log_dir / f"{ref_name.rsplit('-', 1)[0]}-debootstrap.log"
+        with debootstrapped(self.work_dir, packages, log_path) as rootfs:
             if customize is not None:
                 customize(rootfs)
             layer = self.store.add_layer(
                 lambda tar: oci.add_tree(tar, rootfs, exclude=excluded_from_os)
             )
             self.store.write_image(base_config(), [layer], ref_name)
-        finally:
-            # debootstrap mounts /proc (and more) inside the target while it works.
-            cleanup.unmount_all(rootfs)
-            shutil.rmtree(rootfs, ignore_errors=True)
         self.progress(f"Built {what} OS layer in {time.monotonic() - started:.0f} s")
 
     def _build_deps_layer(self, ref_name: str) -> None:

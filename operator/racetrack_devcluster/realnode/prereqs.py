@@ -3,8 +3,10 @@
 Everything comes from Debian's packages (the only place these machines may get binaries
 from): containerd and runc run containers, containernetworking-plugins gives the CNI
 plugins, docker-registry is the distribution registry, debootstrap makes the base image's
-root filesystem, iptables and conntrack are what kube-proxy drives. ``racetrack dev prereqs``
-installs whatever is missing (as root, with apt-get) and does nothing when all is there.
+root filesystem, iptables and conntrack are what kube-proxy drives. docker.io is the Docker
+engine kind runs on (we start our own dockerd, see ``racetrack_devcluster.kind.engine``).
+``racetrack dev prereqs`` installs whatever is missing (as root, with apt-get) and does
+nothing when all is there.
 """
 
 from __future__ import annotations
@@ -27,13 +29,20 @@ PACKAGES: dict[str, str] = {
     "util-linux": "/usr/bin/nsenter",
 }
 
+#: What kind needs beyond a real node: Debian's Docker engine (and its client).
+KIND_PACKAGES: dict[str, str] = {
+    "docker.io": "/usr/sbin/dockerd",
+}
+
 
 class PrereqError(RuntimeError):
     """The packages could not be installed; the message has apt-get's last words."""
 
 
-def missing_packages(exists: Callable[[str], bool] = os.path.exists) -> list[str]:
-    return [package for package, path in PACKAGES.items() if not exists(path)]
+def missing_packages(
+    exists: Callable[[str], bool] = os.path.exists, packages: dict[str, str] = PACKAGES
+) -> list[str]:
+    return [package for package, path in packages.items() if not exists(path)]
 
 
 def install_command(packages: list[str]) -> list[str]:
@@ -42,7 +51,7 @@ def install_command(packages: list[str]) -> list[str]:
 
 def install(progress: Callable[[str], None]) -> list[str]:
     """Install what is missing; returns the packages installed (empty: nothing to do)."""
-    missing = missing_packages()
+    missing = missing_packages(packages={**PACKAGES, **KIND_PACKAGES})
     if not missing:
         return []
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
@@ -57,9 +66,9 @@ def install(progress: Callable[[str], None]) -> list[str]:
         if result.returncode != 0:
             last = (result.stderr or result.stdout).strip().splitlines()[-1:]
             raise PrereqError(f"`{' '.join(argv)}` failed: {' '.join(last)}")
-    # containerd's and docker-registry's packages would start system services where systemd
-    # runs; we run our own instances and never use those.
-    still = missing_packages()
+    # containerd's, docker.io's and docker-registry's packages would start system services
+    # where systemd runs; we run our own instances and never use those.
+    still = missing_packages(packages={**PACKAGES, **KIND_PACKAGES})
     if still:
         raise PrereqError(f"still missing after apt-get install: {', '.join(still)}")
     return missing

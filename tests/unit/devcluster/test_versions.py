@@ -44,3 +44,14 @@ def test_buildkit_module_requires_the_pinned_versions_and_keeps_their_commands()
     for package in BUILDKIT_COMMANDS.values():
         assert f'"{package}"' in tools
     assert (GOMOD_DIR / "buildkit" / "go.sum").stat().st_size > 0
+
+
+def test_kind_etcd_module_is_pinned_to_kubeadms_etcd() -> None:
+    go_mod = (GOMOD_DIR / "etcd-kubeadm" / "go.mod").read_text()
+    assert f"require go.etcd.io/etcd/server/v3 {versions.KUBEADM_ETCD_VERSION}\n" in go_mod
+    assert (GOMOD_DIR / "etcd-kubeadm" / "go.sum").stat().st_size > 0
+
+
+def test_kubeadm_is_among_the_kubernetes_modules_tools() -> None:
+    tools = (GOMOD_DIR / "kubernetes" / "tools.go").read_text()
+    assert '_ "k8s.io/kubernetes/cmd/kubeadm"' in tools
