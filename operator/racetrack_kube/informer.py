@@ -7,6 +7,10 @@ continues from it (with bookmarks, so a quiet watch still advances), an expired 
 (410 Gone) or a broken connection starts over with a list after a backoff, and while the
 API server is away the store keeps what it had, so readers keep serving.
 
+``transform`` (optional) slims each object before it is stored and reported, so a reader
+keeping thousands of objects keeps only what it uses; it must keep
+``metadata.resourceVersion``, which the store compares.
+
 Each change calls ``on_change(kind, old, new)`` on the event loop (``old`` None for an
 addition, ``new`` None for a deletion); after each full list, objects that vanished while
 the watch was down are reported deleted, so a reader never keeps a ghost.
@@ -30,6 +34,7 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (namespace or "", name)
 OnChange = Callable[[str, JsonDict | None, JsonDict | None], None]
+Transform = Callable[[JsonDict], JsonDict]
 
 #: Server-side watch duration; the API server ends a watch after it and we continue.
 WATCH_SECONDS = 300
@@ -56,6 +61,7 @@ class Informer:
         on_change: OnChange,
         *,
         label_selector: str | None = None,
+        transform: Transform | None = None,
     ) -> None:
         self.kind = kind
         self.collection = collection
@@ -65,6 +71,7 @@ class Informer:
         self._kube = kube
         self._on_change = on_change
         self._label_selector = label_selector
+        self._transform = transform
         self._resource_version = ""
         self._stop = threading.Event()
 
@@ -103,7 +110,10 @@ class Informer:
     async def _list(self) -> None:
         query = [("labelSelector", self._label_selector)] if self._label_selector else []
         listed = await self._kube.request("GET", self.collection, query=query)
-        fresh = {key_of(item): item for item in listed.get("items") or []}
+        items = listed.get("items") or []
+        if self._transform is not None:
+            items = [self._transform(item) for item in items]
+        fresh = {key_of(item): item for item in items}
         self._resource_version = str((listed.get("metadata") or {}).get("resourceVersion", ""))
         for key, old in list(self.store.items()):
             if key not in fresh:
@@ -161,6 +171,8 @@ class Informer:
             self._resource_version = version
         if kind == "BOOKMARK":
             return
+        if self._transform is not None:
+            obj = self._transform(obj)
         key = key_of(obj)
         old = self.store.get(key)
         if kind == "DELETED":
