@@ -15,8 +15,8 @@ import uuid
 
 import httpx
 import pytest
+from gateway_scene import ALICE, BOB, CHAIN, KEY, PORTAL, Scene  # type: ignore[import-not-found]
 
-from conftest import ALICE, BOB, CHAIN, KEY, PORTAL, Scene  # type: ignore[import-not-found]
 from gateway_harness import Echo, HAProxy  # type: ignore[import-not-found]
 from racetrack_api import tokens
 from racetrack_api.permissions import SubjectRef

@@ -9,8 +9,8 @@ import time
 
 import httpx
 import pytest
+from gateway_scene import ALICE, BOB, KEY, Scene  # type: ignore[import-not-found]
 
-from conftest import ALICE, BOB, KEY, Scene  # type: ignore[import-not-found]
 from gateway_cases import SUBJECTS, world  # type: ignore[import-not-found]
 from gateway_harness import Echo, HAProxy  # type: ignore[import-not-found]
 from racetrack_api import tokens
