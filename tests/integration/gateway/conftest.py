@@ -3,44 +3,20 @@ runtime as a host process that the namespace's Jobs point at (the upstream overr
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gateway_helpers import ADDER, Gateway, Process, unique  # type: ignore[import-not-found]
+from gateway_helpers import (  # type: ignore[import-not-found]
+    ADDER,
+    Gateway,
+    Stack,
+    operator_for,
+    unique,
+)
 
 from gateway_harness import Echo, JobProcess  # type: ignore[import-not-found]
 from racetrack_devcluster.launcher import LocalCluster
-
-
-@dataclasses.dataclass
-class Stack:
-    cluster: LocalCluster
-    namespace: str
-    callers_namespace: str
-    """Also watched by the gateway, not by the operator: callers from another namespace."""
-    operator: Process
-    gateway: Gateway
-    adder: JobProcess
-    echo: Echo
-    log_dir: Path
-
-
-def operator_for(cluster: LocalCluster, namespace: str, log_dir: Path) -> Process:
-    return Process(
-        "operator",
-        "racetrack_operator",
-        {
-            "KUBECONFIG": str(cluster.kubeconfig),
-            "RACETRACK_NAMESPACES": namespace,
-            "RACETRACK_METRICS_PORT": "0",
-            "RACETRACK_LIVENESS_ENDPOINT": "",
-            "RACETRACK_STALLED_RETRY_SECONDS": "2",
-            "RACETRACK_FAMILY_SYNC_SECONDS": "0.2",
-        },
-        log_dir,
-    )
 
 
 def build(cluster: LocalCluster, log_dir: Path) -> Iterator[Stack]:

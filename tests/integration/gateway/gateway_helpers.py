@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -20,7 +21,13 @@ from typing import Any
 import httpx
 import yaml
 
-from gateway_harness import REPO, free_port, short_dir  # type: ignore[import-not-found]
+from gateway_harness import (  # type: ignore[import-not-found]
+    REPO,
+    Echo,
+    JobProcess,
+    free_port,
+    short_dir,
+)
 from racetrack_api import tokens
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_gateway.haproxy.runtime import Runtime, RuntimeApiError
@@ -264,3 +271,32 @@ def until_status(
         answered, timeout, f"status {status} (seen {seen[-5:]})", 0.05
     )
     return result
+
+
+@dataclasses.dataclass
+class Stack:
+    cluster: LocalCluster
+    namespace: str
+    callers_namespace: str
+    """Also watched by the gateway, not by the operator: callers from another namespace."""
+    operator: Process
+    gateway: Gateway
+    adder: JobProcess
+    echo: Echo
+    log_dir: Path
+
+
+def operator_for(cluster: LocalCluster, namespace: str, log_dir: Path) -> Process:
+    return Process(
+        "operator",
+        "racetrack_operator",
+        {
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "RACETRACK_NAMESPACES": namespace,
+            "RACETRACK_METRICS_PORT": "0",
+            "RACETRACK_LIVENESS_ENDPOINT": "",
+            "RACETRACK_STALLED_RETRY_SECONDS": "2",
+            "RACETRACK_FAMILY_SYNC_SECONDS": "0.2",
+        },
+        log_dir,
+    )

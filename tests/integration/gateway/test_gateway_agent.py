@@ -8,6 +8,7 @@ import datetime
 
 import pytest
 from gateway_helpers import (  # type: ignore[import-not-found]
+    Stack,
     apply,
     esc,
     job,
@@ -20,7 +21,6 @@ from gateway_helpers import (  # type: ignore[import-not-found]
     wait_serving,
 )
 
-from conftest import Stack  # type: ignore[import-not-found]
 from racetrack_api import tokens
 from support import eventually  # type: ignore[import-not-found]
 

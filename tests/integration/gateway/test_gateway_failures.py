@@ -17,6 +17,7 @@ import httpx
 import pytest
 from gateway_helpers import (  # type: ignore[import-not-found]
     Gateway,
+    Stack,
     apply,
     job,
     permission,
@@ -27,7 +28,6 @@ from gateway_helpers import (  # type: ignore[import-not-found]
     wait_serving,
 )
 
-from conftest import Stack  # type: ignore[import-not-found]
 from gateway_harness import Relay  # type: ignore[import-not-found]
 from racetrack_devcluster.launcher import LocalCluster
 from support import eventually  # type: ignore[import-not-found]
