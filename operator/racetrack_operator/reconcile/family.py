@@ -78,8 +78,12 @@ async def sync_family(ctx: Context, namespace: str, family: str) -> None:
                 # Its own reconciliation reports it as Stalled; it is no version of anything.
                 continue
         generation = int(current["metadata"].get("generation") or 0)
-        new = family_status(jobs, generation)
         old = JobFamilyStatus.model_validate(current.get("status") or {})
+        # The token (published by the family's token issuer, read by the gateway) and the
+        # conditions are not computed here: keep them, or this write would drop them.
+        new = family_status(jobs, generation).model_copy(
+            update={"token": old.token, "conditions": old.conditions}
+        )
         patch = merge_patch(old.to_wire(), new.to_wire())
         if patch is not None:
             await ctx.kube.merge_patch(f"{path}/status", {"status": patch})
