@@ -86,6 +86,7 @@ bench: system-packages binaries
 	$(BIN)/python bench/realnode_start.py
 	$(BIN)/python bench/build_python3.py
 	$(BIN)/python bench/gateway_throughput.py
+	$(BIN)/python bench/gateway_propagation.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
