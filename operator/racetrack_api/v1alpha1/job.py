@@ -339,7 +339,8 @@ class JobSpec(ApiModel):
         ],
         Field(max_length=64),
     ] = Field(default_factory=list)
-    """Paths callable without authentication once an admin approves them."""
+    """Paths the gateway serves without a token (each a prefix at segment boundaries:
+    /api/v1/perform also opens /api/v1/perform/x)."""
     infrastructure_target: Annotated[str, Field(max_length=253)] | None = None
     """Infrastructure to deploy to, when several are installed."""
     jobtype_extra: dict[str, Any] | None = None
