@@ -11,8 +11,16 @@ import dataclasses
 import random
 from typing import Any
 
-from racetrack_api.permissions import DEFAULT_PLATFORM_NAMESPACE, SubjectRef
+from racetrack_api.permissions import (
+    DEFAULT_PLATFORM_NAMESPACE,
+    Grant,
+    SubjectRef,
+    allowed,
+    grant_of,
+)
+from racetrack_api.v1alpha1 import Permission
 from racetrack_api.v1alpha1.permission import Scope, SubjectKind
+from racetrack_gateway import model
 from racetrack_gateway.model import Family, Version
 
 NAMESPACES = ("ns-a", "ns-b")
@@ -56,6 +64,21 @@ class World:
     families: dict[str, Family]
     permissions: list[dict[str, Any]]
     calls: list[Call]
+
+    def grants(self) -> list[Grant]:
+        """Every Permission, as ``allowed`` takes them."""
+        return [grant_of(Permission.model_validate(raw)) for raw in self.permissions]
+
+    def call_grants(self) -> list[Grant]:
+        """The Permissions the gateway keeps (those that allow calls)."""
+        found = (model.call_grant(raw, PLATFORM) for raw in self.permissions)
+        return [grant for grant in found if grant is not None]
+
+    def expected(self, call: Call, grants: list[Grant]) -> bool:
+        """What ``racetrack_api.permissions.allowed`` says about ``call``."""
+        family = self.families[call.family]
+        return allowed(call.subject, Scope.CALL_JOB, family.namespace, call.family,
+                       call.version, call.path, grants)  # fmt: skip
 
 
 def _permission(rng: random.Random, index: int) -> dict[str, Any]:

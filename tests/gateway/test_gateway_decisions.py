@@ -11,13 +11,12 @@ import httpx
 import pytest
 from gateway_scene import ALICE, BOB, KEY, Scene  # type: ignore[import-not-found]
 
-from gateway_cases import SUBJECTS, world  # type: ignore[import-not-found]
+from gateway_cases import SUBJECTS  # type: ignore[import-not-found]
+from gateway_cases import world as generated_world
 from gateway_harness import Echo, HAProxy  # type: ignore[import-not-found]
 from racetrack_api import tokens
-from racetrack_api.permissions import Grant, allowed, grant_of
-from racetrack_api.v1alpha1 import Permission
+from racetrack_api.permissions import Grant
 from racetrack_api.v1alpha1.permission import Scope
-from racetrack_gateway import model
 from racetrack_gateway.model import Caller, Family, Version
 from racetrack_gateway.render import tables
 
@@ -30,7 +29,7 @@ def test_haproxy_decides_generated_calls_as_allowed_does(gateway: HAProxy, echo:
     callers = tuple(Caller(s, (tokens.token_hash(t),)) for s, t in issued.items())
     decided = {200: 0, 403: 0}
     for seed in SEEDS:
-        generated = world(seed)
+        generated = generated_world(seed)
         families = {
             name: Family(
                 f.namespace,
@@ -39,21 +38,11 @@ def test_haproxy_decides_generated_calls_as_allowed_does(gateway: HAProxy, echo:
             )
             for name, f in generated.families.items()
         }
-        grants = [grant_of(Permission.model_validate(raw)) for raw in generated.permissions]
-        call_grants = [model.call_grant(raw, "racetrack-system") for raw in generated.permissions]
-        state = tables.World(callers, families, tuple(g for g in call_grants if g), True, None)
+        grants = generated.grants()
+        state = tables.World(callers, families, tuple(generated.call_grants()), True, None)
         gateway.full_sync(tables.render_all(state, gateway.buckets, NOW))
         for call in generated.calls:
-            family = families[call.family]
-            expected = allowed(
-                call.subject,
-                Scope.CALL_JOB,
-                family.namespace,
-                call.family,
-                call.version,
-                call.path,
-                grants,
-            )
+            expected = generated.expected(call, grants)
             answer = gateway.client.get(
                 f"/pub/job/{call.family}/{call.version}{call.path}",
                 headers={"X-Racetrack-Auth": issued[call.subject]},

@@ -12,8 +12,7 @@ from __future__ import annotations
 import pytest
 
 from gateway_cases import world  # type: ignore[import-not-found]
-from racetrack_api.permissions import SubjectRef, allowed, grant_of
-from racetrack_api.v1alpha1 import Permission
+from racetrack_api.permissions import SubjectRef
 from racetrack_api.v1alpha1.permission import Scope, SubjectKind
 from racetrack_gateway import model
 from racetrack_gateway.render import keys, permissions, tables
@@ -31,27 +30,17 @@ def gateway_allows(
 @pytest.mark.parametrize("seed", range(400))
 def test_tables_decide_as_allowed(seed: int) -> None:
     generated = world(seed)
-    grants = [grant_of(Permission.model_validate(raw)) for raw in generated.permissions]
-    call_grants = [model.call_grant(raw, "racetrack-system") for raw in generated.permissions]
+    grants = generated.grants()
     rendered = tables.merge(
-        tables.grant_entries(grant, generated.families) for grant in call_grants if grant
+        tables.grant_entries(grant, generated.families) for grant in generated.call_grants()
     )
     perms = set(rendered[tables.PERMS])
     for call in generated.calls:
         family = generated.families[call.family]
-        expected = allowed(
-            call.subject,
-            Scope.CALL_JOB,
-            family.namespace,
-            call.family,
-            call.version,
-            call.path,
-            grants,
-        )
         got = gateway_allows(
             perms, call.subject, family.namespace, call.family, call.version, call.path
         )
-        assert got == expected, (call, generated.permissions, sorted(perms))
+        assert got == generated.expected(call, grants), (call, generated.permissions, sorted(perms))
 
 
 def test_the_generated_worlds_cover_both_answers_and_every_lookup() -> None:
