@@ -5,6 +5,10 @@ the agent reads ``show stat`` every few seconds instead and exports only what a 
 dashboard used, labelled by job name and version, computed at scrape time from the last
 reading (nothing to forget when a job goes away). HAProxy's counters restart with HAProxy,
 which Prometheus' ``rate()`` handles as any counter reset.
+
+The counting series keep the original's exact names (``pub_job_proxy_requests``, not
+``..._total``), so existing dashboards and alerts work: they are exported untyped, as a
+typed counter would gain the ``_total`` suffix.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, UnknownMetricFamily
 from prometheus_client.registry import Collector
 
 from racetrack_gateway.index import ServerInfo
@@ -35,17 +39,17 @@ class JobCollector(Collector):
     def __init__(self) -> None:
         self.reading = Reading()
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterator[UnknownMetricFamily | GaugeMetricFamily]:
         reading = self.reading
-        requests = CounterMetricFamily(
+        requests = UnknownMetricFamily(
             "pub_job_proxy_requests", "Calls forwarded to a job version.", labels=JOB_LABELS
         )
-        codes = CounterMetricFamily(
+        codes = UnknownMetricFamily(
             "pub_job_proxy_response_codes",
             "Responses of a job version by status class (1xx..5xx).",
             labels=[*JOB_LABELS, "status_code"],
         )
-        errors = CounterMetricFamily(
+        errors = UnknownMetricFamily(
             "pub_job_proxy_errors",
             "Calls to a job version that failed to connect or got no valid answer.",
             labels=JOB_LABELS,
@@ -74,7 +78,7 @@ class JobCollector(Collector):
                 last.add_metric(labels, reading.last_calls[server])
         yield from (requests, codes, errors, timing, last)
         if reading.frontend is not None:
-            answers = CounterMetricFamily(
+            answers = UnknownMetricFamily(
                 "pub_responses",
                 "Every answer of the gateway by status class, its own refusals included.",
                 labels=["status_code"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 
+import httpx
 import pytest
 from gateway_helpers import (  # type: ignore[import-not-found]
     Stack,
@@ -200,6 +201,11 @@ def test_the_last_call_time_reaches_the_job_and_survives_the_operator(stack: Sta
     before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     until_status(lambda: gateway.client.get(f"/pub/job/{family}/1.0.0/"), 200)
     written = eventually(lambda: status_of(cluster, "rtjob", name, ns).get("lastCallTime"), 30)
+    # The agent's metrics count the call under the original's names.
+    metrics = httpx.get(f"http://127.0.0.1:{gateway.agent_port}/metrics", timeout=10).text
+    labels = f'job_name="{family}",job_version="1.0.0"'
+    assert f"pub_job_proxy_requests{{{labels}}} 1.0" in metrics
+    assert f'pub_job_proxy_response_codes{{{labels},status_code="2xx"}} 1.0' in metrics
     called = datetime.datetime.fromisoformat(written.replace("Z", "+00:00"))
     assert before - datetime.timedelta(seconds=2) <= called <= datetime.datetime.now(datetime.UTC)
     # A redeploy: the operator rolls the Deployment and rewrites the status; the time stays.

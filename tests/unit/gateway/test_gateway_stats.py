@@ -86,3 +86,28 @@ def test_settings_from_the_environment() -> None:
 def test_bad_settings_name_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({f"RACETRACK_GATEWAY_{name}": value})
+
+
+def test_metrics_keep_the_original_pub_names_per_job_version() -> None:
+    from prometheus_client import generate_latest
+
+    from racetrack_gateway import metrics
+    from racetrack_gateway.index import ServerInfo
+
+    exported = metrics.create()
+    rows = stats.parse(CSV)
+    exported.jobs.reading = metrics.Reading(
+        servers=stats.servers(rows),
+        who={"ml.adder-v1": ServerInfo("ml", "adder-v1", "adder", "1.0.0")},
+        frontend=stats.frontend(rows),
+        last_calls={"ml.adder-v1": 1700000000.0},
+    )
+    text = generate_latest(exported.registry).decode()
+    labels = 'job_name="adder",job_version="1.0.0"'
+    assert f"pub_job_proxy_requests{{{labels}}} 30.0" in text
+    assert f'pub_job_proxy_response_codes{{{labels},status_code="2xx"}} 28.0' in text
+    assert f"pub_job_proxy_errors{{{labels}}} 3.0" in text
+    assert f"pub_job_call_response_time_average_seconds{{{labels}}} 0.012" in text
+    assert f"pub_job_last_call_timestamp_seconds{{{labels}}} 1.7e+09" in text
+    assert 'pub_responses{status_code="4xx"} 15.0' in text
+    assert "ml.never" not in text  # a server nobody is known for is not exported
