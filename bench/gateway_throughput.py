@@ -7,6 +7,8 @@ to CPU 0), for each upstream, body size (small JSON, 1 MB) and concurrency (1, 1
 
 - direct: wrk calls the upstream itself;
 - nginx: an nginx plain proxy (one worker, upstream keep-alive), no checks at all: the floor;
+- haproxy: HAProxy as a plain proxy (one thread, no rules, no log), to tell what our rules
+  cost from what HAProxy itself costs;
 - gateway: HAProxy from exactly the files the agent renders, with tables for 5,000 jobs and
   1,000 users (~11.5k permission keys): every call is authenticated (token hash lookup),
   resolved (``latest``), authorised (prefix lookups) and routed (one server among 5,000 in
@@ -194,6 +196,19 @@ class Servers:
             time.sleep(0.1)
         return url, [pid], token, len(entries[tables.PERMS])
 
+    def haproxy_plain(self, upstream: str) -> tuple[str, list[int]]:
+        port = free_port()
+        conf = self.work / f"plain-{port}.cfg"
+        conf.write_text(
+            "global\n    nbthread 1\ndefaults\n    mode http\n    timeout connect 5s\n"
+            "    timeout client 60s\n    timeout server 60s\n"
+            f"frontend plain\n    bind 127.0.0.1:{port}\n    default_backend job\n"
+            f"backend job\n    server job {upstream}\n"
+        )
+        pid = self.spawn(["haproxy", "-db", "-f", str(conf)], f"plain-{port}.log")
+        wait_http(f"http://127.0.0.1:{port}/api/v1/perform")
+        return f"127.0.0.1:{port}", [pid]
+
     def stop(self) -> None:
         for process in self.processes:
             process.send_signal(signal.SIGTERM)
@@ -323,10 +338,12 @@ def main() -> int:
         for upstream_kind in args.upstreams:
             upstream = running.runtime() if upstream_kind == "runtime" else running.nginx("7")[0]
             nginx, workers = running.nginx(upstream=upstream)
+            plain, plain_pids = running.haproxy_plain(upstream)
             gateway_url, gateway_pids, token, keys = running.gateway(upstream)
             targets = [
                 Target("direct", f"http://{upstream}/api/v1/perform", [], {}),
                 Target("nginx", f"http://{nginx}/api/v1/perform", workers, {}),
+                Target("haproxy", f"http://{plain}/api/v1/perform", plain_pids, {}),
                 Target("gateway", gateway_url, gateway_pids, {"X-Racetrack-Auth": token}),
             ]
             # nginx's fixed answer comes before it reads a large body, and then it closes the
@@ -375,6 +392,7 @@ def print_results(
         if name == "gateway":
             nginx = results[(upstream, body, concurrency, "nginx")]
             direct = results[(upstream, body, concurrency, "direct")]
+            plain = results[(upstream, body, concurrency, "haproxy")]
             summary.append(
                 (
                     upstream,
@@ -383,6 +401,7 @@ def print_results(
                     values["rps"] / _median(nginx, "rps"),
                     values["p50_ms"] - _median(direct, "p50_ms"),
                     values["cpu_us"] / max(_median(nginx, "cpu_us"), 1e-9),
+                    values["cpu_us"] - _median(plain, "cpu_us"),
                     values["cpu_us"],
                 )
             )
@@ -392,13 +411,14 @@ def print_results(
     )
     print(
         f"{'upstream':<8} {'body':<5} {'c':>3} {'req/s / nginx':>14} {'p50 - direct ms':>16} "
-        f"{'cpu / nginx':>12} {'cpu us/call':>12}"
+        f"{'cpu / nginx':>12} {'rules us/call':>14} {'cpu us/call':>12}"
     )
-    for upstream, body, concurrency, rps, p50, cpu_ratio, cpu_us in summary:
+    for upstream, body, concurrency, rps, p50, cpu_ratio, rules, cpu_us in summary:
         print(
             f"{upstream:<8} {body:<5} {concurrency:>3} {rps:>14.2f} {p50:>+16.3f} "
-            f"{cpu_ratio:>12.2f} {cpu_us:>12.1f}"
+            f"{cpu_ratio:>12.2f} {rules:>14.1f} {cpu_us:>12.1f}"
         )
+    print("(rules us/call: the gateway's CPU per call above plain HAProxy's in the same run)")
 
 
 if __name__ == "__main__":
