@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 
@@ -29,7 +30,11 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     )
-    return asyncio.run(_run(settings))
+    code = asyncio.run(_run(settings))
+    # HAProxy is stopped and nothing is left to do, but a request thread may still wait on an
+    # API server that is away (up to its timeouts): do not wait for it at exit.
+    logging.shutdown()
+    os._exit(code)
 
 
 async def _run(settings: Settings) -> int:

@@ -3,6 +3,7 @@ runtime as a host process that the namespace's Jobs point at (the upstream overr
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,23 +23,33 @@ from racetrack_devcluster.launcher import LocalCluster
 def build(cluster: LocalCluster, log_dir: Path) -> Iterator[Stack]:
     namespace = unique("gw")
     callers = f"{namespace}-callers"
-    for name in (namespace, callers):
-        cluster.kubectl("create", "namespace", name)
-    operator = operator_for(cluster, namespace, log_dir)
-    operator.start()
-    adder = JobProcess(ADDER, log_dir, name="adder")
-    echo = Echo()
-    gateway = Gateway(cluster.kubeconfig, f"{namespace},{callers}", log_dir)
-    try:
-        gateway.start()
-        yield Stack(cluster, namespace, callers, operator, gateway, adder, echo, log_dir)
-    finally:
-        gateway.stop()
-        echo.close()
-        adder.stop()
-        operator.stop()
+    with contextlib.ExitStack() as cleanup:
         for name in (namespace, callers):
-            cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+            cluster.kubectl("create", "namespace", name)
+            cleanup.callback(
+                cluster.kubectl, "delete", "namespace", name, "--wait=false", check=False
+            )
+        operator = operator_for(cluster, namespace, log_dir)
+        operator.start()
+        cleanup.callback(operator.stop)
+        adder = JobProcess(ADDER, log_dir, name="adder")
+        cleanup.callback(adder.stop)
+        echo = Echo()
+        cleanup.callback(echo.close)
+        stack = Stack(
+            cluster,
+            namespace,
+            callers,
+            operator,
+            Gateway(cluster.kubeconfig, f"{namespace},{callers}", log_dir),
+            adder,
+            echo,
+            log_dir,
+        )
+        # Stopped as it is at the end: a test may have put another gateway in its place.
+        cleanup.callback(lambda: stack.gateway.stop())
+        stack.gateway.start()
+        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -148,6 +148,7 @@ def relayed(
     )
     own_stack.gateway.start()
     yield own_stack, relay
+    own_stack.gateway.stop()
     relay.cut()
 
 
@@ -194,6 +195,8 @@ def test_the_gateway_is_ready_only_once_everything_is_listed(
     gateway = Gateway(kubeconfig, own_stack.namespace, tmp_path)
     try:
         gateway.start(wait=False)  # the API server cannot be reached: nothing is listed
+        # Once the agent answers at all, it says it is not ready, and keeps saying so.
+        assert eventually(gateway.agent_ready, 60, "the agent's own HTTP endpoints") == 503
         time.sleep(3)
         assert gateway.agent.process is not None and gateway.agent.process.poll() is None
         assert gateway.agent_ready() == 503
