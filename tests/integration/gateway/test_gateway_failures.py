@@ -204,7 +204,8 @@ def test_the_gateway_is_ready_only_once_everything_is_listed(
             httpx.get(f"{gateway.url}/ready", timeout=2)  # HAProxy not started yet
         relay.open()
         gateway.wait_ready()
-        assert gateway.agent_ready() == 200
+        # The agent marks itself ready just after HAProxy starts from the complete tables.
+        eventually(lambda: gateway.agent_ready() == 200, 30, "the agent to be ready")
     finally:
         relay.cut()
         gateway.stop()
