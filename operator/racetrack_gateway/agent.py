@@ -278,8 +278,11 @@ class Agent:
             await asyncio.sleep(self.settings.stats_seconds)
             try:
                 await self.read_stats()
-            except (RuntimeApiError, ApiError, OSError) as error:
+            except (RuntimeApiError, OSError) as error:
                 log.debug("Reading HAProxy's counters failed: %s", error)
+            except Exception:
+                # Metrics and last call times must never take the agent down; try next time.
+                log.exception("Reading HAProxy's counters or writing last call times failed.")
 
     async def read_stats(self) -> None:
         """Refresh the per-job metrics and write last call times that are due."""
