@@ -67,11 +67,12 @@ def test_dev_up_runs_the_gateway_and_down_stops_all_of_it(tmp_path: Path) -> Non
         assert get(f"{state.gateway}/ready") == (200, {"ready": True})
         status, body = get(f"{state.gateway}/pub/job/adder/latest/api/v1/perform")
         assert (status, body["error"]) == (404, "Job was not found: no job named adder")
-        agent_env = environ(state.components["racetrack-gateway"])
+        pids = {c.name: c.pid for c in devstate.read_components(tmp_path / "state")}
+        agent_env = environ(pids["racetrack-gateway"])
         pid = haproxy_pid(Path(agent_env["RACETRACK_GATEWAY_RUN_DIR"]) / "haproxy.sock")
         assert devstate.process_start_ticks(pid) is not None
         # The operator gives jobs the gateway's address.
-        operator_env = environ(state.components["racetrack-operator"])
+        operator_env = environ(pids["racetrack-operator"])
         assert operator_env["RACETRACK_PUB_URL"] == f"{state.gateway}/pub"
     finally:
         down = run("dev", "down", env=env)

@@ -17,7 +17,9 @@ from realnode_helpers import eventually, push_adder_image  # type: ignore[import
 
 from racetrack_api import tokens
 from racetrack_devcluster.launcher import LocalCluster
-from racetrack_devcluster.realnode import baseimage, oci
+from racetrack_devcluster.realnode import baseimage
+from racetrack_images import oci
+from racetrack_images.registry import Reference, Registry
 
 pytestmark = [pytest.mark.cluster, pytest.mark.realnode]
 
@@ -31,8 +33,8 @@ def push_chain_image(cluster: LocalCluster) -> str:
     assert options.base_image is not None
     store = oci.BlobStore(options.image_store)
     baseimage.job_image(store, options.base_image, CHAIN, "entrypoint.py", "test-chain")
-    target = oci.Reference(cluster.real.registry_host, "jobs/chain", "1.0.0")
-    oci.push(store, "test-chain", target, cluster.real.registry_url)
+    target = Reference(cluster.real.registry_host, "jobs/chain", "1.0.0")
+    oci.push(store, "test-chain", target, Registry(cluster.real.registry_url))
     return str(target)
 
 
