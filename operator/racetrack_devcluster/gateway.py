@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -32,6 +33,8 @@ from racetrack_devcluster.launcher import LocalCluster
 from racetrack_devcluster.processes import Component, ComponentError
 
 COMPONENT = "racetrack-gateway"
+#: In the cluster's data folder (kept by ``racetrack dev stop``): the ports of the last start.
+_PORTS_FILE = "gateway-ports.json"
 #: Unix socket paths are limited to 108 bytes; longer run folders go to /tmp.
 _SOCKET_PATH_LIMIT = 100
 
@@ -49,6 +52,20 @@ def run_dir(cluster: LocalCluster) -> Path:
     return folder
 
 
+def _ports(cluster: LocalCluster) -> tuple[int, int]:
+    """The gateway's and the agent's ports: those of the last start where they are free, so
+    a resumed cluster keeps its GATEWAY address and the PUB_URL its jobs were given (a new
+    one would roll every job's pods)."""
+    record = cluster.data_dir / _PORTS_FILE
+    previous: dict[str, int] = {}
+    with contextlib.suppress(OSError, ValueError):
+        previous = {k: int(v) for k, v in json.loads(record.read_text()).items()}
+    port = cluster.ports.reclaim("racetrack-gateway", previous.get("gateway"))
+    http_port = cluster.ports.reclaim("racetrack-gateway agent", previous.get("agent"))
+    record.write_text(json.dumps({"gateway": port, "agent": http_port}))
+    return port, http_port
+
+
 def start(
     cluster: LocalCluster,
     *,
@@ -61,8 +78,7 @@ def start(
             "HAProxy is not installed (the gateway's data plane); install it with: "
             "racetrack dev prereqs"
         )
-    port = cluster.ports.claim("racetrack-gateway")
-    http_port = cluster.ports.claim("racetrack-gateway agent")
+    port, http_port = _ports(cluster)
     folder = run_dir(cluster)
     host = cluster.real.network.node_ip if cluster.real else "127.0.0.1"
     env = {
