@@ -6,8 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-# Debian packages the tests need: Chromium renders the job runtime's docs page.
-SYSTEM_PACKAGES := chromium
+# Debian packages the tests and benchmarks need: Chromium renders the job runtime's docs
+# page; nginx is the gateway benchmark's floor and wrk its load generator.
+SYSTEM_PACKAGES := chromium nginx wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install system-packages prereqs binaries dev down kind-up kind-down kind-image test lint format typecheck unit integration manifests bench clean
@@ -22,8 +23,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# Debian packages real nodes need (containerd, runc, CNI plugins, registry, debootstrap,
-# iptables); does nothing when they are installed.
+# Debian packages the dev cluster needs (containerd, runc, CNI plugins, registry, debootstrap,
+# iptables for real nodes; HAProxy for the gateway); does nothing when they are installed.
 prereqs: install
 	$(BIN)/racetrack dev prereqs
 
@@ -94,7 +95,7 @@ manifests: install
 	$(BIN)/python -m racetrack_api.crdgen --output crds/
 
 # Every benchmark prints its figures next to a baseline measured in the same run.
-bench: binaries
+bench: system-packages binaries
 	$(BIN)/python bench/devcluster_start.py
 	$(BIN)/python bench/runtime_throughput.py
 	$(BIN)/python bench/jobs_convergence.py
@@ -103,6 +104,8 @@ bench: binaries
 	$(BIN)/python bench/build_python3.py
 	$(BIN)/python bench/identity_tokens.py
 	$(BIN)/python bench/kind_up.py
+	$(BIN)/python bench/gateway_throughput.py
+	$(BIN)/python bench/gateway_propagation.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

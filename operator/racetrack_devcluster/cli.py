@@ -54,7 +54,7 @@ def register(commands: Any) -> None:
     up.set_defaults(handler=_up)
 
     install = actions.add_parser(
-        "prereqs", help="install the Debian packages real nodes need (idempotent, as root)"
+        "prereqs", help="install the Debian packages the dev cluster needs (idempotent, as root)"
     )
     install.set_defaults(handler=_prereqs)
 
@@ -102,6 +102,8 @@ def _print_usage(state: devstate.DevState) -> None:
     if state.git:
         print(f"GIT={state.git}")
         print(f"CA={state.ca_file}")
+    if state.gateway:
+        print(f"GATEWAY={state.gateway}")
     print(
         f"Use it with:\n"
         f"  export KUBECONFIG={state.kubeconfig}\n"
@@ -114,6 +116,11 @@ def _print_usage(state: devstate.DevState) -> None:
             f"  spec.git.remote: $GIT/NAME.git (requirements install from {state.wheels})\n"
             f"Build from a folder: racetrack source push DIR --registry {state.registry}\n"
             if state.nodes == "real"
+            else ""
+        )
+        + (
+            f"Call jobs through the gateway: curl {state.gateway}/pub/job/<name>/<version>/...\n"
+            if state.gateway
             else ""
         )
         + f"Logs: {state.log_dir}\n"
@@ -193,6 +200,8 @@ def _status(args: argparse.Namespace) -> int:
     statuses = devstate.read_components(state_dir)
     print(f"Dev cluster running: API server {state.server}, supervisor pid {state.supervisor_pid}")
     print(f"KUBECONFIG={state.kubeconfig}")
+    if state.gateway:
+        print(f"GATEWAY={state.gateway}")
     print(status_table(statuses, time.time()))
     down = [s.name for s in statuses if not s.up]
     if down:

@@ -54,6 +54,8 @@ class DevState:
     git: str = ""
     ca_file: str = ""
     wheels: str = ""
+    #: Where the gateway answers (``{gateway}/pub/job/<name>/<version>/...``).
+    gateway: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,13 +3,17 @@
 It applies ``examples/adder.yaml`` and waits for the Job to be Ready. With a real node it first
 makes the Job's image here (the cached base image plus ``examples/jobs/adder``), pushes it to
 the cluster's local registry and points the Job at it, and at the end calls ``perform``
-through the Job's Service, as a peer pod would, to show a job that really answers. With
-simulated nodes the Job becomes Ready, but no container runs, which it says.
+through the gateway (the example declares it a public endpoint, so no token is needed), to
+show a job that really answers. With simulated nodes the Job becomes Ready, but no
+container runs, which it says.
 """
 
 from __future__ import annotations
 
 import json
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,18 +74,42 @@ def run(state: DevState, cache: BinaryCache, root: Path, say: Callable[[str], No
     if state.nodes != "real":
         say("Simulated nodes: the Job is Ready, but no container runs (see --nodes real)")
         return
-    # No cluster DNS on the dev node, so the Service is called by its cluster IP.
-    address = run_kubectl(
-        kubectl,
-        kubeconfig,
-        "get",
-        f"service/{name}",
-        "-o",
-        "jsonpath={.spec.clusterIP}:{.spec.ports[0].port}",
-    ).stdout.strip()
-    perform_url = f"http://{address}/api/v1/perform"
     body = {"a": 40, "b": 2}
-    status, answer = network.post_json(Path(state.netns), perform_url, body)
+    if state.gateway:
+        family = job["spec"]["name"]
+        perform_url = f"{state.gateway}/pub/job/{family}/latest/api/v1/perform"
+        status, answer = _post_json(perform_url, body)
+    else:
+        # A cluster started before the gateway existed: call the Service from inside the
+        # node's namespace (no cluster DNS there, so by its cluster IP).
+        address = run_kubectl(
+            kubectl,
+            kubeconfig,
+            "get",
+            f"service/{name}",
+            "-o",
+            "jsonpath={.spec.clusterIP}:{.spec.ports[0].port}",
+        ).stdout.strip()
+        perform_url = f"http://{address}/api/v1/perform"
+        status, answer = network.post_json(Path(state.netns), perform_url, body)
     if status != 200:
         raise RuntimeError(f"POST {perform_url} answered {status or 'nothing'}: {answer}")
     print(f"POST {perform_url} {json.dumps(body)} -> {answer}")
+
+
+def _post_json(url: str, body: object, attempts: int = 30) -> tuple[int, str]:
+    """POST JSON, trying again while the gateway has not learnt of the new version yet."""
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    status, text = 0, ""
+    for _ in range(attempts):
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read().decode()
+        except OSError as error:
+            status, text = 0, str(error)
+        time.sleep(1)
+    return status, text

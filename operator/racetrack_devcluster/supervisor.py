@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from racetrack_devcluster import addons, devstate
+from racetrack_devcluster import addons, devstate, gateway
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.healing import ComponentStatus
 from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
@@ -83,10 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         ),
         progress=lambda message: send("progress", message),
     )
+    gateway_url = ""
     try:
         cluster.start(resume=args.resume)
         if not args.no_operator:
-            addons.start_operator(cluster)
+            gateway_url = gateway.start(cluster)
+            addons.start_operator(
+                cluster, extra={"RACETRACK_PUB_URL": gateway.pub_url(gateway_url)}
+            )
     except (ComponentError, OSError, subprocess.CalledProcessError) as error:
         cluster.stop(keep_data=args.resume)
         detail = getattr(error, "stderr", None) or ""
@@ -107,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             git=cluster.real.git_url if cluster.real else "",
             ca_file=str(cluster.real.ca_file or "") if cluster.real else "",
             wheels=str(cluster.options.real_node.wheels) if cluster.options.real_node else "",
+            gateway=gateway_url,
         ),
     )
     published = cluster.healer.statuses()

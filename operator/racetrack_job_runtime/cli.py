@@ -109,6 +109,12 @@ def _exit_now(flush_logs: Callable[[], None]) -> NoReturn:
     os._exit(0)
 
 
+#: Seconds an idle keep-alive connection stays open. uvicorn's 5 s equals the time the
+#: gateway keeps an idle connection to a job before closing it itself: the job could close
+#: one just as the gateway reuses it. Longer here, so the gateway always closes first.
+KEEP_ALIVE_SECONDS = 75
+
+
 def serve(config: RuntimeConfig, job_class: type) -> None:
     entry_dir = Path(config.entrypoint_path).resolve().parent
     options = Options(
@@ -127,6 +133,7 @@ def _serve(app: ASGIApp, config: RuntimeConfig) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=3,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         server_header=False,
     )
     uvicorn.Server(server_config).run()

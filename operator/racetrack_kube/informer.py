@@ -10,6 +10,10 @@ API server is away the store keeps what it had, so readers keep serving.
 Each change calls ``on_change(kind, old, new)`` on the event loop (``old`` None for an
 addition, ``new`` None for a deletion); after each full list, objects that vanished while
 the watch was down are reported deleted, so a reader never keeps a ghost.
+
+``transform`` (optional) slims each object before it is stored and reported, so a reader
+keeping thousands of objects keeps only what it uses; it must keep
+``metadata.resourceVersion``, which the store compares.
 """
 
 from __future__ import annotations

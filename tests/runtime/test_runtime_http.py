@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -251,3 +253,24 @@ def test_metrics_are_also_served_under_the_gateway_prefix(kitchen: RunningJob) -
     prefixed = kitchen.client.get("/pub/job/kitchen/1.2.3/metrics")
     assert prefixed.status_code == 200
     assert "requests_started_total" in prefixed.text
+
+
+def test_an_idle_keep_alive_connection_outlives_the_gateways_idle_time(
+    kitchen: RunningJob,
+) -> None:
+    # The gateway closes its idle connections to a job after 30 s and may reuse one until
+    # then: the runtime must not close it first (uvicorn's default is 5 s). Seen idle past
+    # that default, the same connection still serves.
+    request = b"GET /live HTTP/1.1\r\nHost: job\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", kitchen.port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        for pause in (0.0, 6.0):
+            time.sleep(pause)
+            sock.sendall(request)
+            status = reader.readline()
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            reader.read(length)
+            assert status.startswith(b"HTTP/1.1 200"), (pause, status)

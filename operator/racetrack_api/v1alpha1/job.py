@@ -339,7 +339,8 @@ class JobSpec(ApiModel):
         ],
         Field(max_length=64),
     ] = Field(default_factory=list)
-    """Paths callable without authentication once an admin approves them."""
+    """Paths the gateway serves without a token (each a prefix at segment boundaries:
+    /api/v1/perform also opens /api/v1/perform/x)."""
     infrastructure_target: Annotated[str, Field(max_length=253)] | None = None
     """Infrastructure to deploy to, when several are installed."""
     jobtype_extra: dict[str, Any] | None = None
@@ -410,6 +411,13 @@ class JobStatus(StatusModel):
     """Pods already running the current template."""
     unhealthy_pod: UnhealthyPod | None = None
     """While the Job is not available: a pod that is not ready, and its last log lines."""
+    last_call_time: Annotated[str, Field(json_schema_extra={"format": "date-time"})] | None = None
+    """When the job was last called through the gateway (written by the gateway, at most
+    once a minute); what the purge score reads."""
+
+
+#: Status fields another component writes; the operator's status writes leave them alone.
+GATEWAY_STATUS_FIELDS: tuple[str, ...] = ("lastCallTime",)
 
 
 _READY = '.status.conditions[?(@.type=="Ready")]'
@@ -437,6 +445,7 @@ class Job(CustomResource):
             PrinterColumn("Revision", ".status.build.revision", priority=1),
             PrinterColumn("Image", ".status.image", priority=1),
             PrinterColumn("URL", ".status.url", priority=1),
+            PrinterColumn("Last Call", ".status.lastCallTime", "date", priority=1),
         ),
         selectable_fields=(".spec.name", ".spec.version"),
         root_rules=(NAME_RULE,),

@@ -1,9 +1,10 @@
-"""The machine packages a real node needs, and an idempotent installer for them.
+"""The machine packages the dev cluster needs, and an idempotent installer for them.
 
 Everything comes from Debian's packages (the only place these machines may get binaries
 from): containerd and runc run containers, containernetworking-plugins gives the CNI
 plugins, docker-registry is the distribution registry, debootstrap makes the base image's
-root filesystem, iptables and conntrack are what kube-proxy drives. docker.io is the Docker
+root filesystem, iptables and conntrack are what kube-proxy drives, and HAProxy is the
+gateway's data plane (on every dev cluster, real nodes or not). docker.io is the Docker
 engine kind runs on (we start our own dockerd, see ``racetrack_devcluster.kind.engine``).
 ``racetrack dev prereqs`` installs whatever is missing (as root, with apt-get) and does
 nothing when all is there.
@@ -27,6 +28,7 @@ PACKAGES: dict[str, str] = {
     "conntrack": "/usr/sbin/conntrack",
     "iproute2": "/usr/bin/ip",
     "util-linux": "/usr/bin/nsenter",
+    "haproxy": "/usr/sbin/haproxy",
 }
 
 #: What kind needs beyond a real node: Debian's Docker engine (and its client).

@@ -33,12 +33,11 @@ from racetrack_operator.reconcile.jobstate import Desired, JobState, load
 from racetrack_operator.reconcile.requeue import MAX_BACKOFF
 from racetrack_operator.render import buildstatus
 from racetrack_operator.render import rollout as rollouts
-from racetrack_operator.render.diff import merge_patch
 from racetrack_operator.render.jobs import event_ref, needs_apply
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
 from racetrack_operator.render.pods import LOG_TAIL_LINES, find_unhealthy, log_tail
 from racetrack_operator.render.problems import Problem
-from racetrack_operator.render.status import events, job_status
+from racetrack_operator.render.status import events, job_status, status_patch
 from racetrack_operator.render.tokens import FamilyToken
 
 log = logging.getLogger(__name__)
@@ -335,7 +334,7 @@ async def _write_status(
     """Write what changed, post the events it deserves; whether anything was written, or
     None when the Job was deleted meanwhile."""
     namespace, name = key
-    patch = merge_patch(old.to_wire(), new.to_wire())
+    patch = status_patch(old, new)
     if patch is not None:
         try:
             await ctx.kube.merge_patch(

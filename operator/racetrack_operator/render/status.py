@@ -10,11 +10,18 @@ its value, or None where the condition is present only while True (``Reconciling
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from racetrack_api import conditions as c
 from racetrack_api.v1alpha1 import Job
 from racetrack_api.v1alpha1.common import Condition, ConditionStatus
-from racetrack_api.v1alpha1.job import BuildStatus, JobStatus, UnhealthyPod
+from racetrack_api.v1alpha1.job import (
+    GATEWAY_STATUS_FIELDS,
+    BuildStatus,
+    JobStatus,
+    UnhealthyPod,
+)
+from racetrack_operator.render.diff import merge_patch
 from racetrack_operator.render.problems import Problem
 from racetrack_operator.render.rollout import Rollout
 
@@ -172,7 +179,21 @@ def job_status(
         available_replicas=rollout.available,
         updated_replicas=rollout.updated,
         unhealthy_pod=None if rollout.done else unhealthy,
+        last_call_time=job.status.last_call_time,
     )
+
+
+def status_patch(old: JobStatus, new: JobStatus) -> dict[str, Any] | None:
+    """The merge patch of the operator's status write, None when there is nothing to write.
+
+    Only fields the operator owns: the gateway writes ``lastCallTime`` on its own, so a
+    status computed from the operator's (possibly older) view of the Job never names it,
+    and a write can never set it back or drop it."""
+    before, after = old.to_wire(), new.to_wire()
+    for field in GATEWAY_STATUS_FIELDS:
+        before.pop(field, None)
+        after.pop(field, None)
+    return merge_patch(before, after)
 
 
 _ORDER = {t: i for i, t in enumerate(c.JOB_CONDITION_TYPES)}

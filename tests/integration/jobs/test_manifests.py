@@ -58,7 +58,11 @@ def test_operator_deployment_is_one_replica_recreate(installed: LocalCluster) ->
     rendered = list(
         yaml.safe_load_all(installed.kubectl("kustomize", str(REPO / "manifests")).stdout)
     )
-    (deployment,) = [d for d in rendered if d["kind"] == "Deployment"]
+    (deployment,) = [
+        d
+        for d in rendered
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "racetrack-operator"
+    ]
     assert deployment["metadata"]["namespace"] == "racetrack-system"
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 import yaml
+from kubernetes import config
 
+from gateway_harness import Relay  # type: ignore[import-not-found]
 from racetrack_api.v1alpha1 import Maintenance
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_kube import paths
@@ -143,3 +146,42 @@ async def test_a_narrowed_metadata_only_watch_keeps_what_the_transform_returns(
     assert informer.get(None, other) is None  # narrowed on the server side
     assert all(body["kind"] == "PartialObjectMetadata" for body in seen)
     assert all("spec" not in body for body in seen)
+
+
+async def test_an_unreachable_api_server_is_retried_until_it_answers(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    relay = Relay(("127.0.0.1", cluster.apiserver_port))  # closed: connections are refused
+    kubeconfig = relay.kubeconfig(cluster.kubeconfig, tmp_path / "relayed.kubeconfig")
+    client = Kube(config.new_client_from_config(config_file=str(kubeconfig)), 4)
+    informer = Informer(client, "Maintenance", paths.racetrack(Maintenance), Recorder())
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.sleep(2)
+        assert not informer.synced.is_set() and not task.done()  # failing, and retrying
+        relay.open()
+        await asyncio.wait_for(informer.synced.wait(), 60)
+    finally:
+        task.cancel()
+        relay.cut()
+        client.close()
+
+
+async def test_a_transform_slims_what_is_stored_and_reported(
+    cluster: LocalCluster, kube: Kube
+) -> None:
+    name = f"informer-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("apply", "-f", "-", input=maintenance(name, "one"))
+
+    def slim(obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        return {"metadata": {k: meta[k] for k in ("name", "resourceVersion")}}
+
+    informer = Informer(
+        kube, "Maintenance", paths.racetrack(Maintenance), Recorder(), transform=slim
+    )
+    await informer._list()
+    stored = informer.get(None, name)
+    assert stored is not None and set(stored) == {"metadata"}
+    assert set(stored["metadata"]) == {"name", "resourceVersion"}
+    cluster.kubectl("delete", "rtmaint", name)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from realnode_helpers import real_node_options  # type: ignore[import-not-found]
 
-from racetrack_devcluster import addons
+from racetrack_devcluster import addons, gateway
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
 
@@ -30,11 +30,22 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClus
 
 
 @pytest.fixture(scope="session")
-def operator_cluster(real_cluster: LocalCluster) -> LocalCluster:
+def gateway_url(real_cluster: LocalCluster) -> str:
+    """The gateway as ``racetrack dev up`` runs it on a real node: HAProxy in the node's
+    network namespace, listening on the node's address (reachable from here and from pods)."""
+    return gateway.start(real_cluster)
+
+
+@pytest.fixture(scope="session")
+def operator_cluster(real_cluster: LocalCluster, gateway_url: str) -> LocalCluster:
     """The real-node cluster with the operator, as ``racetrack dev up`` runs it (one for the
-    session: two operators must never reconcile the same objects); builds retry once (not
-    three times), so a failure that may pass is seen failing for good in seconds."""
-    addons.start_operator(real_cluster, {"RACETRACK_BUILD_RETRIES": "1"})
+    session: two operators must never reconcile the same objects), giving jobs the gateway's
+    address as PUB_URL; builds retry once (not three times), so a failure that
+    may pass is seen failing for good in seconds."""
+    addons.start_operator(
+        real_cluster,
+        {"RACETRACK_BUILD_RETRIES": "1", "RACETRACK_PUB_URL": gateway.pub_url(gateway_url)},
+    )
     return real_cluster
 
 

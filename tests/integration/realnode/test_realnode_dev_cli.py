@@ -61,6 +61,9 @@ def test_main_job_runs_on_a_real_node_and_down_cleans_up(tmp_path: Path) -> None
         assert adder_row.split()[3] == "True"
         assert registry_image in adder_row
         assert table[-1].endswith('{"a": 40, "b": 2} -> 42')
+        # Through the gateway, on the node's address.
+        assert f"GATEWAY={state.gateway}" in up.stdout
+        assert table[-1].startswith(f"POST {state.gateway}/pub/job/adder/latest/api/v1/perform ")
     finally:
         down = run("dev", "down", env=env)
     assert down.returncode == 0, down.stderr

@@ -2,7 +2,8 @@
 
 Uses the operator and CRDs as ``racetrack dev up`` starts them (``devcluster.addons``), and
 the adder example as a prebuilt image (base image + ``examples/jobs/adder``) from the local
-registry. The gateway does not exist yet, so ``perform`` is called through the Job's Service.
+registry. Here ``perform`` is called through the Job's Service; test_realnode_gateway.py calls
+it through the gateway.
 """
 
 from __future__ import annotations

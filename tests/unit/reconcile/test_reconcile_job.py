@@ -298,3 +298,28 @@ async def test_a_job_deleted_meanwhile_is_forgotten(ctx: Context) -> None:
     kube(ctx).remove(JOB)
     assert await sync_job(ctx, NS, NAME, apply=True) is None
     assert (NS, NAME) not in ctx.jobs
+
+
+async def test_status_writes_keep_the_last_call_time_the_gateway_wrote(ctx: Context) -> None:
+    await apply_job(ctx, adder())
+    await roll_out(ctx)
+    fake = kube(ctx)
+    written = "2026-11-25T12:00:00Z"
+    # The gateway writes lastCallTime to the status subresource on its own.
+    await fake.merge_patch(JOB + "/status", {"status": {"lastCallTime": written}})
+    await job_seen(ctx, NS, NAME, copy.deepcopy(fake.obj(JOB)))
+    await roll_out(ctx, available=1)
+    assert condition(ctx, c.READY) == ("False", c.REASON_ROLLOUT_IN_PROGRESS)
+    assert fake.obj(JOB)["status"]["lastCallTime"] == written
+    # An operator that starts now reads the Job with the time in its status, and its next
+    # status write is computed from that view: it must neither drop nor rewrite the time.
+    restarted = Context(fake, ctx.settings, recorder=Events())
+    try:
+        await job_seen(restarted, NS, NAME, copy.deepcopy(fake.obj(JOB)))
+        await roll_out(restarted)
+        assert condition(restarted, c.READY) == ("True", c.REASON_JOB_READY)
+        assert fake.obj(JOB)["status"]["lastCallTime"] == written
+    finally:
+        restarted.requeue.cancel_all()
+        if restarted.family_syncs is not None:
+            restarted.family_syncs.cancel()

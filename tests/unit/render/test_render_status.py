@@ -14,7 +14,7 @@ from racetrack_operator.render.diff import merge_patch
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
 from racetrack_operator.render.problems import Problem
 from racetrack_operator.render.rollout import deployment_view, observe
-from racetrack_operator.render.status import events, job_status
+from racetrack_operator.render.status import events, job_status, status_patch
 from racetrack_operator.settings import Settings
 
 URL = "http://adder-v1-0-0.ml.svc.cluster.local:7000"
@@ -209,3 +209,18 @@ def test_each_condition_answers_from_the_rollout_alone() -> None:
     )
     assert not old_but_serving.up_to_date and old_but_serving.fully_available
     assert not old_but_serving.done
+
+
+def test_the_operator_never_writes_the_gateways_last_call_time() -> None:
+    job = adder()
+    new = status(job, deployment(job, available=2))
+    assert new.last_call_time is None  # the operator's view has none
+    stored = new.model_copy(update={"last_call_time": T1, "ready_replicas": 1})
+    # Computed from a view without lastCallTime, against a stored status that has one:
+    # the write names only the operator's fields, so it neither drops nor resets the time.
+    patch = status_patch(stored, new)
+    assert patch == {"readyReplicas": 2}
+    assert status_patch(new, new.model_copy(update={"last_call_time": T1})) is None
+    # A status computed from a view that carries the time keeps it in the operator's copy.
+    seen = job.model_copy(update={"status": stored})
+    assert status(seen, deployment(seen, available=2)).last_call_time == T1

@@ -1,0 +1,425 @@
+"""Benchmark: the gateway's data plane against a direct call and an nginx plain proxy.
+
+    python bench/gateway_throughput.py [--seconds 5] [--rounds 3] [--upstreams runtime static]
+
+Side by side in one run, with one load generator (wrk, pinned to CPU 1; every server pinned
+to CPU 0), for each upstream, body size (small JSON, 1 MB) and concurrency (1, 16):
+
+- direct: wrk calls the upstream itself;
+- nginx: an nginx plain proxy (one worker, upstream keep-alive), no checks at all: the floor;
+- haproxy: HAProxy as a plain proxy (one thread, no rules, no log), to tell what our rules
+  cost from what HAProxy itself costs;
+- gateway: HAProxy from exactly the files the agent renders, with tables for 5,000 jobs and
+  1,000 users (~11.5k permission keys): every call is authenticated (token hash lookup),
+  resolved (``latest``), authorised (prefix lookups) and routed (one server among 5,000 in
+  256 backends), with the access log on.
+
+Upstreams: ``runtime`` is our job runtime serving ``bench/gateway_job.py`` (what jobs are);
+``static`` is nginx answering a fixed body, fast enough that the proxies' own cost shows
+(small bodies only: nginx answers before reading a large body, then drops the connection).
+
+Reported per target: req/s, p50 and p99 latency (wrk), the proxy's CPU time per call (from
+``/proc``: HAProxy's process, nginx's worker). Each figure is the median of the rounds, the
+rounds alternate the order of the targets. Ratios: gateway/nginx req/s, gateway - direct
+p50 at c=1, gateway CPU per call. Targets: <= 20 us CPU per call at c=16, >= 0.7x nginx's
+req/s, <= +0.1 ms p50 at c=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from racetrack_api import tokens
+from racetrack_api.permissions import Grant, SubjectRef
+from racetrack_api.v1alpha1.permission import Scope, SubjectKind
+from racetrack_gateway.model import Caller, Family, Version
+from racetrack_gateway.render import config, tables
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+JOBS, USERS, BUCKETS = 5000, 1000, 256
+SERVER_CPU, LOAD_CPU = "0", "1"
+SMALL = '{"x": 7}'
+LARGE = '{"x": 7, "data": "' + "y" * (1 << 20) + '"}'
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def pinned(argv: list[str]) -> list[str]:
+    return ["taskset", "-c", SERVER_CPU, *argv]
+
+
+def wait_http(url: str, deadline: float = 30.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        with contextlib.suppress(OSError):
+            request = urllib.request.Request(url, data=SMALL.encode(), method="POST")
+            with urllib.request.urlopen(request, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer 200")
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    #: Processes whose CPU is the proxy's own (empty for direct calls).
+    cpu_pids: list[int]
+    headers: dict[str, str]
+
+
+# -- servers --------------------------------------------------------------------------------
+def nginx_conf(work: Path, port: int, body: str | None, upstream: str | None) -> Path:
+    folder = work / f"nginx-{port}"
+    folder.mkdir()
+    location = (
+        f"location / {{ return 200 '{body}'; }}"
+        if body is not None
+        else "location / { proxy_pass http://job; proxy_http_version 1.1; "
+        'proxy_set_header Connection ""; proxy_request_buffering off; '
+        "proxy_buffering off; }"
+    )
+    upstream_block = f"upstream job {{ server {upstream}; keepalive 64; }}" if upstream else ""
+    text = f"""
+worker_processes 1;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+    access_log {folder}/access.log;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    client_max_body_size 16m;
+    keepalive_requests 1000000;
+    {upstream_block}
+    server {{ listen 127.0.0.1:{port}; {location} }}
+}}
+"""
+    path = folder / "nginx.conf"
+    path.write_text(text)
+    return path
+
+
+class Servers:
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def spawn(self, argv: list[str], log: str, env: dict[str, str] | None = None) -> int:
+        with (self.work / log).open("wb") as out:
+            process = subprocess.Popen(
+                pinned(argv), stdout=out, stderr=subprocess.STDOUT, env=env or dict(os.environ)
+            )
+        self.processes.append(process)
+        return process.pid
+
+    def nginx(self, body: str | None = None, upstream: str | None = None) -> tuple[str, list[int]]:
+        port = free_port()
+        conf = nginx_conf(self.work, port, body, upstream)
+        master = self.spawn(["nginx", "-c", str(conf), "-g", "daemon off;"], f"nginx-{port}.log")
+        wait_http(f"http://127.0.0.1:{port}/api/v1/perform")
+        workers = subprocess.run(
+            ["pgrep", "-P", str(master)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        return f"127.0.0.1:{port}", [int(pid) for pid in workers]
+
+    def runtime(self) -> str:
+        port = free_port()
+        env = dict(os.environ, PYTHONPATH=str(REPO / "operator"), JOB_MAX_BODY_BYTES=str(4 << 20))
+        argv = [sys.executable, "-m", "racetrack_job_runtime", "run", str(BENCH / "gateway_job.py")]
+        self.spawn([*argv, "--host", "127.0.0.1", "--port", str(port)], f"job-{port}.log", env)
+        wait_http(f"http://127.0.0.1:{port}/api/v1/perform")
+        return f"127.0.0.1:{port}"
+
+    def gateway(self, upstream: str) -> tuple[str, list[int], str, int]:
+        """HAProxy with the agent's files for a synthetic world whose 5,000 job versions all
+        answer at ``upstream``; the URL, HAProxy's pid, a caller's token and key count."""
+        run_dir = Path(tempfile.mkdtemp(prefix="rtgw-bench-"))
+        port = free_port()
+        entries, token = world(upstream)
+        cfg = config.ConfigInput(
+            run_dir, (f"127.0.0.1:{port}",), BUCKETS, threads=1, servers=entries[tables.SERVERS]
+        )
+        for name, body in config.render_files(cfg, entries).items():
+            (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            (run_dir / name).write_text(body)
+        pid = self.spawn(["haproxy", "-db", "-f", str(run_dir / "haproxy.cfg")], "haproxy.log")
+        url = f"http://127.0.0.1:{port}/pub/job/fam-0042/latest/api/v1/perform"
+        end = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError):
+                request = urllib.request.Request(
+                    url, data=SMALL.encode(), headers={"X-Racetrack-Auth": token}
+                )
+                with urllib.request.urlopen(request, timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            if time.monotonic() > end:
+                raise RuntimeError(f"the gateway never answered 200; see {self.work}/haproxy.log")
+            time.sleep(0.1)
+        return url, [pid], token, len(entries[tables.PERMS])
+
+    def haproxy_plain(self, upstream: str) -> tuple[str, list[int]]:
+        port = free_port()
+        conf = self.work / f"plain-{port}.cfg"
+        conf.write_text(
+            "global\n    nbthread 1\ndefaults\n    mode http\n    timeout connect 5s\n"
+            "    timeout client 60s\n    timeout server 60s\n"
+            f"frontend plain\n    bind 127.0.0.1:{port}\n    default_backend job\n"
+            f"backend job\n    server job {upstream}\n"
+        )
+        pid = self.spawn(["haproxy", "-db", "-f", str(conf)], f"plain-{port}.log")
+        wait_http(f"http://127.0.0.1:{port}/api/v1/perform")
+        return f"127.0.0.1:{port}", [pid]
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def world(upstream: str) -> tuple[tables.Entries, str]:
+    """5,000 families (one serving version each), 1,000 users with a token each, and
+    ~11.5k permission keys: 10 families per user, a tenth of them narrowed to an endpoint,
+    a version pattern for some; user 7 may call family fam-0042's perform."""
+    rng = random.Random(7)
+    key = tokens.new_auth_key()
+    families = {
+        f"fam-{i:04d}": Family(
+            f"team-{i % 50}",
+            f"fam-{i:04d}",
+            (Version("1.0.0", f"fam-{i:04d}-v1-0-0", True, upstream),),
+        )
+        for i in range(JOBS)
+    }
+    users = [SubjectRef(SubjectKind.USER, f"user-{i:04d}") for i in range(USERS)]
+    issued = {user: tokens.issue(user.name, "user", key) for user in users}
+    callers = tuple(Caller(u, (tokens.token_hash(t),)) for u, t in issued.items())
+    grants = []
+    for user in users:
+        for family in rng.sample(sorted(families), 10):
+            endpoint = "/api/v1/perform" if rng.random() < 0.1 else None
+            grants.append(Grant(user, Scope.CALL_JOB, None, family, None, endpoint))
+        if rng.random() < 0.5:
+            grants.append(Grant(user, Scope.CALL_JOB, None, rng.choice(sorted(families)), "1.x"))
+    caller = users[7]
+    grants.append(Grant(caller, Scope.CALL_JOB, None, "fam-0042", None, "/api/v1/perform"))
+    state = tables.World(callers, families, tuple(grants), True, None)
+    now = datetime.datetime.now(datetime.UTC)
+    return tables.render_all(state, BUCKETS, now), issued[caller]
+
+
+# -- load -----------------------------------------------------------------------------------
+def lua(work: Path, body: str, headers: dict[str, str]) -> Path:
+    path = work / f"load-{len(body)}-{len(headers)}.lua"
+    body_file = work / f"body-{len(body)}.json"
+    body_file.write_text(body)
+    lines = [
+        'wrk.method = "POST"',
+        f'local f = io.open("{body_file}", "rb"); wrk.body = f:read("*all"); f:close()',
+        'wrk.headers["Content-Type"] = "application/json"',
+        *(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def run_wrk(
+    target: Target, body: str, concurrency: int, seconds: float, work: Path
+) -> dict[str, float]:
+    script = lua(work, body, target.headers)
+    argv = [
+        "taskset",
+        "-c",
+        LOAD_CPU,
+        "wrk",
+        "-t1",
+        f"-c{concurrency}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        str(script),
+        target.url,
+    ]
+    before = cpu_seconds(target.cpu_pids)
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    spent = cpu_seconds(target.cpu_pids) - before
+    # A connection closed as the run ends counts as a read error: report, do not stop.
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    errors += int((re.search(r"Non-2xx or 3xx responses: (\d+)", out) or [0, 0])[1])
+    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
+    if set(latency) != {"50", "99"}:
+        raise RuntimeError(f"{target.name}: no latency distribution in wrk's output:\n{out}")
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": _ms(latency["50"]),
+        "p99_ms": _ms(latency["99"]),
+        "cpu_us": 1e6 * spent / max(1, count),
+        "count": count,
+        "errors": errors,
+    }
+
+
+@contextlib.contextmanager
+def servers(work: Path) -> Iterator[Servers]:
+    running = Servers(work)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="per run (5)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per figure (3)")
+    parser.add_argument("--upstreams", nargs="+", default=["runtime", "static"])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    args = parser.parse_args()
+    for tool in ("nginx", "wrk", "haproxy", "taskset"):
+        if shutil.which(tool) is None:
+            print(f"{tool} is not installed (make system-packages / racetrack dev prereqs)")
+            return 1
+    results: dict[tuple[str, str, int, str], list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp, servers(Path(tmp)) as running:
+        work = Path(tmp)
+        work.chmod(0o755)  # nginx's workers run as an unprivileged user
+        keys = 0
+        for upstream_kind in args.upstreams:
+            upstream = running.runtime() if upstream_kind == "runtime" else running.nginx("7")[0]
+            nginx, workers = running.nginx(upstream=upstream)
+            plain, plain_pids = running.haproxy_plain(upstream)
+            gateway_url, gateway_pids, token, keys = running.gateway(upstream)
+            targets = [
+                Target("direct", f"http://{upstream}/api/v1/perform", [], {}),
+                Target("nginx", f"http://{nginx}/api/v1/perform", workers, {}),
+                Target("haproxy", f"http://{plain}/api/v1/perform", plain_pids, {}),
+                Target("gateway", gateway_url, gateway_pids, {"X-Racetrack-Auth": token}),
+            ]
+            # nginx's fixed answer comes before it reads a large body, and then it closes the
+            # connection: large bodies go to the runtime only.
+            bodies = [("small", SMALL)] + ([("1MB", LARGE)] if upstream_kind == "runtime" else [])
+            for body_name, body in bodies:
+                for concurrency in args.concurrency:
+                    for target in targets:  # warm-up, not counted
+                        run_wrk(target, body, concurrency, 1, work)
+                    for round_no in range(args.rounds):
+                        order = targets if round_no % 2 == 0 else list(reversed(targets))
+                        for target in order:
+                            run = run_wrk(target, body, concurrency, args.seconds, work)
+                            key = (upstream_kind, body_name, concurrency, target.name)
+                            results.setdefault(key, []).append(run)
+    print_results(results, args, keys)
+    return 0
+
+
+def _median(runs: list[dict[str, float]], key: str) -> float:
+    return float(statistics.median(run[key] for run in runs))
+
+
+def print_results(
+    results: dict[tuple[str, str, int, str], list[dict[str, float]]], args: Any, keys: int
+) -> None:
+    print(
+        f"Gateway tables: {JOBS} jobs, {USERS} users, {keys} permission keys; "
+        f"{args.rounds} rounds of {args.seconds:.0f} s, medians.\n"
+    )
+    header = (
+        f"{'upstream':<8} {'body':<5} {'c':>3} {'target':<8} {'req/s':>9} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'cpu us/call':>11} {'calls':>8} {'errors':>6}"
+    )
+    print(header)
+    summary = []
+    for (upstream, body, concurrency, name), runs in results.items():
+        values = {key: _median(runs, key) for key in ("rps", "p50_ms", "p99_ms", "cpu_us")}
+        cpu = "-" if name == "direct" else f"{values['cpu_us']:.1f}"
+        calls = sum(int(run["count"]) for run in runs)
+        errors = sum(int(run["errors"]) for run in runs)
+        print(
+            f"{upstream:<8} {body:<5} {concurrency:>3} {name:<8} {values['rps']:>9.0f} "
+            f"{values['p50_ms']:>8.3f} {values['p99_ms']:>8.3f} {cpu:>11} {calls:>8} {errors:>6}"
+        )
+        if name == "gateway":
+            nginx = results[(upstream, body, concurrency, "nginx")]
+            direct = results[(upstream, body, concurrency, "direct")]
+            plain = results[(upstream, body, concurrency, "haproxy")]
+            summary.append(
+                (
+                    upstream,
+                    body,
+                    concurrency,
+                    values["rps"] / _median(nginx, "rps"),
+                    values["p50_ms"] - _median(direct, "p50_ms"),
+                    values["cpu_us"] / max(_median(nginx, "cpu_us"), 1e-9),
+                    values["cpu_us"] - _median(plain, "cpu_us"),
+                    values["cpu_us"],
+                )
+            )
+    print(
+        "\ngateway against the same run's baselines "
+        "(targets: req/s >= 0.7x nginx; p50 <= +0.1 ms at c=1; <= 20 us CPU/call at c=16)"
+    )
+    print(
+        f"{'upstream':<8} {'body':<5} {'c':>3} {'req/s / nginx':>14} {'p50 - direct ms':>16} "
+        f"{'cpu / nginx':>12} {'rules us/call':>14} {'cpu us/call':>12}"
+    )
+    for upstream, body, concurrency, rps, p50, cpu_ratio, rules, cpu_us in summary:
+        print(
+            f"{upstream:<8} {body:<5} {concurrency:>3} {rps:>14.2f} {p50:>+16.3f} "
+            f"{cpu_ratio:>12.2f} {rules:>14.1f} {cpu_us:>12.1f}"
+        )
+    print("(rules us/call: the gateway's CPU per call above plain HAProxy's in the same run)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Talking to HAProxy: its runtime socket, and running it (``supervisor``)."""

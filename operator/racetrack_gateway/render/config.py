@@ -1,0 +1,263 @@
+"""haproxy.cfg: one frontend that authenticates, authorises and routes every call from the
+lookup tables, and a fixed set of backends the job versions' servers are spread over.
+
+The request's way through the frontend, in order (each refusal is JSON, see ``answers``):
+
+1. The gateway's own ``/live``, ``/ready`` (200 only once the agent has filled the tables)
+   and ``/health``.
+2. A request id: the tracing header, or a new UUID; returned on every answer.
+3. Only ``/pub/job/<family>/<version>/<path>`` is served (404); paths with ``//``, ``/./``,
+   ``/../``, backslashes or encoded slashes, dots, backslashes or NULs are refused (400)
+   before anything compares them with a permission: HAProxy 2.6 cannot normalise a path
+   safely, and a job would decode them.
+4. While a Maintenance blocks calls: 503 with its text.
+5. The family and version are looked up in ``versions``: 404 for an unknown family or
+   version, before authentication (the original's order).
+6. Public endpoints (the Job's ``publicEndpoints``, and ``/health``, ``/live``, ``/ready``)
+   need no token; otherwise the token's sha256 must be in ``tokens`` (401) and one of the
+   permission lookups must hit (403, see ``render.permissions``).
+7. A known version that is not serving: 503.
+8. The call goes to ``/pub/job/<family>/<resolved version><path>`` on the version's server,
+   with the caller in the caller header, the request id, and no token headers: the job
+   never sees the caller's token. Bodies stream both ways.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+
+from racetrack_gateway.render import answers, keys, permissions, tables
+
+TOKEN_HEADERS = ("X-Racetrack-Auth", "X-Racetrack-Esc-Auth", "X-Racetrack-User-Auth")
+#: What a path may not contain (see step 3 above).
+PATH_TRICKS = r"(//|/\.\.?(/|$)|\\|%2[eEfF]|%5[cC]|%00)"
+#: Seconds HAProxy keeps an idle connection to a job before closing it; below the job
+#: runtime's keep-alive so HAProxy, not the job, closes idle connections.
+POOL_PURGE_SECONDS = 30
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigInput:
+    run_dir: Path
+    bind: tuple[str, ...]
+    buckets: int
+    threads: int = 0
+    access_log: bool = True
+    tracing_header: str = "X-Request-Tracing-Id"
+    caller_header: str = "X-Caller-Name"
+    server_timeout_seconds: int = 330
+    #: server name -> "backend address", the servers present at start.
+    servers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def map_path(self, table: str) -> str:
+        return str(self.run_dir / f"{table}.map")
+
+    def answer(self, name: str) -> str:
+        return str(self.run_dir / "answers" / name)
+
+    @property
+    def socket(self) -> str:
+        return str(self.run_dir / "haproxy.sock")
+
+
+def server_params(address: str) -> str:
+    """A job version's server: weight 0, so load balancing never picks it; only the
+    ``use-server`` rule does, and a server it does not find means 503, never another job."""
+    return f"{address} weight 0 pool-purge-delay {POOL_PURGE_SECONDS}s"
+
+
+def server_line(name: str, address: str) -> str:
+    return f"{name} {server_params(address)}"
+
+
+def render_config(cfg: ConfigInput) -> str:
+    lines = [*_global(cfg), "", *_defaults(cfg), "", *_frontend(cfg), ""]
+    by_backend: dict[str, list[str]] = {}
+    for name, value in sorted(cfg.servers.items()):
+        backend, address = value.split(" ", 1)
+        by_backend.setdefault(backend, []).append(server_line(name, address))
+    for backend in keys.backends(cfg.buckets):
+        lines += [
+            f"backend {backend}",
+            "    use-server %[var(txn.server)] if TRUE",
+            *(f"    server {line}" for line in by_backend.get(backend, [])),
+            "",
+        ]
+    lines += [
+        "backend unrouted",
+        f"    http-request return status 503 content-type application/json "
+        f"lf-file {cfg.answer('no-server.json')}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_files(cfg: ConfigInput, entries: tables.Entries) -> dict[str, str]:
+    """Every file HAProxy reads at start, by path relative to the run directory."""
+    files = {"haproxy.cfg": render_config(cfg)}
+    state_map = cfg.map_path(tables.STATE)
+    for name, body in answers.answers(TOKEN_HEADERS[0], state_map).items():
+        files[f"answers/{name}"] = body
+    for table in tables.MAPS:
+        files[f"{table}.map"] = "".join(
+            f"{key} {value}\n" for key, value in sorted(entries[table].items())
+        )
+    return files
+
+
+def _global(cfg: ConfigInput) -> list[str]:
+    out = [
+        "global",
+        f"    stats socket {cfg.socket} mode 600 level admin",
+        "    stats timeout 2m",
+        # A stopping HAProxy (soft stop) finishes its calls, but not forever.
+        "    hard-stop-after 30s",
+    ]
+    if cfg.threads:
+        out.append(f"    nbthread {cfg.threads}")
+    if cfg.access_log:
+        out.append("    log stdout format raw local0 info")
+    return out
+
+
+def _defaults(cfg: ConfigInput) -> list[str]:
+    out = [
+        "defaults",
+        "    mode http",
+        "    timeout connect 5s",
+        "    timeout client 60s",
+        f"    timeout server {cfg.server_timeout_seconds}s",
+        "    timeout http-request 10s",
+        "    timeout http-keep-alive 60s",
+        "    timeout queue 10s",
+        "    balance roundrobin",
+        "    option forwardfor",
+        # A job may close an idle connection just as it is reused: try again, on a new one.
+        "    retries 2",
+        "    retry-on conn-failure empty-response",
+    ]
+    if cfg.access_log:
+        out += [
+            "    log global",
+            "    option dontlognull",
+            # Never a header: tokens stay out of the logs.
+            '    log-format "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc '
+            '%{+Q,+E}[var(txn.rid)] %{+Q,+E}[var(txn.caller)] %{+Q,+E}r"',
+        ]
+    for status in answers.HTTP_ERRORS:
+        out.append(
+            f"    http-error status {status} content-type application/json "
+            f"lf-file {cfg.answer(f'{status}.json')}"
+        )
+    return out
+
+
+def _frontend(cfg: ConfigInput) -> list[str]:
+    state, versions = cfg.map_path(tables.STATE), cfg.map_path(tables.VERSIONS)
+    trace = cfg.tracing_header
+
+    def refuse(status: int, answer: str, condition: str) -> str:
+        return (
+            f"    http-request return status {status} content-type application/json "
+            f"lf-file {cfg.answer(answer)} {condition}"
+        )
+
+    def json(status: int, body: str, condition: str) -> str:
+        return (
+            f"    http-request return status {status} content-type application/json "
+            f"string '{body}' {condition}"
+        )
+
+    token = TOKEN_HEADERS[0].lower()
+    lines = ["frontend gateway"]
+    lines += [f"    bind {listener}" for listener in cfg.bind]
+    lines += [
+        # 1. The gateway's own endpoints.
+        json(200, '{"live": true}', "if { path /live }"),
+        json(
+            200, '{"ready": true}', f"if {{ path /ready }} {{ str(ready),map({state}) -m found }}"
+        ),
+        json(503, '{"ready": false}', "if { path /ready }"),
+        json(200, '{"service": "pub", "status": "pass"}', "if { path /health }"),
+        # 2. The request id.
+        f"    http-request set-header {trace} %[uuid()] unless {{ req.fhdr({trace}) -m len 1: }}",
+        f"    http-request set-var(txn.rid) req.fhdr({trace})",
+        f"    http-after-response set-header {trace} %[var(txn.rid)] "
+        "if { var(txn.rid) -m found }",
+        # 3. The route.
+        refuse(404, "not-a-route.json", "unless { path_beg /pub/job/ }"),
+        refuse(400, "bad-path.json", f"if {{ path -m reg '{PATH_TRICKS}' }}"),
+        "    http-request set-var(txn.fam) path,field(4,/)",
+        "    http-request set-var(txn.req) path,field(5,/)",
+        "    http-request set-var(txn.rest) path,regsub(^/pub/job/[^/]*/[^/]*,)",
+        refuse(
+            404, "not-a-route.json", "unless { var(txn.fam) -m len 1: } { var(txn.req) -m len 1: }"
+        ),
+        refuse(400, "many-tokens.json", f"if {{ req.fhdr_cnt({token}) gt 1 }}"),
+        # 4. Maintenance.
+        refuse(
+            503, "maintenance.json", f"if {{ str({tables.MAINTENANCE_KEY}),map({state}) -m found }}"
+        ),
+        # 5. The version.
+        '    http-request set-var-fmt(txn.vkey) "%[var(txn.fam)]/%[var(txn.req)]"',
+        f"    http-request set-var(txn.route) var(txn.vkey),map({versions})",
+        "    acl routed var(txn.route) -m found",
+        refuse(404, "no-family.json", f"if !routed !{{ var(txn.fam),map({versions}) -m found }}"),
+        refuse(
+            404,
+            "no-alias.json",
+            "if !routed { var(txn.req) -m reg '^(latest|[0-9.x]*x[0-9.x]*)$' }",
+        ),
+        refuse(404, "no-version.json", "if !routed"),
+        "    http-request set-var(txn.state) var(txn.route),field(1,|)",
+        "    http-request set-var(txn.ns) var(txn.route),field(2,|)",
+        "    http-request set-var(txn.ver) var(txn.route),field(3,|)",
+        "    http-request set-var(txn.backend) var(txn.route),field(4,|)",
+        "    http-request set-var(txn.server) var(txn.route),field(5,|)",
+        "    http-request set-var-fmt(txn.ep) '%[var(txn.rest),regsub(/$,)]/'",
+        # 6. Who calls, and may they.
+        '    http-request set-var-fmt(txn.pub) "%[var(txn.fam)]|%[var(txn.ver)]|%[var(txn.ep)]"',
+        f"    acl public var(txn.pub),map_beg({cfg.map_path(tables.PUBLIC)}) -m found",
+        "    acl public var(txn.ep) -m str /health/ /live/ /ready/",
+        "    http-request set-var(txn.open) bool(1) if public",
+        "    acl open var(txn.open) -m bool",
+    ]
+    for header in TOKEN_HEADERS:
+        name = header.lower()
+        lines.append(
+            f"    http-request set-var(txn.hash) req.fhdr({name}),sha2(256),hex,lower "
+            f"if !{{ var(txn.hash) -m found }} {{ req.fhdr({name}) -m len 1: }}"
+        )
+    lines += [
+        f"    http-request set-var(txn.subject) var(txn.hash),map({cfg.map_path(tables.TOKENS)})",
+        "    http-request set-var(txn.caller) "
+        f"var(txn.subject),map({cfg.map_path(tables.CALLERS)})",
+        refuse(401, "no-token.json", "if !open !{ var(txn.hash) -m found }"),
+        refuse(401, "bad-token.json", "if !open !{ var(txn.subject) -m found }"),
+        f"    acl granted var(txn.pkey),map_beg({cfg.map_path(tables.PERMS)}) -m found",
+        "    acl allowed var(txn.allowed) -m bool",
+    ]
+    subject, ns, fam, ver, ep = (f"%[var(txn.{v})]" for v in ("subject", "ns", "fam", "ver", "ep"))
+    for lookup in permissions.lookups(subject, ns, fam, ver, ep):
+        lines += [
+            f'    http-request set-var-fmt(txn.pkey) "{lookup}" if !open !allowed',
+            "    http-request set-var(txn.allowed) bool(1) if !open !allowed granted",
+        ]
+    lines += [
+        refuse(403, "forbidden.json", "if !open !allowed"),
+        # 7. Serving?
+        refuse(503, "not-serving.json", f"unless {{ var(txn.state) -m str {tables.SERVING} }}"),
+        # 8. Forward.
+        '    http-request set-path "/pub/job/%[var(txn.fam)]/%[var(txn.ver)]%[var(txn.rest)]"',
+        *(f"    http-request del-header {header}" for header in TOKEN_HEADERS),
+        f"    http-request del-header {cfg.caller_header}",
+        f"    http-request set-header {cfg.caller_header} %[var(txn.caller)] "
+        "if { var(txn.caller) -m found }",
+        "    http-request set-header X-Forwarded-Host %[req.hdr(host)] "
+        "if { req.hdr(host) -m found }",
+        "    use_backend %[var(txn.backend)]",
+        "    default_backend unrouted",
+    ]
+    return lines
