@@ -1,0 +1,101 @@
+"""``python -m racetrack_webhooks``: the admission webhooks and the auditor, in one process.
+
+Settings are ``RACETRACK_*`` environment variables (``racetrack_webhooks.settings``); the
+Kubernetes credentials are $KUBECONFIG's, else the Pod's service account. The TLS server, the
+watches, the certificate reloader, the Lease and the auditor share one event loop; SIGTERM
+stops the server (uvicorn finishes the requests in flight) and everything with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from racetrack_kube.client import Kube, load_api_client
+from racetrack_webhooks import metrics
+from racetrack_webhooks.auditor.leader import LeaseElector
+from racetrack_webhooks.auditor.writer import Auditor
+from racetrack_webhooks.feed import Feed
+from racetrack_webhooks.rules.world import World
+from racetrack_webhooks.server.app import Admission, build_app
+from racetrack_webhooks.server.tls import CertificateReloader
+from racetrack_webhooks.settings import Settings, SettingsError
+
+COMPONENT = "racetrack-webhooks"
+LEASE = "racetrack-webhooks-auditor"
+log = logging.getLogger(COMPONENT)
+
+
+async def serve(settings: Settings) -> None:
+    kube = Kube(load_api_client(settings.api_concurrency, COMPONENT), settings.api_concurrency)
+    feed = Feed(kube, World(settings.platform_namespace))
+    auditor = Auditor(kube, feed, settings)
+    elector = LeaseElector(
+        kube,
+        settings.platform_namespace,
+        LEASE,
+        settings.identity,
+        settings.lease_seconds,
+        auditor.lead,
+        auditor.lose,
+    )
+    config = uvicorn.Config(
+        build_app(Admission(kube, feed, settings)),
+        host=settings.webhook_host,
+        port=settings.webhook_port,
+        ssl_certfile=settings.tls_cert_file,
+        ssl_keyfile=settings.tls_key_file,
+        log_level="warning",
+        # The API server keeps connections to a webhook open; uvicorn's 5 s default would
+        # close them between bursts and every burst would start with TLS handshakes.
+        timeout_keep_alive=75,
+    )
+    config.load()
+    assert config.ssl is not None
+    reloader = CertificateReloader(
+        config.ssl, Path(settings.tls_cert_file), Path(settings.tls_key_file)
+    )
+    port = metrics.serve(settings.metrics_port)
+    server = uvicorn.Server(config)
+    background = [
+        asyncio.create_task(coroutine)
+        for coroutine in (
+            feed.run(),
+            reloader.run(settings.tls_reload_seconds),
+            elector.run(),
+            auditor.run(),
+        )
+    ]
+    log.info(
+        "Racetrack webhooks serving TLS on %s:%d (metrics on port %d) as %s.",
+        settings.webhook_host,
+        settings.webhook_port,
+        port,
+        settings.identity,
+    )
+    try:
+        await server.serve()
+    finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        kube.close()
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"{COMPONENT}: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
