@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from racetrack_devcluster import addons, devstate
+from racetrack_devcluster import addons, devstate, webhooks
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.healing import ComponentStatus
 from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster.start(resume=args.resume)
         if not args.no_operator:
             addons.start_operator(cluster)
+            webhooks.start(cluster)
     except (ComponentError, OSError, subprocess.CalledProcessError) as error:
         cluster.stop(keep_data=args.resume)
         detail = getattr(error, "stderr", None) or ""
