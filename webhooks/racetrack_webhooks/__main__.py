@@ -3,15 +3,18 @@
 Settings are ``RACETRACK_*`` environment variables (``racetrack_webhooks.settings``); the
 Kubernetes credentials are $KUBECONFIG's, else the Pod's service account. The TLS server, the
 watches, the certificate reloader, the Lease and the auditor share one event loop; SIGTERM
-stops the server (uvicorn finishes the requests in flight) and everything with it.
+stops the server (uvicorn finishes the requests in flight), releases the Lease so another
+replica audits at once, and stops everything else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
@@ -61,6 +64,15 @@ async def serve(settings: Settings) -> None:
     )
     port = metrics.serve(settings.metrics_port)
     server = uvicorn.Server(config)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    # uvicorn handles SIGTERM while it serves, then restores these handlers and raises the
+    # signal again: with the default handler the process would end there, before the Lease is
+    # released below.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     background = [
         asyncio.create_task(coroutine)
         for coroutine in (
@@ -80,6 +92,7 @@ async def serve(settings: Settings) -> None:
     try:
         await server.serve()
     finally:
+        await elector.release()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

@@ -1,9 +1,10 @@
 """A Lease (``coordination.k8s.io/v1``) that lets one replica at a time write audit events.
 
 The holder renews it every third of its duration; another replica takes it over once it has
-not been renewed for a whole duration. Writes carry the Lease's resourceVersion, so two
-replicas never both believe they hold it after the same read. A holder that cannot renew for
-a whole duration steps down by itself, before anyone may take over.
+not been renewed for a whole duration, or at once when the holder released it on shutdown.
+Writes carry the Lease's resourceVersion, so two replicas never both believe they hold it
+after the same read. A holder that cannot renew for two thirds of a duration steps down by
+itself, before anyone may take over.
 """
 
 from __future__ import annotations
@@ -69,6 +70,25 @@ class LeaseElector:
                 self.leading = False
                 self.on_lose()
 
+    async def release(self) -> None:
+        """Give the Lease up (on shutdown), so another replica takes over at once rather than
+        after a whole duration."""
+        if not self.leading:
+            return
+        self.leading = False
+        self.on_lose()
+        try:
+            lease = await self.kube.get(self.path)
+            if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+                return
+            body = self._body(lease, _now(), int(lease["spec"].get("leaseTransitions") or 0))
+            body["spec"]["holderIdentity"] = None
+            body["spec"]["leaseDurationSeconds"] = 1
+            await self.kube.replace(self.path, body)
+            log.info("Released the auditor's Lease %s.", self.name)
+        except (ApiError, OSError) as error:
+            log.warning("Releasing the auditor's Lease failed: %s", str(error)[:200])
+
     async def _round(self) -> None:
         lease = await self.kube.get(self.path)
         now = _now()
@@ -80,11 +100,14 @@ class LeaseElector:
         spec: dict[str, Any] = lease.get("spec") or {}
         holder = spec.get("holderIdentity")
         renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
-        expired = renewed is None or (now - renewed).total_seconds() > float(
-            spec.get("leaseDurationSeconds") or self.duration
+        expired = (
+            not holder
+            or renewed is None
+            or (now - renewed).total_seconds() > float(spec.get("leaseDurationSeconds") or 0)
         )
         if holder != self.identity and not expired:
             if self.leading:
+                log.warning("%s holds the auditor's Lease now; stopped auditing.", holder)
                 self.leading = False
                 self.on_lose()
             return
