@@ -94,6 +94,11 @@ class DevWebhooks:
         return _authority(self.cluster).pair.cert
 
     @property
+    def identity(self) -> str:
+        """This server's name in the auditor's Lease (changes with every start)."""
+        return f"dev-{self.port}-{self.starts}"
+
+    @property
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
@@ -140,7 +145,7 @@ class DevWebhooks:
             "RACETRACK_TLS_KEY_FILE": str(self.key),
             "RACETRACK_TLS_RELOAD_SECONDS": "1",
             "RACETRACK_METRICS_PORT": str(self.metrics_port),
-            "RACETRACK_IDENTITY": f"dev-{self.starts}",
+            "RACETRACK_IDENTITY": self.identity,
             "RACETRACK_LEASE_SECONDS": "6",
             "PYTHONUNBUFFERED": "1",
             **self.env,
@@ -158,6 +163,12 @@ class DevWebhooks:
     def stop(self) -> None:
         if self.component is not None:
             self.component.stop()
+
+    def restart(self, **env: str) -> None:
+        """Stop, change settings (``RACETRACK_*`` variables), start again."""
+        self.stop()
+        self.env.update(env)
+        self.start()
 
     def ready(self) -> bool:
         context = ssl.create_default_context(cafile=str(self.ca))
@@ -189,6 +200,30 @@ class DevWebhooks:
         documents = yaml.safe_dump_all(self.configurations())
         self.cluster.kubectl("apply", "-f", "-", input=documents)
 
+    def wait_registered(self) -> None:
+        """Until the API server calls the webhooks: a server-side dry run of a Job they
+        refuse (python3 without entrypoint_path) is refused with their message."""
+        job = {
+            "apiVersion": "racetrack.io/v1alpha1",
+            "kind": "Job",
+            "metadata": {"name": "webhook-probe", "namespace": "default"},
+            "spec": {
+                "name": "webhook-probe",
+                "version": "0.0.1",
+                "ownerEmail": "dev@example.org",
+                "jobtype": "python3:latest",
+                "image": "registry.invalid/probe:1",
+            },
+        }
+
+        def refused() -> bool:
+            result = self.cluster.kubectl(
+                "create", "--dry-run=server", "-f", "-", input=yaml.safe_dump(job), check=False
+            )
+            return "entrypoint_path" in result.stderr
+
+        wait_until("the API server to call the webhooks", refused, _START_TIMEOUT, [], interval=0.3)
+
     def unregister(self) -> None:
         for kind in ("mutatingwebhookconfiguration", "validatingwebhookconfiguration"):
             self.cluster.kubectl("delete", kind, CONFIGURATION_NAME, "--ignore-not-found")
@@ -200,6 +235,7 @@ def start(cluster: LocalCluster) -> DevWebhooks:
     webhooks.prepare()
     webhooks.start(supervised=True)
     webhooks.register()
+    webhooks.wait_registered()
     cluster.progress(
         f"Admission webhooks running (pid {webhooks.component.pid if webhooks.component else 0};"
         f" {webhooks.url('/')}, metrics on {webhooks.metrics_url})"
