@@ -84,6 +84,7 @@ bench: binaries
 	$(BIN)/python bench/chaos_convergence.py
 	$(BIN)/python bench/realnode_start.py
 	$(BIN)/python bench/build_python3.py
+	$(BIN)/python bench/webhooks_admission.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
