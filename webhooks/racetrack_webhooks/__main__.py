@@ -106,7 +106,14 @@ def main() -> int:
         print(f"{COMPONENT}: {error}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(serve(settings))
+    # uvloop (shipped with uvicorn where the platform has it) does TLS and the event loop in C:
+    # the admission answers share one loop with the watches and the auditor.
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(settings))
+    else:
+        uvloop.run(serve(settings))
     return 0
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from racetrack_api.labels import (
     ANNOTATION_DELETED_VERSIONS,
+    ANNOTATION_LAST_CHANGE,
     ANNOTATION_ROTATE_KEY_AT,
     AUTH_KEY_SECRET,
     LABEL_PENDING,
@@ -103,7 +104,8 @@ class Auditor:
     def on_change(self, kind: str, old: JsonDict | None, new: JsonDict | None) -> None:
         if not self.leading:
             return
-        if new is not None and kind in changes.STAMPED_KINDS:
+        if new is not None and kind in changes.STAMPED_KINDS and _stamp(new) != _stamp(old):
+            # Status updates (most of a Job's events) carry the stamp they had: nothing new.
             self._transcribe(kind, new)
         deleting = new is not None and (new.get("metadata") or {}).get("deletionTimestamp")
         if new is None or deleting:
@@ -301,6 +303,10 @@ class Auditor:
                 raise
             return
         metrics.AUDIT_EVENTS_PRUNED.labels(why).inc()
+
+
+def _stamp(obj: JsonDict | None) -> str | None:
+    return annotations_of(obj).get(ANNOTATION_LAST_CHANGE)
 
 
 def _subject(event: JsonDict) -> str:
