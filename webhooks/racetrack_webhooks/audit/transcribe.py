@@ -60,18 +60,7 @@ def deletion_event(
     action = changes.deletion_of(kind, dict(old))
     if action is None:
         return None
-    target = target_of(kind, old)
-    return audit_event(
-        action=action,
-        target=target,
-        who=who,
-        at=at,
-        name=event_name(target, action, request_uid),
-        namespace=world.platform_namespace,
-        message=describe(action, target, who, old, {}, world.platform_namespace),
-        details={"request": request_uid},
-        pending=True,
-    )
+    return _pending(action, kind, old, who, at, request_uid, world, {})
 
 
 def rotation_event(
@@ -79,8 +68,22 @@ def rotation_event(
 ) -> JsonDict:
     """The pending event of an admitted auth key rotation; confirmed once the Secret carries
     the new ``racetrack.io/rotate-key-at``."""
-    target = target_of("Secret", new)
-    action = A.AUTH_KEY_ROTATED
+    rotated = {"rotateKeyAt": annotations_of(new)[ANNOTATION_ROTATE_KEY_AT]}
+    return _pending(A.AUTH_KEY_ROTATED, "Secret", new, who, at, request_uid, world, rotated)
+
+
+def _pending(
+    action: A,
+    kind: str,
+    obj: Mapping[str, Any],
+    who: Who,
+    at: str,
+    request_uid: str,
+    world: World,
+    details: JsonDict,
+) -> JsonDict:
+    """Named by the admission request: each attempt is its own event until one is seen."""
+    target = target_of(kind, obj)
     return audit_event(
         action=action,
         target=target,
@@ -88,11 +91,8 @@ def rotation_event(
         at=at,
         name=event_name(target, action, request_uid),
         namespace=world.platform_namespace,
-        message=describe(action, target, who, new, {}),
-        details={
-            "request": request_uid,
-            "rotateKeyAt": annotations_of(new)[ANNOTATION_ROTATE_KEY_AT],
-        },
+        message=describe(action, target, who, obj, {}, world.platform_namespace),
+        details={"request": request_uid, **details},
         pending=True,
     )
 
