@@ -73,12 +73,19 @@ async def serve(settings: Settings) -> None:
     # released below.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+
+    async def elect() -> None:
+        # Only a replica that knows the cluster competes for the Lease: taking it starts the
+        # auditor's catch-up over every object, which needs the watches listed.
+        await feed.wait_synced()
+        await elector.run()
+
     background = [
         asyncio.create_task(coroutine)
         for coroutine in (
             feed.run(),
             reloader.run(settings.tls_reload_seconds),
-            elector.run(),
+            elect(),
             auditor.run(),
         )
     ]

@@ -19,12 +19,14 @@ from webhook_objects import (  # type: ignore[import-not-found]
 from racetrack_api.v1alpha1 import AuditEvent, ExternalServiceConsumer, Maintenance, Permission
 from racetrack_webhooks.rules.fielderrors import FieldError
 from racetrack_webhooks.rules.identity import Actor, actor_of
+from racetrack_webhooks.rules.maintenance import refusal as maintenance_refusal
 from racetrack_webhooks.rules.maintenance import validate_maintenance
 from racetrack_webhooks.rules.others import (
     validate_audit_event,
     validate_external_service_consumer,
 )
 from racetrack_webhooks.rules.permission import validate_permission
+from racetrack_webhooks.rules.stamp import LastChange, encode
 from racetrack_webhooks.rules.world import World
 
 ALICE = user("alice", active=True)
@@ -143,3 +145,17 @@ def test_audit_events_are_never_updated_but_may_be_created_and_deleted() -> None
     (refusal,) = validate_audit_event(event, event, World(), root)
     assert refusal.code == 403
     assert "AuditEvents are immutable" in str(refusal)
+
+
+def test_the_maintenance_refusal_says_who_turned_it_on_and_since_when() -> None:
+    on = maintenance(message="DB upgrade.")
+    stamp = LastChange("bob@corp", "2026-11-25T13:14:15.161718Z", ("maintenance_on",), "bob")
+    on["metadata"]["annotations"] = {"racetrack.io/last-change": encode(stamp)}
+    refusal = maintenance_refusal(World.of(on, maintenance("later", active=False)))
+    assert refusal is not None and refusal.code == 503
+    assert str(refusal) == (
+        "Racetrack is currently in maintenance mode. Please try again later. Maintenance "
+        "upgrade: DB upgrade. Active since 2026-11-25T13:14:15Z, turned on by bob; creating, "
+        "changing, deleting and moving Jobs is refused until an admin turns it off."
+    )
+    assert maintenance_refusal(World.of(maintenance(active=False))) is None

@@ -26,7 +26,8 @@ def refusal(world: World) -> FieldError | None:
 def _describe(maintenance: MaintenanceRecord) -> str:
     reason = maintenance.message.strip().rstrip(".") or "no reason given"
     turned_on = maintenance.turned_on
-    since = turned_on.at if turned_on else maintenance.created
+    # To the second: the stamp's microseconds tell changes apart, people need no more.
+    since = turned_on.at[:19] + "Z" if turned_on else maintenance.created
     by = (turned_on.user or turned_on.by) if turned_on else "someone before the webhooks ran"
     return (
         f"Maintenance {maintenance.name}: {reason}. Active since {since}, turned on by {by}; "
