@@ -55,6 +55,7 @@ from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
 from racetrack_devcluster.processes import Component, wait_until
 from racetrack_devcluster.webhooks import PLATFORM_NAMESPACE, DevWebhooks
+from runtime_throughput import cpu_seconds
 
 GROUP, VERSION, PLURAL = "racetrack.io", "v1alpha1", "jobs"
 PARALLEL_CLIENTS = 16
@@ -136,6 +137,8 @@ class Burst:
         self.tracker = ReadyTracker(list_jobs, _job_ready)
         self.latencies: list[float] = []
         self.ready = 0.0
+        self.cpu = 0.0
+        """CPU seconds the webhook server used, from the first apply to the last audit event."""
         self._lock = threading.Lock()
 
     def apply(self, index: int) -> None:
@@ -286,6 +289,8 @@ def run(
             floor.start()
             time.sleep(2)  # the API server picks up a configuration within a second
         histograms[side].start(ours=side == "ours")
+        server = {"ours": webhooks.component, "floor": floor.component}.get(side)
+        cpu_before = cpu_seconds(server.pid or 0) if server else 0.0
         burst = Burst(cluster, api, namespace, args.burst)
         burst.run()
         histograms[side].stop()
@@ -300,6 +305,10 @@ def run(
             while audit_events(cluster, namespace) < args.burst and time.monotonic() < deadline:
                 time.sleep(0.5)
             line += f"   audit events written: {audit_events(cluster, namespace)}"
+        if server is not None:
+            burst.cpu = cpu_seconds(server.pid or 0) - cpu_before
+            line += f"   webhook CPU {burst.cpu:.1f} s"
+        if side == "ours":
             webhooks.unregister()
             webhooks.stop()
         elif side == "floor":
@@ -332,6 +341,13 @@ def report(
                     f"p99 {quantile(counts, 0.99) * 1000:5.1f} ms   "
                     f"slowest under {slowest(counts) * 1000:.0f} ms"
                 )
+    for side in ("ours", "floor"):
+        used = sum(burst.cpu for burst in bursts[side])
+        applies = sum(burst.count for burst in bursts[side])
+        print(
+            f"Webhook server CPU per Job apply, {side}: {1000 * used / applies:.2f} ms "
+            "(answers, watches" + (", audit events)" if side == "ours" else ")")
+        )
     print(f"Apply -> Ready, over {len(bursts['ours'])} bursts per side (ratio against without):")
     without = _summary(bursts["without"])
     labels = ("apply request p50", "apply request p99", f"all {args.burst} Ready (median)")
