@@ -138,22 +138,31 @@ class Auditor:
         while True:
             event = await self.queue.get()
             name = event["metadata"]["name"]
-            for attempt in range(5):
+            failures = 0
+            # Until it is written, or another replica audits (its catch-up writes it then).
+            while self.leading:
                 try:
                     created = await self.kube.create(
                         paths.racetrack(AuditEvent, self.namespace), event
                     )
                 except (ApiError, OSError) as error:
+                    if isinstance(error, ApiError) and _permanent(error.status):
+                        log.error("The API server refused audit event %s: %s", name, error)
+                        break
+                    failures += 1
+                    delay = min(30.0, 0.5 * 2**failures)
                     log.warning(
-                        "Writing audit event %s failed (%s); retrying.", name, str(error)[:200]
+                        "Writing audit event %s failed (%s); retrying in %.0f s.",
+                        name,
+                        str(error)[:200],
+                        delay,
                     )
-                    await asyncio.sleep(0.5 * 2**attempt)
+                    await asyncio.sleep(delay)
                     continue
                 if created is not None:
                     metrics.AUDIT_EVENTS_WRITTEN.labels(event["spec"]["action"]).inc()
                 break
             else:
-                log.error("Gave up writing audit event %s: %s", name, event["spec"]["message"])
                 self.written.pop(name, None)
 
     async def _settle_loop(self) -> None:
@@ -303,6 +312,12 @@ class Auditor:
                 raise
             return
         metrics.AUDIT_EVENTS_PRUNED.labels(why).inc()
+
+
+def _permanent(status: int) -> bool:
+    """The event itself is refused (malformed, invalid): it would be refused again. Anything
+    else (RBAC, a missing namespace, an API server away) may be fixed: keep trying."""
+    return status in (400, 422)
 
 
 def _stamp(obj: JsonDict | None) -> str | None:
