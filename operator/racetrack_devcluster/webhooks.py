@@ -151,7 +151,10 @@ class DevWebhooks:
             **self.env,
         }
         if supervised:
-            self.component = self.cluster.spawn(COMPONENT, argv, env)
+            # Restarted by the cluster's healer if it exits, once the API server is ready.
+            self.component = self.cluster.spawn(
+                COMPONENT, argv, env, needs=("kube-apiserver",), probe=self.ready
+            )
         else:
             log = self.cluster.log_dir / f"{COMPONENT}-{self.starts}.log"
             self.component = Component(COMPONENT, argv, log, env)
@@ -201,28 +204,29 @@ class DevWebhooks:
         self.cluster.kubectl("apply", "-f", "-", input=documents)
 
     def wait_registered(self) -> None:
-        """Until the API server calls the webhooks: a server-side dry run of a Job they
-        refuse (python3 without entrypoint_path) is refused with their message."""
-        job = {
+        """Until the API server calls both webhooks: a server-side dry run of a Permission for
+        a User that does not exist comes back stamped (the mutating webhook) and warned about
+        (the validating one). A Permission, so that nothing is asked of Jobs."""
+        permission = {
             "apiVersion": "racetrack.io/v1alpha1",
-            "kind": "Job",
+            "kind": "Permission",
             "metadata": {"name": "webhook-probe", "namespace": "default"},
-            "spec": {
-                "name": "webhook-probe",
-                "version": "0.0.1",
-                "ownerEmail": "dev@example.org",
-                "jobtype": "python3:latest",
-                "image": "registry.invalid/probe:1",
-            },
+            "spec": {"subject": {"kind": "User", "name": "webhook-probe"}, "scope": "read_job"},
         }
 
-        def refused() -> bool:
+        def answered() -> bool:
             result = self.cluster.kubectl(
-                "create", "--dry-run=server", "-f", "-", input=yaml.safe_dump(job), check=False
+                "create", "--dry-run=server", "-o", "json", "-f", "-",
+                input=yaml.safe_dump(permission), check=False,
+            )  # fmt: skip
+            return (
+                "User webhook-probe does not exist" in result.stderr
+                and "racetrack.io/last-change" in result.stdout
             )
-            return "entrypoint_path" in result.stderr
 
-        wait_until("the API server to call the webhooks", refused, _START_TIMEOUT, [], interval=0.3)
+        wait_until(
+            "the API server to call the webhooks", answered, _START_TIMEOUT, [], interval=0.3
+        )
 
     def unregister(self) -> None:
         for kind in ("mutatingwebhookconfiguration", "validatingwebhookconfiguration"):
@@ -238,6 +242,6 @@ def start(cluster: LocalCluster) -> DevWebhooks:
     webhooks.wait_registered()
     cluster.progress(
         f"Admission webhooks running (pid {webhooks.component.pid if webhooks.component else 0};"
-        f" {webhooks.url('/')}, metrics on {webhooks.metrics_url})"
+        f" {webhooks.url('/')}; Prometheus metrics at {webhooks.metrics_url})"
     )
     return webhooks

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 
 from racetrack_devcluster import devstate
 from racetrack_devcluster.build import default_cache_dir
+from racetrack_devcluster.healing import ComponentStatus
+from support import eventually  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.cluster
 
@@ -36,7 +39,13 @@ def test_dev_up_runs_and_registers_the_webhooks(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stderr
         assert "Admission webhooks running" in up.stderr
         state = devstate.read_state(tmp_path / "state")
-        assert state is not None and "racetrack-webhooks" in state.components
+        assert state is not None
+
+        def webhooks() -> ComponentStatus:
+            found = {c.name: c for c in devstate.read_components(tmp_path / "state")}
+            return found["racetrack-webhooks"]
+
+        assert webhooks().state == "running"
         assert "racetrack-webhooks" in racetrack("dev", "status").stdout
 
         def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
@@ -58,6 +67,22 @@ def test_dev_up_runs_and_registers_the_webhooks(tmp_path: Path) -> None:
         refused = kubectl("apply", "-f", str(adder))
         assert refused.returncode != 0
         assert "Racetrack is currently in maintenance mode" in refused.stderr
+
+        # Killed, the webhooks come back by themselves (the dev cluster heals), and refuse
+        # again, at the same address.
+        killed = webhooks().pid
+        os.kill(killed, signal.SIGKILL)
+        eventually(
+            lambda: webhooks().pid != killed and webhooks().state == "running",
+            90,
+            "the webhooks restarted",
+        )
+
+        def refused_again() -> bool:
+            again = kubectl("apply", "-f", str(adder))
+            return "Racetrack is currently in maintenance mode" in again.stderr
+
+        eventually(refused_again, 60, "the restarted webhooks refusing during maintenance")
     finally:
         down = racetrack("dev", "down")
         assert down.returncode == 0, down.stderr
