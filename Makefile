@@ -106,6 +106,7 @@ bench: system-packages binaries
 	$(BIN)/python bench/kind_up.py
 	$(BIN)/python bench/gateway_throughput.py
 	$(BIN)/python bench/gateway_propagation.py
+	$(BIN)/python bench/webhooks_admission.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -77,3 +77,18 @@ GRANT_DEPLOYER: Final = "deployer"
 ANNOTATION_DEPLOYED_BY: Final = "racetrack.io/deployed-by"
 #: ``"true"`` on a Job claims a family and version that was deployed and deleted before.
 ANNOTATION_FORCE: Final = "racetrack.io/force"
+
+#: On every object the admission webhooks audit: its last audited change as compact JSON
+#: (who, as which racetrack User, when, which actions). Written only by the webhooks (a value
+#: in a request is replaced); the audit log is transcribed from it when the change is seen.
+ANNOTATION_LAST_CHANGE: Final = "racetrack.io/last-change"
+#: On a JobFamily: the versions deployed and deleted before, comma-separated. Creating a Job
+#: of one of them again needs ``racetrack.io/force: "true"``.
+ANNOTATION_DELETED_VERSIONS: Final = "racetrack.io/deleted-versions"
+
+#: On audit events: who acted (the racetrack User, else the Kubernetes user name made fit for
+#: a label value), the namespace of the object concerned, and ``"true"`` while a deletion is
+#: recorded but not yet seen to happen.
+LABEL_ACTOR: Final = "racetrack.io/actor"
+LABEL_NAMESPACE: Final = "racetrack.io/namespace"
+LABEL_PENDING: Final = "racetrack.io/pending"

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from racetrack_devcluster import addons, devstate, gateway
+from racetrack_devcluster import addons, devstate, gateway, webhooks
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.healing import ComponentStatus
 from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             addons.start_operator(
                 cluster, extra={"RACETRACK_PUB_URL": gateway.pub_url(gateway_url)}
             )
+            webhooks.start(cluster)
     except (ComponentError, OSError, subprocess.CalledProcessError) as error:
         cluster.stop(keep_data=args.resume)
         detail = getattr(error, "stderr", None) or ""

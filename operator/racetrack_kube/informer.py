@@ -177,6 +177,10 @@ class Informer:
             if isinstance(item, BaseException):
                 raise item if isinstance(item, Exception) else RuntimeError(str(item))
             self._apply(json.loads(item))
+            # A queue that already holds items hands them over without yielding: a burst of
+            # events would hold the loop, and whatever shares it (an admission answer, a
+            # gateway lookup) would wait for the whole burst. One event at a time instead.
+            await asyncio.sleep(0)
 
     def _apply(self, event: dict[str, Any]) -> None:
         kind, obj = event.get("type"), event.get("object") or {}

@@ -78,7 +78,7 @@ def test_short_names_category_and_columns(crds: LocalCluster, namespace: str) ->
 def test_audit_events_are_immutable(crds: LocalCluster, namespace: str) -> None:
     crds.kubectl("apply", "-n", namespace, "-f", str(REPO / "examples" / "auditevent.yaml"))
     result = crds.kubectl(
-        "patch", "auditevent", "adder-v1-0-0-deployed-1764072000", "-n", namespace,
+        "patch", "auditevent", "adder-v1-0-0.job-deployed.3f2a9c1b0d4e", "-n", namespace,
         "--type=merge", "-p", '{"spec": {"actor": "mallory"}}', check=False,
     )  # fmt: skip
     assert result.returncode != 0

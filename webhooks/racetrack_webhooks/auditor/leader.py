@@ -1,0 +1,155 @@
+"""A Lease (``coordination.k8s.io/v1``) that lets one replica at a time write audit events.
+
+The holder renews it every third of its duration; another replica takes it over once it has
+not been renewed for a whole duration, or at once when the holder released it on shutdown.
+Writes carry the Lease's resourceVersion, so two replicas never both believe they hold it
+after the same read. A holder that cannot renew for two thirds of a duration steps down by
+itself, before anyone may take over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from racetrack_kube.client import ApiError, Kube
+
+log = logging.getLogger(__name__)
+MICRO_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _parse(value: str | None) -> datetime.datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+class LeaseElector:
+    def __init__(
+        self,
+        kube: Kube,
+        namespace: str,
+        name: str,
+        identity: str,
+        duration: float,
+        on_lead: Callable[[], Awaitable[None]],
+        on_lose: Callable[[], None],
+    ) -> None:
+        self.kube = kube
+        self.path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
+        self.collection = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+        self.name = name
+        self.identity = identity
+        self.duration = duration
+        self.on_lead = on_lead
+        self.on_lose = on_lose
+        self.leading = False
+        self._renewed: datetime.datetime | None = None
+
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    await self._round()
+                except (ApiError, OSError) as error:
+                    log.warning("Renewing the auditor's Lease failed: %s", str(error)[:200])
+                self._step_down_if_stale()
+                await asyncio.sleep(self.duration / 3)
+        finally:
+            if self.leading:
+                self.leading = False
+                self.on_lose()
+
+    async def release(self) -> None:
+        """Give the Lease up (on shutdown), so another replica takes over at once rather than
+        after a whole duration."""
+        if not self.leading:
+            return
+        self.leading = False
+        self.on_lose()
+        try:
+            lease = await self.kube.get(self.path)
+            if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+                return
+            body = self._body(lease, _now(), int(lease["spec"].get("leaseTransitions") or 0))
+            body["spec"]["holderIdentity"] = None
+            body["spec"]["leaseDurationSeconds"] = 1
+            await self.kube.replace(self.path, body)
+            log.info("Released the auditor's Lease %s.", self.name)
+        except (ApiError, OSError) as error:
+            log.warning("Releasing the auditor's Lease failed: %s", str(error)[:200])
+
+    async def _round(self) -> None:
+        lease = await self.kube.get(self.path)
+        now = _now()
+        if lease is None:
+            created = await self.kube.create(self.collection, self._body(None, now, 0))
+            if created is not None:
+                await self._won(now)
+            return
+        spec: dict[str, Any] = lease.get("spec") or {}
+        holder = spec.get("holderIdentity")
+        renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
+        expired = (
+            not holder
+            or renewed is None
+            or (now - renewed).total_seconds() > float(spec.get("leaseDurationSeconds") or 0)
+        )
+        if holder != self.identity and not expired:
+            if self.leading:
+                log.warning("%s holds the auditor's Lease now; stopped auditing.", holder)
+                self.leading = False
+                self.on_lose()
+            return
+        transitions = int(spec.get("leaseTransitions") or 0) + (holder != self.identity)
+        body = self._body(lease, now, transitions)
+        if holder == self.identity and spec.get("acquireTime"):
+            body["spec"]["acquireTime"] = spec["acquireTime"]
+        await self.kube.replace(self.path, body)
+        await self._won(now)
+
+    async def _won(self, now: datetime.datetime) -> None:
+        self._renewed = now
+        if not self.leading:
+            self.leading = True
+            log.info("Took the auditor's Lease %s as %s.", self.name, self.identity)
+            await self.on_lead()
+
+    def _step_down_if_stale(self) -> None:
+        if not self.leading or self._renewed is None:
+            return
+        if (_now() - self._renewed).total_seconds() > self.duration * 2 / 3:
+            # Before anyone else may take over (a whole duration), stop writing.
+            log.warning("Could not renew the auditor's Lease in time; stepping down.")
+            self.leading = False
+            self.on_lose()
+
+    def _body(
+        self, existing: dict[str, Any] | None, now: datetime.datetime, transitions: int
+    ) -> dict[str, Any]:
+        stamp = now.strftime(MICRO_TIME)
+        metadata: dict[str, Any] = {"name": self.name}
+        if existing is not None:
+            metadata["resourceVersion"] = existing["metadata"]["resourceVersion"]
+        return {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": metadata,
+            "spec": {
+                "holderIdentity": self.identity,
+                "leaseDurationSeconds": max(1, round(self.duration)),
+                "acquireTime": stamp,
+                "renewTime": stamp,
+                "leaseTransitions": transitions,
+            },
+        }
