@@ -1,5 +1,6 @@
-"""A namespace with the operator and the gateway agent watching it, and the adder job
-runtime as a host process that the namespace's Jobs point at (the upstream override)."""
+"""A namespace with the operator and the gateway agent watching it (with a platform namespace
+of their own), and the adder job runtime as a host process that the namespace's Jobs point at
+(the upstream override)."""
 
 from __future__ import annotations
 
@@ -22,14 +23,14 @@ from racetrack_devcluster.launcher import LocalCluster
 
 def build(cluster: LocalCluster, log_dir: Path) -> Iterator[Stack]:
     namespace = unique("gw")
-    callers = f"{namespace}-callers"
+    callers, platform = f"{namespace}-callers", f"{namespace}-platform"
     with contextlib.ExitStack() as cleanup:
-        for name in (namespace, callers):
+        for name in (namespace, callers, platform):
             cluster.kubectl("create", "namespace", name)
             cleanup.callback(
                 cluster.kubectl, "delete", "namespace", name, "--wait=false", check=False
             )
-        operator = operator_for(cluster, namespace, log_dir)
+        operator = operator_for(cluster, namespace, platform, log_dir)
         operator.start()
         cleanup.callback(operator.stop)
         adder = JobProcess(ADDER, log_dir, name="adder")
@@ -40,8 +41,9 @@ def build(cluster: LocalCluster, log_dir: Path) -> Iterator[Stack]:
             cluster,
             namespace,
             callers,
+            platform,
             operator,
-            Gateway(cluster.kubeconfig, f"{namespace},{callers}", log_dir),
+            Gateway(cluster.kubeconfig, f"{namespace},{callers}", platform, log_dir),
             adder,
             echo,
             log_dir,

@@ -5,8 +5,10 @@ can cut the agent off from the API server."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
+import datetime
 import json
 import os
 import shutil
@@ -28,7 +30,7 @@ from gateway_harness import (  # type: ignore[import-not-found]
     free_port,
     short_dir,
 )
-from racetrack_api import tokens
+from racetrack_api import labels, tokens
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_gateway.haproxy.runtime import Runtime, RuntimeApiError
 from support import eventually  # type: ignore[import-not-found]
@@ -79,7 +81,9 @@ class Process:
 class Gateway:
     """The agent with its HAProxy, watching one namespace, honouring upstream overrides."""
 
-    def __init__(self, kubeconfig: Path, namespace: str, log_dir: Path, **extra: str) -> None:
+    def __init__(
+        self, kubeconfig: Path, namespace: str, platform: str, log_dir: Path, **extra: str
+    ) -> None:
         self.port = free_port()
         self.agent_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -94,6 +98,7 @@ class Gateway:
             "RACETRACK_GATEWAY_HAPROXY_LOG": str(self.haproxy_log),
             "RACETRACK_GATEWAY_ALLOW_UPSTREAM_OVERRIDE": "true",
             "RACETRACK_GATEWAY_NAMESPACES": namespace,
+            "RACETRACK_GATEWAY_PLATFORM_NAMESPACE": platform,
             "RACETRACK_GATEWAY_STATS_SECONDS": "1",
             "RACETRACK_GATEWAY_LAST_CALL_SECONDS": "2",
             **extra,
@@ -209,30 +214,77 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-def publish_token(
+def publish_token(cluster: LocalCluster, family: str, namespace: str) -> str:
+    """For a family in a namespace no operator watches: issue a token and publish its hash
+    as the operator would."""
+    token = tokens.issue(family, "job_family", KEY)
+    patch = {
+        "status": {"token": {"secretName": f"{family}-token", "hashes": [tokens.token_hash(token)]}}
+    }
+    cluster.kubectl(
+        "patch", "rtfamily", family, "-n", namespace, "--subresource=status", "--type=merge",
+        "-p", json.dumps(patch),
+    )  # fmt: skip
+    return token
+
+
+def issued_token(
     cluster: LocalCluster,
     resource: str,
     name: str,
-    namespace: str | None,
-    subject_type: tokens.SubjectType,
-    *extra: str,
+    namespace: str | None = None,
+    other_than: str = "",
 ) -> str:
-    """Issue a token and publish its hash (plus ``extra`` tokens') as the operator would."""
-    token = tokens.issue(name, subject_type, KEY)
-    hashes = [tokens.token_hash(t) for t in (token, *extra)]
-    patch = {"status": {"token": {"secretName": f"{name}-token", "hashes": hashes}}}
+    """The token the operator issued (read from its Secret, as ``racetrack token`` does), once
+    the subject publishes its hash; ``other_than``: wait for a new one (after a reset)."""
+    where = ["-n", namespace] if namespace else []
+
+    def published() -> str | None:
+        found = cluster.kubectl("get", resource, name, *where, "-o", "json", check=False)
+        if found.returncode != 0:
+            return None
+        status = (json.loads(found.stdout).get("status") or {}).get("token") or {}
+        if not status.get("hashes"):
+            return None
+        secret = cluster.kubectl(
+            "get", "secret", status["secretName"], "-n", status["secretNamespace"],
+            "-o", "jsonpath={.data.token}", check=False,
+        )  # fmt: skip
+        if secret.returncode != 0 or not secret.stdout:
+            return None
+        token = base64.b64decode(secret.stdout).decode()
+        fresh = tokens.token_hash(token) in status["hashes"] and token != other_than
+        return token if fresh else None
+
+    token: str = eventually(published, 60, f"the operator issues {resource} {name} a token")
+    return token
+
+
+def user_token(stack: Stack, name: str) -> str:
+    """An active User's token, with the User's default grant to call every job withdrawn (an
+    admin may delete it, and it does not come back), so only this test's Permissions count."""
+    default_call = f"user-{name}-call-job"
+    eventually(
+        lambda: stack.cluster.kubectl(
+            "get", "rtperm", default_call, "-n", stack.platform, check=False
+        ).returncode == 0,
+        60,
+        f"the default grants of {name}",
+    )  # fmt: skip
+    stack.cluster.kubectl("delete", "rtperm", default_call, "-n", stack.platform)
+    return issued_token(stack.cluster, "rtuser", name)
+
+
+def reset_token(
+    cluster: LocalCluster, resource: str, name: str, old: str, namespace: str | None = None
+) -> str:
+    """Ask the operator for a new token (the original's "change password") and wait for it."""
     where = ["-n", namespace] if namespace else []
     cluster.kubectl(
-        "patch",
-        resource,
-        name,
-        *where,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps(patch),
-    )
-    return token
+        "annotate", resource, name, *where, "--overwrite",
+        f"{labels.ANNOTATION_RESET_TOKEN_AT}={datetime.datetime.now(datetime.UTC).isoformat()}",
+    )  # fmt: skip
+    return issued_token(cluster, resource, name, namespace, other_than=old)
 
 
 def status_of(cluster: LocalCluster, resource: str, name: str, namespace: str) -> dict[str, Any]:
@@ -279,6 +331,9 @@ class Stack:
     namespace: str
     callers_namespace: str
     """Also watched by the gateway, not by the operator: callers from another namespace."""
+    platform: str
+    """The platform namespace of this stack's operator and gateway: the auth key, the Users'
+    token Secrets and their default grants (which count in every namespace)."""
     operator: Process
     gateway: Gateway
     adder: JobProcess
@@ -286,13 +341,14 @@ class Stack:
     log_dir: Path
 
 
-def operator_for(cluster: LocalCluster, namespace: str, log_dir: Path) -> Process:
+def operator_for(cluster: LocalCluster, namespace: str, platform: str, log_dir: Path) -> Process:
     return Process(
         "operator",
         "racetrack_operator",
         {
             "KUBECONFIG": str(cluster.kubeconfig),
             "RACETRACK_NAMESPACES": namespace,
+            "RACETRACK_PLATFORM_NAMESPACE": platform,
             "RACETRACK_METRICS_PORT": "0",
             "RACETRACK_LIVENESS_ENDPOINT": "",
             "RACETRACK_STALLED_RETRY_SECONDS": "2",

@@ -12,13 +12,16 @@ from gateway_helpers import (  # type: ignore[import-not-found]
     Stack,
     apply,
     esc,
+    issued_token,
     job,
     permission,
     publish_token,
+    reset_token,
     status_of,
     unique,
     until_status,
     user,
+    user_token,
     wait_serving,
 )
 
@@ -70,11 +73,9 @@ def test_users_escs_and_job_families_call_with_their_tokens(stack: Stack) -> Non
         ),
     )
     callers = {
-        "User": publish_token(cluster, "rtuser", alice, None, "user"),
-        "ESC": publish_token(cluster, "esc", portal, ns, "esc"),
-        "Job family": publish_token(
-            cluster, "rtfamily", chain, stack.callers_namespace, "job_family"
-        ),
+        "User": user_token(stack, alice),
+        "ESC": issued_token(cluster, "esc", portal, ns),
+        "Job family": publish_token(cluster, chain, stack.callers_namespace),
     }
     for token in callers.values():
         path = f"/pub/job/{family}/latest/api/v1/perform"
@@ -87,12 +88,25 @@ def test_users_escs_and_job_families_call_with_their_tokens(stack: Stack) -> Non
     assert 'auth subject "ESC ' in answer.json()["error"]
 
 
+def test_a_new_user_calls_every_job_until_an_admin_withdraws_the_default_grant(
+    stack: Stack,
+) -> None:
+    family = adder_family(stack)
+    frank = unique("frank")
+    apply(stack.cluster, user(frank))
+    token = issued_token(stack.cluster, "rtuser", frank)
+    perform = f"/pub/job/{family}/1.0.0/api/v1/perform"
+    assert until_status(lambda: stack.gateway.call(perform, token, a=2, b=3), 200).json() == 5
+    stack.cluster.kubectl("delete", "rtperm", f"user-{frank}-call-job", "-n", stack.platform)
+    until_status(lambda: stack.gateway.call(perform, token, a=2, b=3), 403)
+
+
 def test_refusals_name_what_is_wrong(stack: Stack) -> None:
     family = adder_family(stack)
     ns, cluster = stack.namespace, stack.cluster
     bob = unique("bob")
     apply(cluster, user(bob))
-    token = publish_token(cluster, "rtuser", bob, None, "user")
+    token = user_token(stack, bob)
     perform = f"/pub/job/{family}/1.0.0/api/v1/perform"
     assert stack.gateway.call(perform).status_code == 401
     assert stack.gateway.call(perform, "garbage").status_code == 401
@@ -127,14 +141,14 @@ def test_rotation_deactivation_and_deletion_take_effect_without_a_reload(stack: 
     )
     perform = f"/pub/job/{family}/1.0.0/api/v1/perform"
     pid = gateway.haproxy_pid()
-    old = publish_token(cluster, "rtuser", carol, None, "user")
+    old = user_token(stack, carol)
     until_status(lambda: gateway.call(perform, old, a=1, b=1), 200)
-    new = publish_token(cluster, "rtuser", carol, None, "user")  # a reset: only the new hash
+    new = reset_token(cluster, "rtuser", carol, old)
     until_status(lambda: gateway.call(perform, old, a=1, b=1), 401)
     assert gateway.call(perform, new, a=1, b=1).status_code == 200
     apply(cluster, user(carol, active=False))
     until_status(lambda: gateway.call(perform, new, a=1, b=1), 401)
-    esc_token = publish_token(cluster, "esc", portal, ns, "esc")
+    esc_token = issued_token(cluster, "esc", portal, ns)
     until_status(lambda: gateway.call(perform, esc_token, a=1, b=1), 200)
     cluster.kubectl("delete", "esc", portal, "-n", ns)
     until_status(lambda: gateway.call(perform, esc_token, a=1, b=1), 401)
@@ -147,7 +161,7 @@ def test_permission_changes_and_maintenance_reach_the_next_calls(stack: Stack) -
     dave = unique("dave")
     grant = unique("p")
     apply(cluster, user(dave), permission(ns, grant, "User", dave, family=family))
-    token = publish_token(cluster, "rtuser", dave, None, "user")
+    token = user_token(stack, dave)
     perform = f"/pub/job/{family}/1.0.0/api/v1/perform"
     until_status(lambda: gateway.call(perform, token, a=1, b=1), 200)
     cluster.kubectl("delete", "rtperm", grant, "-n", ns)
@@ -223,7 +237,7 @@ def test_tokens_never_appear_in_the_agents_or_haproxys_logs(stack: Stack) -> Non
         user(erin),
         permission(stack.namespace, unique("p"), "User", erin, family=family),
     )
-    token = publish_token(stack.cluster, "rtuser", erin, None, "user")
+    token = user_token(stack, erin)
     perform = f"/pub/job/{family}/1.0.0/api/v1/perform"
     until_status(lambda: stack.gateway.call(perform, token, a=1, b=1), 200)
     stack.gateway.call(perform, token + "x")

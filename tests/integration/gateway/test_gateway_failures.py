@@ -21,10 +21,10 @@ from gateway_helpers import (  # type: ignore[import-not-found]
     apply,
     job,
     permission,
-    publish_token,
     unique,
     until_status,
     user,
+    user_token,
     wait_serving,
 )
 
@@ -79,7 +79,7 @@ def caller(stack: Stack) -> tuple[str, str]:
         permission(ns, unique("p"), "User", name, family=family),
     )
     wait_serving(cluster, ns, family, 1)
-    token = publish_token(cluster, "rtuser", name, None, "user")
+    token = user_token(stack, name)
     path = f"/pub/job/{family}/1.0.0/api/v1/perform"
     until_status(lambda: stack.gateway.call(path, token, a=1, b=1), 200)
     return path, token
@@ -98,7 +98,7 @@ def test_a_killed_haproxy_comes_back_with_the_tables_of_now(own_stack: Stack) ->
         user(late),
         permission(stack.namespace, unique("p"), "User", late, family=path.split("/")[3]),
     )
-    late_token = publish_token(stack.cluster, "rtuser", late, None, "user")
+    late_token = user_token(stack, late)
     until_status(lambda: gateway.call(path, late_token, a=1, b=1), 200, timeout=60)
     assert gateway.call(path, token, a=1, b=1).status_code == 200
     assert gateway.haproxy_pid() != old_pid
@@ -121,7 +121,7 @@ def test_a_killed_agent_leaves_haproxy_serving_and_its_successor_resyncs(
             user(other),
             permission(stack.namespace, unique("p"), "User", other, family=path.split("/")[3]),
         )
-        other_token = publish_token(stack.cluster, "rtuser", other, None, "user")
+        other_token = user_token(stack, other)
         calls_before = load.total()
         eventually(lambda: load.total() > calls_before + 50, 30)
         assert gateway.call(path, other_token, a=1, b=1).status_code == 401  # not known yet
@@ -144,7 +144,10 @@ def relayed(
     kubeconfig = relay.kubeconfig(cluster.kubeconfig, tmp_path / "relayed.kubeconfig")
     own_stack.gateway.stop()
     own_stack.gateway = Gateway(
-        kubeconfig, f"{own_stack.namespace},{own_stack.callers_namespace}", tmp_path
+        kubeconfig,
+        f"{own_stack.namespace},{own_stack.callers_namespace}",
+        own_stack.platform,
+        tmp_path,
     )
     own_stack.gateway.start()
     yield own_stack, relay
@@ -192,7 +195,7 @@ def test_the_gateway_is_ready_only_once_everything_is_listed(
 ) -> None:
     relay = Relay(("127.0.0.1", cluster.apiserver_port))
     kubeconfig = relay.kubeconfig(cluster.kubeconfig, tmp_path / "relayed.kubeconfig")
-    gateway = Gateway(kubeconfig, own_stack.namespace, tmp_path)
+    gateway = Gateway(kubeconfig, own_stack.namespace, own_stack.platform, tmp_path)
     try:
         gateway.start(wait=False)  # the API server cannot be reached: nothing is listed
         # Once the agent answers at all, it says it is not ready, and keeps saying so.

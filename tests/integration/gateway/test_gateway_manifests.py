@@ -75,8 +75,9 @@ def test_two_replicas_of_haproxy_and_the_agent_share_one_folder(cluster: LocalCl
         for o in objects
         if o["kind"] == "Deployment" and o["metadata"]["name"] == "racetrack-operator"
     )
-    operator_env = {
-        e["name"]: e["value"] for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]
+    operator_env = {  # some entries are valueFrom
+        e["name"]: e.get("value")
+        for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]
     }
     assert operator_env["RACETRACK_PUB_URL"] == "http://racetrack-gateway.racetrack-system.svc/pub"
 
@@ -153,10 +154,14 @@ def test_the_agent_serves_with_only_its_service_account(
 ) -> None:
     namespace = unique("gw-rbac")
     installed.kubectl("create", "namespace", namespace)
-    operator = operator_for(installed, namespace, tmp_path)
+    # The platform namespace the manifests install and the agent's RBAC reads.
+    operator = operator_for(installed, namespace, "racetrack-system", tmp_path)
     operator.start()
     gateway = Gateway(
-        service_account_kubeconfig(installed, tmp_path / "sa.kubeconfig"), namespace, tmp_path
+        service_account_kubeconfig(installed, tmp_path / "sa.kubeconfig"),
+        namespace,
+        "racetrack-system",
+        tmp_path,
     )
     try:
         gateway.start()

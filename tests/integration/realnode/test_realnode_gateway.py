@@ -2,11 +2,14 @@
 
 HAProxy runs in the node's network namespace (cluster IPs route only there) and listens on
 the node's address: the same URL serves a shell on the host and, as ``PUB_URL``, a job's
-pod calling another job (job to job, with its family's token and a Permission).
+pod calling another job (job to job, with its family's token and a Permission). Every token
+is the one the operator issued: the User's from its Secret, the family's in the pod's
+``AUTH_TOKEN``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,6 @@ from racetrack_images.registry import Reference, Registry
 
 pytestmark = [pytest.mark.cluster, pytest.mark.realnode]
 
-KEY = tokens.new_auth_key()
 CHAIN = Path(__file__).resolve().parent / "jobs" / "chain"
 
 
@@ -63,20 +65,22 @@ def apply(cluster: LocalCluster, *objects: dict[str, Any]) -> None:
     cluster.kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(o) for o in objects))
 
 
-def publish(cluster: LocalCluster, resource: str, name: str, token: str, *where: str) -> None:
-    patch = {
-        "status": {"token": {"secretName": f"{name}-token", "hashes": [tokens.token_hash(token)]}}
-    }
-    cluster.kubectl(
-        "patch",
-        resource,
-        name,
-        *where,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps(patch),
-    )
+def issued_token(cluster: LocalCluster, resource: str, name: str) -> str | None:
+    """The token the operator issued, once the subject publishes its hash."""
+    found = cluster.kubectl("get", resource, name, "-o", "json", check=False)
+    if found.returncode != 0:
+        return None
+    status = (json.loads(found.stdout).get("status") or {}).get("token") or {}
+    if not status.get("hashes"):
+        return None
+    secret = cluster.kubectl(
+        "get", "secret", status["secretName"], "-n", status["secretNamespace"],
+        "-o", "jsonpath={.data.token}", check=False,
+    )  # fmt: skip
+    if secret.returncode != 0 or not secret.stdout:
+        return None
+    token = base64.b64decode(secret.stdout).decode()
+    return token if tokens.token_hash(token) in status["hashes"] else None
 
 
 def ready(cluster: LocalCluster, name: str) -> None:
@@ -94,20 +98,10 @@ def test_real_pods_are_called_through_the_gateway_from_the_host_and_from_a_job(
     cluster = operator_cluster
     assert cluster.real is not None
     assert gateway_url.startswith(f"http://{cluster.real.network.node_ip}:")
-    token = tokens.issue("caller", "user", KEY)
-    chain_token = tokens.issue("chain", "job_family", KEY)
     apply(
         cluster,
         job("sum", push_adder_image(cluster, "gateway-1.0.0"), "AdderJob"),
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "chain-token", "namespace": "default"},
-            "stringData": {"AUTH_TOKEN": chain_token},
-        },
-        job(
-            "chain", push_chain_image(cluster), "ChainJob", secretRuntimeEnv={"name": "chain-token"}
-        ),
+        job("chain", push_chain_image(cluster), "ChainJob"),
         {
             "apiVersion": "racetrack.io/v1alpha1",
             "kind": "User",
@@ -130,13 +124,7 @@ def test_real_pods_are_called_through_the_gateway_from_the_host_and_from_a_job(
     )
     ready(cluster, "sum-v1-0-0")
     ready(cluster, "chain-v1-0-0")
-    publish(cluster, "rtuser", "caller", token)
-    eventually(
-        lambda: (
-            cluster.kubectl("get", "rtfamily", "chain", "-o", "json", check=False).returncode == 0
-        )
-    )
-    publish(cluster, "rtfamily", "chain", chain_token, "-n", "default")
+    token = eventually(lambda: issued_token(cluster, "rtuser", "caller"))
     headers = {"X-Racetrack-Auth": token}
 
     def call(path: str, body: dict[str, Any]) -> httpx.Response | None:
