@@ -63,6 +63,7 @@ class Outcome:
 
 
 def backlog(bench: Bench, count: int) -> set[str]:
+    chaos.start_gateway_and_webhooks(bench.cluster)  # on both sides: the same platform
     create_all(bench.create_job("backlog"), count)
     return {f"backlog-{i}" for i in range(count)}
 

@@ -5,8 +5,9 @@ of the cluster (:meth:`.launcher.LocalCluster.component`). Killing is ``SIGKILL`
 clean-up, as the OOM killer or a lost node does); "back" means the cluster's healer
 restarted it and its probe answers, the same test whatever the component. So once the
 gateway agent, HAProxy or a webhook replica run as components of the dev cluster (spawned
-with a probe, as :func:`.addons.start_operator` spawns the operator), making them chaos
-targets is one more name in :data:`TARGETS`.
+with a probe, as :func:`.addons.start_operator` spawns the operator): the gateway's agent
+(which brings HAProxy back from freshly rendered tables) and the admission webhooks, started
+by :func:`start_gateway_and_webhooks` as ``racetrack dev up`` starts them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from racetrack_devcluster import gateway, webhooks
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_devcluster.processes import ComponentError
 
@@ -24,7 +26,17 @@ TARGETS = (
     "etcd",
     "kube-controller-manager",
     "racetrack-operator",
+    gateway.COMPONENT,
+    webhooks.COMPONENT,
 )
+
+
+def start_gateway_and_webhooks(cluster: LocalCluster) -> None:
+    """The platform's other components, as ``racetrack dev up`` runs them, so every name in
+    :data:`TARGETS` can be killed (the webhooks see every Job apply; while they are down,
+    applies are refused and retried)."""
+    gateway.start(cluster)
+    webhooks.start(cluster)
 
 
 @dataclasses.dataclass(frozen=True)

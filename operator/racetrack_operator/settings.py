@@ -70,6 +70,12 @@ class Settings:
     """RACETRACK_FAMILY_SYNC_SECONDS: how long a JobFamily's status update waits after one of
     its versions changed, so the versions that follow within that time share one update
     (versions turn Ready one after another as their Deployments become available)."""
+    identity_wait_seconds: float = 30.0
+    """RACETRACK_IDENTITY_WAIT_SECONDS: at start, how long a Job's Deployment waits for the
+    operator's identity side (its first look at the auth key and the token Secrets, usually
+    well under a second), so pods start with the family's AUTH_TOKEN instead of rolling a
+    second time when it arrives. Past it, the Job is deployed without and rolls once the
+    token is issued."""
     pub_url: str = ""
     """RACETRACK_PUB_URL: gateway URL given to jobs as PUB_URL (for job-to-job calls)."""
     job_runtime_image: str = ""
@@ -128,6 +134,8 @@ class Settings:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
         if settings.api_retry_seconds <= 0:
             raise SettingsError(f"{PREFIX}API_RETRY_SECONDS must be more than 0")
+        if settings.identity_wait_seconds < 0:
+            raise SettingsError(f"{PREFIX}IDENTITY_WAIT_SECONDS must be 0 or more")
         if not _NAMESPACE.fullmatch(settings.platform_namespace):
             raise SettingsError(
                 f"{PREFIX}PLATFORM_NAMESPACE must be a namespace name (lowercase letters, "

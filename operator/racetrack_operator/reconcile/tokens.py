@@ -14,6 +14,7 @@ token expires. One lock per subject keeps these from issuing twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Hashable
@@ -149,7 +150,13 @@ async def family_token(
     if key in ids.family_tokens:
         return ids.family_tokens[key]
     if not ids.ready():
-        return None
+        # Just started: a Deployment made now would roll again when the token comes.
+        try:
+            await asyncio.wait_for(ids.wait_ready(), ctx.settings.identity_wait_seconds)
+        except TimeoutError:
+            return None
+        if key in ids.family_tokens:
+            return ids.family_tokens[key]
     await reconcile_subject(ctx, SubjectRef(SubjectKind.JOB_FAMILY, family, namespace))
     return ids.family_tokens.get(key)
 

@@ -1,14 +1,15 @@
 """``kill -9`` one component while 100 Jobs are being applied: every Job still converges.
 
 For each component in ``racetrack_devcluster.chaos.TARGETS`` in turn (the API server, etcd,
-the controller manager, the operator): a client applies 100 Jobs, retrying through the
-outage as a GitOps tool would; a third of the way in the component is killed; the cluster's
-healer brings it back. Then every Job must be Ready for its generation with exactly one
-Deployment and one Service, each owned by it (no duplicate child), one rollout (Deployment
-generation 1, one ReplicaSet, no DeploymentUpdated event), its status whole, a Job that was
-Ready before the kill never having flipped, every family listing its versions, and the
-operator's metrics counting every Job Ready (and, when it was the operator that died, coming
-from the new process). Adding a component to kill is a name in ``chaos.TARGETS``.
+the controller manager, the operator, the gateway's agent, the admission webhooks): a client
+applies 100 Jobs, retrying through the outage as a GitOps tool would; a third of the way in
+the component is killed; the cluster's healer brings it back. Then every Job must be Ready
+for its generation with exactly one Deployment and one Service, each owned by it (no
+duplicate child), one rollout (Deployment generation 1, one ReplicaSet, no DeploymentUpdated
+event), its status whole, a Job that was Ready before the kill never having flipped, every
+family listing its versions, and the operator's metrics counting every Job Ready (and, when
+it was the operator that died, coming from the new process). Adding a component to kill is a
+name in ``chaos.TARGETS``.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import yaml
 from identity_world import (  # type: ignore[import-not-found]
     NS,
     PLATFORM,
+    Events,
     drain,
     events,
     fake,
@@ -29,6 +30,7 @@ from identity_world import (  # type: ignore[import-not-found]
     writes,
 )
 
+from fake_kube import FakeKube  # type: ignore[import-not-found]
 from racetrack_api import labels
 from racetrack_api import tokens as codec
 from racetrack_api.permissions import SubjectRef
@@ -37,6 +39,7 @@ from racetrack_api.v1alpha1.permission import SubjectKind
 from racetrack_kube import paths
 from racetrack_operator.reconcile import authkey, tokens
 from racetrack_operator.reconcile.context import Context
+from racetrack_operator.settings import Settings
 
 pytestmark = pytest.mark.asyncio
 __all__ = ["world"]
@@ -316,3 +319,37 @@ async def test_the_token_status_of_a_family_survives_its_version_syncs(world: Co
     assert synced["token"] == token
     assert [v["version"] for v in synced["versions"]] == ["1.0.0"]
     assert [c["type"] for c in synced["conditions"]] == ["Ready"]
+
+
+def just_started(identity_wait_seconds: float) -> Context:
+    """An operator that has neither read its auth key nor listed the token Secrets yet."""
+    settings = Settings(family_sync_seconds=0.0, identity_wait_seconds=identity_wait_seconds)
+    return Context(FakeKube(), settings, recorder=Events())
+
+
+async def test_a_job_deployed_just_after_start_waits_for_its_familys_token() -> None:
+    ctx = just_started(identity_wait_seconds=30)
+    try:
+        put(ctx, FAMILY, "adder")
+        asked = asyncio.create_task(tokens.family_token(ctx, NS, "adder", "adder-v1-0-0"))
+        await asyncio.sleep(0.05)
+        assert not asked.done()  # no Deployment without AUTH_TOKEN, to be rolled again soon
+        assert await authkey.load_key(ctx)
+        ctx.identity.secrets_synced.set()
+        ctx.identity.presence.synced.set()
+        token = await asyncio.wait_for(asked, 5)
+        assert token is not None
+        assert token.secret_name == secret_path(FAMILY, "adder").rsplit("/", 1)[-1]
+    finally:
+        ctx.identity.cancel()
+        ctx.requeue.cancel_all()
+
+
+async def test_a_job_waits_for_the_token_only_so_long() -> None:
+    ctx = just_started(identity_wait_seconds=0.05)
+    try:
+        put(ctx, FAMILY, "adder")
+        assert await tokens.family_token(ctx, NS, "adder", "adder-v1-0-0") is None
+    finally:
+        ctx.identity.cancel()
+        ctx.requeue.cancel_all()
