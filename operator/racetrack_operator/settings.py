@@ -70,6 +70,9 @@ class Settings:
     """RACETRACK_FAMILY_SYNC_SECONDS: how long a JobFamily's status update waits after one of
     its versions changed, so the versions that follow within that time share one update
     (versions turn Ready one after another as their Deployments become available)."""
+    purge_interval_seconds: float = 300.0
+    """RACETRACK_PURGE_INTERVAL_SECONDS: how often every Job's purge score is refreshed (one
+    list of Jobs, and a status write only for a Job whose score or reasons changed)."""
     pub_url: str = ""
     """RACETRACK_PUB_URL: gateway URL given to jobs as PUB_URL (for job-to-job calls)."""
     job_runtime_image: str = ""
@@ -128,6 +131,8 @@ class Settings:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
         if settings.api_retry_seconds <= 0:
             raise SettingsError(f"{PREFIX}API_RETRY_SECONDS must be more than 0")
+        if settings.purge_interval_seconds <= 0:
+            raise SettingsError(f"{PREFIX}PURGE_INTERVAL_SECONDS must be more than 0")
         if not _NAMESPACE.fullmatch(settings.platform_namespace):
             raise SettingsError(
                 f"{PREFIX}PLATFORM_NAMESPACE must be a namespace name (lowercase letters, "
