@@ -3,11 +3,8 @@
 What ``render.purge`` scores is read from what the Job's status already says, so the timer
 needs nothing but one list of Jobs:
 
-- lost: the Job should be serving (not stalled, not being rolled out or built, not scaled to
-  zero) but no Deployment of it exists;
-- failing: the Job is Stalled, or not Ready with a pod that is not ready (a crash, a probe);
-- updated: the later of its creation and the last flip of its Ready condition (a deploy, a
-  redeploy, a rollout all flip it);
+- lost and failing: the original's ``lost`` and ``error`` (see ``racetrack_api.jobphase``);
+- updated: the later of its creation and the last flip of its Ready condition;
 - last call: ``status.lastCallTime``, written by the gateway; none means "never called";
 - newer versions: Jobs of the same family in the same namespace with a higher semantic
   version, pre-releases included (as the original counted them).
@@ -23,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from racetrack_api import conditions as c
+from racetrack_api.jobphase import last_call, phase, updated_at
 from racetrack_api.semver import is_semver, semver_key
 from racetrack_operator.render.purge import PurgeFacts, purge_score
 
@@ -63,29 +60,13 @@ def purge_updates(jobs: Iterable[JsonDict], now: datetime.datetime) -> dict[Key,
 
 
 def purge_facts(job: JsonDict, family_versions: Iterable[str]) -> PurgeFacts:
-    status: JsonDict = job.get("status") or {}
-    conditions: list[JsonDict] = status.get("conditions") or []
-    ready = _condition(conditions, c.READY)
-    stalled = _condition(conditions, c.STALLED).get("status") == "True"
-    reconciling = _condition(conditions, c.RECONCILING).get("status") == "True"
-    not_ready = ready.get("status") != "True"
-    failing = stalled or (not_ready and bool(status.get("unhealthyPod")))
-    available = _condition(conditions, c.AVAILABLE)
-    lost = (
-        not failing
-        and not reconciling
-        and not_ready
-        and available.get("reason") == c.REASON_DEPLOYMENT_MISSING
-    )
-    created = _time(job["metadata"].get("creationTimestamp")) or _EPOCH
-    flipped = _time(ready.get("lastTransitionTime")) or created
-    version = _version(job)
+    state = phase(job)
     return PurgeFacts(
-        lost=lost,
-        failing=failing,
-        updated_at=max(created, flipped),
-        last_call=_time(status.get("lastCallTime")),
-        newer_versions=_newer(version, family_versions),
+        lost=state == "lost",
+        failing=state == "error",
+        updated_at=updated_at(job),
+        last_call=last_call(job),
+        newer_versions=_newer(_version(job), family_versions),
     )
 
 
@@ -103,21 +84,7 @@ def _same(current: Any, desired: JsonDict) -> bool:
         score = float(current.get("score", -1))
     except (TypeError, ValueError):
         return False
-    return score == desired["score"] and current.get("reasons") == desired["reasons"]
-
-
-def _condition(conditions: list[JsonDict], type_: str) -> JsonDict:
-    return next((cond for cond in conditions if cond.get("type") == type_), {})
-
-
-def _time(text: Any) -> datetime.datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+    return score == desired["score"] and bool(current.get("reasons") == desired["reasons"])
 
 
 def _namespace(job: JsonDict) -> str:
@@ -130,6 +97,3 @@ def _family(job: JsonDict) -> str:
 
 def _version(job: JsonDict) -> str:
     return str((job.get("spec") or {}).get("version") or "")
-
-
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
