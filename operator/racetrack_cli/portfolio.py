@@ -252,9 +252,13 @@ async def delete_rows(kube: Kube, rows: Sequence[Cells], assume_yes: bool) -> No
 
 async def _delete(kube: Kube, row: Cells, dry_run: bool) -> bool:
     path = paths.racetrack(Job, row["namespace"], row["job"])
-    query = [("dryRun", "All")] if dry_run else []
+    # In the DeleteOptions body, not the query: the API server reads only one of them, and
+    # the body wins (a query's dryRun next to a body is ignored, and the delete happens).
+    options: JsonDict = {"propagationPolicy": "Background"}
+    if dry_run:
+        options["dryRun"] = ["All"]
     try:
-        await kube.request("DELETE", path, {"propagationPolicy": "Background"}, query=query)
+        await kube.request("DELETE", path, options)
     except ApiError as error:
         if error.status == 404:
             return False
