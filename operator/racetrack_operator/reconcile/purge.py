@@ -43,18 +43,26 @@ async def refresh_purge(ctx: Context, now: datetime.datetime) -> int:
     jobs = []
     for collection in collections:
         jobs.extend(await ctx.kube.list_objects(collection))
-    written = 0
-    for (namespace, name), purge in purge_updates(jobs, now).items():
-        try:
-            await ctx.kube.merge_patch(
-                paths.racetrack(Job, namespace, name) + "/status", {"status": {"purge": purge}}
-            )
-        except client.ApiError as error:
-            if error.status == 404:  # deleted since the list
-                continue
-            raise
-        written += 1
-    return written
+    # All at once: the client's pool bounds the requests in flight (api_concurrency).
+    results = await asyncio.gather(
+        *(
+            _write(ctx, namespace, name, purge)
+            for (namespace, name), purge in purge_updates(jobs, now).items()
+        )
+    )
+    return sum(results)
+
+
+async def _write(ctx: Context, namespace: str, name: str, purge: dict[str, object]) -> bool:
+    try:
+        await ctx.kube.merge_patch(
+            paths.racetrack(Job, namespace, name) + "/status", {"status": {"purge": purge}}
+        )
+    except client.ApiError as error:
+        if error.status == 404:  # deleted since the list
+            return False
+        raise
+    return True
 
 
 async def purge_timer(ctx: Context, clock: Clock = _utcnow) -> None:

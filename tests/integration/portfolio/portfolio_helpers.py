@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from integration.jobs.rtjob_helpers import REPO, OperatorProcess  # type: ignore[import-not-found]
+from integration.webhooks.webhook_helpers import job  # type: ignore[import-not-found]
 from racetrack_devcluster.launcher import LocalCluster
 from support import eventually, job_ready  # type: ignore[import-not-found]
 
-__all__ = ["REPO", "OperatorProcess", "eventually"]
+__all__ = ["REPO", "OperatorProcess", "eventually", "job"]
 
 
 def racetrack(*args: str, kubeconfig: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """The ``racetrack`` command as a user runs it (no terminal: no colour, no prompt)."""
+    """The ``racetrack`` command as a user runs it, from a script: stdin is a pipe, never
+    the terminal pytest may run on, so no colour and no question (the identity tests'
+    helper inherits stdin, which a ``--delete`` would wait on)."""
     return subprocess.run(
         [sys.executable, "-m", "racetrack_cli.main", *args, "--kubeconfig", str(kubeconfig)],
         capture_output=True,
@@ -31,22 +34,6 @@ def racetrack(*args: str, kubeconfig: Path, stdin: str = "") -> subprocess.Compl
 def family_name(prefix: str) -> str:
     """Unique per test: audit events of every test share the platform namespace."""
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-def job(name: str, family: str, version: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "racetrack.io/v1alpha1",
-        "kind": "Job",
-        "metadata": {"name": name},
-        "spec": {
-            "name": family,
-            "version": version,
-            "ownerEmail": "ml@example.org",
-            "jobtype": "python3:1.0.0",
-            "image": "registry.example.org/adder:1",
-            "jobtypeExtra": {"entrypoint_path": "entrypoint.py"},
-        },
-    }
 
 
 def apply(cluster: LocalCluster, document: dict[str, Any], namespace: str | None = None) -> None:
@@ -85,8 +72,8 @@ def two_versions(cluster: LocalCluster, namespace: str, prefix: str) -> tuple[st
     """A family with versions 1.0.0 and 2.0.0, both Ready; returns (family, v1, v2)."""
     family = family_name(prefix)
     first, second = f"{family}-v1-0-0", f"{family}-v2-0-0"
-    apply(cluster, job(first, family, "1.0.0"), namespace)
-    apply(cluster, job(second, family, "2.0.0"), namespace)
+    apply(cluster, job(first, namespace, family, "1.0.0"), namespace)
+    apply(cluster, job(second, namespace, family, "2.0.0"), namespace)
     wait_ready(cluster, namespace, first)
     wait_ready(cluster, namespace, second)
     return family, first, second

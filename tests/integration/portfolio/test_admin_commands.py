@@ -34,7 +34,7 @@ def obj(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 def test_graph_draws_permissions_and_focuses(cluster: LocalCluster, namespace: str) -> None:
     family = family_name("graphed")
-    apply(cluster, job(f"{family}-v1-0-0", family, "1.0.0"), namespace)
+    apply(cluster, job(f"{family}-v1-0-0", namespace, family, "1.0.0"), namespace)
     apply(cluster, obj("ExternalServiceConsumer", "billing", {"description": "x"}), namespace)
     permission = {
         "subject": {"kind": "ExternalServiceConsumer", "name": "billing"},
@@ -87,9 +87,9 @@ def test_audit_shows_newest_first_filtered_by_family_job_and_user(
 ) -> None:
     family = family_name("audited")
     kubeconfig = cluster.kubeconfig
-    apply(cluster, job(f"{family}-v1-0-0", family, "1.0.0"), namespace)
+    apply(cluster, job(f"{family}-v1-0-0", namespace, family, "1.0.0"), namespace)
     eventually(lambda: audit_json(kubeconfig, "--family", family), 30, "the first deploy")
-    apply(cluster, job(f"{family}-v2-0-0", family, "2.0.0"), namespace)
+    apply(cluster, job(f"{family}-v2-0-0", namespace, family, "2.0.0"), namespace)
     cluster.kubectl("delete", "rtjob", f"{family}-v1-0-0", "-n", namespace)
 
     def three() -> list[dict[str, Any]] | None:
@@ -122,7 +122,7 @@ def test_maintenance_refuses_a_redeploy_until_it_is_off(
 ) -> None:
     family = family_name("redeployed")
     name = f"{family}-v1-0-0"
-    apply(cluster, job(name, family, "1.0.0"), namespace)
+    apply(cluster, job(name, namespace, family, "1.0.0"), namespace)
     wait_ready(cluster, namespace, name)
     kubeconfig = cluster.kubeconfig
     window = f"m-{namespace}"

@@ -68,7 +68,7 @@ def test_the_score_follows_the_family_and_survives_the_other_writers(
     assert (get_job(cluster, namespace, first) or {})["metadata"]["resourceVersion"] == before
     # A third version: the first now has two newer ones.
     third = f"{family}-v3-0-0"
-    apply(cluster, job(third, family, "3.0.0"), namespace)
+    apply(cluster, job(third, namespace, family, "3.0.0"), namespace)
     wait_ready(cluster, namespace, third)
     assert wait_purge(cluster, namespace, first, 2.0)["status"]["purge"]["reasons"] == [
         "It has 2 newer versions."

@@ -112,3 +112,19 @@ async def test_the_reconciliation_never_drops_the_purge_score(ctx: Context) -> N
     new = JobStatus(observed_generation=2)
     patch = status_patch(old, new)
     assert patch is not None and "purge" not in patch
+
+
+async def test_a_job_deleted_since_the_list_does_not_stop_the_others(ctx: Context) -> None:
+    fake = ctx.kube
+    assert isinstance(fake, FakeKube)
+    path = put_job(fake, "adder-v1", "1.0.0")
+    gone = put_job(fake, "adder-v2", "2.0.0")
+    listed: list[dict[str, Any]] = await fake.list_objects(paths.racetrack(Job, "ml"))
+    fake.remove(gone)
+
+    async def stale_list(collection: str, **_: Any) -> list[dict[str, Any]]:
+        return listed
+
+    fake.list_objects = stale_list
+    assert await refresh_purge(ctx, NOW) == 1
+    assert fake.obj(path)["status"]["purge"]["score"] == 11.0
