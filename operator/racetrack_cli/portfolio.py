@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,6 +64,32 @@ NEVER_CALLED = "never called"
 REASON_SEPARATOR = " | "
 
 
+EPILOG = f"""\
+filters (-f, repeatable; a row must pass all):
+  COLUMN=EXPRESSION, or COLUMN<... / COLUMN>... directly
+{textwrap.fill(", ".join(COLUMNS), 78, initial_indent="  columns: ", subsequent_indent="    ")}
+  an expression is terms joined by && (binds tighter) and ||:
+    <x <=x >x >=x   compare as numbers, ISO dates, or text
+    =x              exactly x
+    *x, or x        contains x
+    !x              does not contain x
+    {{x / }}x         starts / ends with x
+    [empty]         the cell is empty ([nonempty]: it is not)
+    rgx:PATTERN     the regular expression matches
+  text is compared ignoring case
+
+examples:
+  racetrack portfolio -A -f 'purge>=20'
+  racetrack portfolio -f 'family={{ad' -f 'last-called=[empty]'
+  racetrack portfolio -f 'purge>=20' --delete
+
+exit codes:
+  0  done
+  1  refused or failed (nothing deleted when a deletion is refused), or not confirmed
+  2  invalid command line or filter; --delete without a terminal and without --yes
+"""
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "portfolio",
@@ -70,13 +97,8 @@ def register(commands: Any) -> None:
         description="Every Job with its status, who deployed it, when it was last updated "
         "and called, and its purge score (higher: a better candidate for removal) with the "
         "reasons, sorted by purge score.",
-        epilog="Filters (--filter, repeatable, all must hold) are COLUMN=EXPRESSION, or "
-        "COLUMN<... / COLUMN>...; columns: " + ", ".join(COLUMNS) + ". An expression is "
-        "terms joined by && and ||: <, <=, >, >= compare numbers and dates; =x exactly x; "
-        "*x or x contains x; !x does not contain x; {x starts with x; }x ends with x; "
-        "[empty], [nonempty]; rgx:PATTERN. Examples: --filter 'purge>=20' --filter "
-        "'family={ad' --filter 'last-called=[empty]'. Exit codes: 0 done, 1 refused or "
-        "failed (nothing deleted), 2 invalid command line or filter, or no confirmation.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     kubeargs.add_cluster_arguments(parser, "namespace (default: the kubeconfig context's)")
     parser.add_argument(

@@ -9,6 +9,7 @@ import pytest
 
 from racetrack_cli import output
 from racetrack_cli.kubeargs import USAGE, CommandError
+from racetrack_cli.main import build_parser
 from racetrack_cli.portfolio import parse_filters, portfolio_rows, render_table, select
 
 
@@ -133,3 +134,33 @@ def test_a_webhook_refusal_is_said_in_its_own_words() -> None:
     body = '{"kind":"Status","message":"admission webhook denied: maintenance"}'
     assert output.api_message(body) == "admission webhook denied: maintenance"
     assert output.api_message("plain text") == "plain text"
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert output.colour_wanted(Terminal())
+    assert not output.colour_wanted(io.StringIO())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not output.colour_wanted(Terminal())
+
+
+def test_every_admin_command_is_registered_with_kubectls_flags() -> None:
+    parser = build_parser()
+    for argv in (
+        ["portfolio", "-A", "-f", "purge>=20", "-o", "json"],
+        ["graph", "--focus", "alice", "-o", "dot", "-n", "ml"],
+        ["audit", "--user", "alice", "--family", "adder"],
+        ["redeploy", "adder-v1-0-0", "-n", "ml", "--wait"],
+        ["maintenance", "on", "-m", "Upgrade"],
+        ["maintenance", "off"],
+    ):
+        args = parser.parse_args([*argv, "--kubeconfig", "/k", "--context", "c"])
+        assert (args.kubeconfig, args.context) == ("/k", "c")
+        assert callable(args.handler)
