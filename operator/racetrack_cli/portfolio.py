@@ -141,7 +141,13 @@ async def _portfolio(args: argparse.Namespace) -> None:
     namespace = None if args.all_namespaces else kubeargs.namespace(args)
     kube = kubeargs.connect(args)
     try:
-        jobs = await kube.list_objects(paths.racetrack(Job, namespace))
+        try:
+            jobs = await kube.list_objects(paths.racetrack(Job, namespace))
+        except ApiError as error:
+            if error.status == 403:
+                where = f"namespace {namespace}" if namespace else "every namespace"
+                raise CommandError(f"you may not list the Jobs of {where}") from None
+            raise
         rows = select(portfolio_rows(jobs), filters)
         if args.output == "table":
             sys.stdout.write(

@@ -4,6 +4,7 @@ deleting (confirmed, all or nothing, refused during maintenance in the webhook's
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -16,6 +17,7 @@ from portfolio_helpers import (  # type: ignore[import-not-found]
 )
 
 from racetrack_devcluster.launcher import LocalCluster
+from racetrack_devcluster.webhooks import client_kubeconfig
 
 pytestmark = pytest.mark.cluster
 
@@ -123,4 +125,15 @@ def test_delete_during_maintenance_deletes_nothing_and_says_why(
     assert deleted.returncode == 0, deleted.stderr
     assert (
         get_job(cluster, namespace, first) is None and get_job(cluster, namespace, second) is None
+    )
+
+
+def test_someone_rbac_does_not_let_list_jobs_is_told_so_and_nothing_more(
+    cluster: LocalCluster, namespace: str, tmp_path: Path
+) -> None:
+    stranger = client_kubeconfig(cluster, tmp_path / "stranger.kubeconfig", "stranger")
+    refused = racetrack("portfolio", "-n", namespace, kubeconfig=stranger)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"racetrack portfolio: you may not list the Jobs of namespace {namespace}\n"
     )

@@ -11,6 +11,7 @@ from portfolio_helpers import (  # type: ignore[import-not-found]
     OperatorProcess,
     apply,
     eventually,
+    family_name,
     get_job,
     job,
     two_versions,
@@ -77,3 +78,20 @@ def test_the_score_follows_the_family_and_survives_the_other_writers(
     # Deleting the newest lowers them again.
     cluster.kubectl("delete", "rtjob", third, "-n", namespace)
     wait_purge(cluster, namespace, first, 1.0)
+
+
+def test_a_failing_job_scores_twenty_and_says_fix_or_remove(
+    cluster: LocalCluster, namespace: str, operator: OperatorProcess
+) -> None:
+    family = family_name("failing")
+    name = f"{family}-v1-0-0"
+    broken = job(name, namespace, family, "1.0.0", secretRuntimeEnv={"name": "not-there"})
+    apply(cluster, broken, namespace)
+    scored = wait_purge(cluster, namespace, name, 20.0)
+    assert scored["status"]["purge"]["reasons"] == ["The job is failing: fix or remove it."]
+    # The Secret appears, the job recovers, and the penalty goes.
+    cluster.kubectl(
+        "create", "secret", "generic", "not-there", "-n", namespace, "--from-literal=A=1"
+    )
+    wait_ready(cluster, namespace, name)
+    assert wait_purge(cluster, namespace, name, 0.0)["status"]["purge"]["reasons"] == []
