@@ -4,8 +4,10 @@ The original named a job's state ``starting``, ``running``, ``error`` or ``lost`
 conditions say more, and this is how they map back, for the purge score and the portfolio:
 
 - ``error``: the Job is Stalled, or not Ready with a pod that is not ready (a crash, a probe);
-- ``lost``: not error, not Ready, not being rolled out or built, and no Deployment of it
-  exists: nothing in the cluster serves it;
+- ``lost``: not error, and not Ready for want of a Deployment (not being built) for at least
+  ``LOST_AFTER``: nothing in the cluster serves it. The operator recreates a Deployment
+  that goes away at once, so this is one it cannot make; the grace keeps the moment between
+  a Job's creation and its Deployment's from counting;
 - ``running``: Ready;
 - ``starting``: anything else (being built, rolled out, or not seen by the operator yet).
 
@@ -22,21 +24,25 @@ from racetrack_api import conditions as c
 Phase = Literal["starting", "running", "error", "lost"]
 JsonDict = dict[str, Any]
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+LOST_AFTER = datetime.timedelta(minutes=10)
 
 
-def phase(job: JsonDict) -> Phase:
+def phase(job: JsonDict, now: datetime.datetime) -> Phase:
     status: JsonDict = job.get("status") or {}
     conditions: list[JsonDict] = status.get("conditions") or []
-    ready = condition(conditions, c.READY).get("status") == "True"
+    ready_condition = condition(conditions, c.READY)
+    ready = ready_condition.get("status") == "True"
     if condition(conditions, c.STALLED).get("status") == "True":
         return "error"
     if not ready and status.get("unhealthyPod"):
         return "error"
     if ready:
         return "running"
-    reconciling = condition(conditions, c.RECONCILING).get("status") == "True"
-    missing = condition(conditions, c.AVAILABLE).get("reason") == c.REASON_DEPLOYMENT_MISSING
-    return "lost" if missing and not reconciling else "starting"
+    if ready_condition.get("reason") == c.REASON_DEPLOYMENT_MISSING:
+        since = parse_time(ready_condition.get("lastTransitionTime"))
+        if since is not None and now - since >= LOST_AFTER:
+            return "lost"
+    return "starting"
 
 
 def updated_at(job: JsonDict) -> datetime.datetime:

@@ -163,9 +163,10 @@ async def _portfolio(args: argparse.Namespace) -> None:
         kube.close()
 
 
-def portfolio_rows(jobs: Sequence[JsonDict]) -> list[Cells]:
+def portfolio_rows(jobs: Sequence[JsonDict], now: datetime.datetime | None = None) -> list[Cells]:
     """One row of cells per Job (empty cells are None), best removal candidates first."""
-    rows = [_cells(job) for job in jobs]
+    moment = now or datetime.datetime.now(datetime.UTC)
+    rows = [_cells(job, moment) for job in jobs]
     return sorted(rows, key=_order)
 
 
@@ -174,7 +175,7 @@ def _order(row: Cells) -> tuple[float, str, str, str]:
     return (-score, row["family"] or "", row["version"] or "", row["namespace"] or "")
 
 
-def _cells(job: JsonDict) -> Cells:
+def _cells(job: JsonDict, now: datetime.datetime) -> Cells:
     metadata: JsonDict = job.get("metadata") or {}
     spec: JsonDict = job.get("spec") or {}
     status: JsonDict = job.get("status") or {}
@@ -186,7 +187,7 @@ def _cells(job: JsonDict) -> Cells:
         "version": str(spec.get("version") or ""),
         "namespace": str(metadata.get("namespace") or ""),
         "job": str(metadata.get("name") or ""),
-        "status": jobphase.phase(job),
+        "status": jobphase.phase(job, now),
         "jobtype": str(spec.get("jobtype") or ""),
         "deployed-by": (metadata.get("annotations") or {}).get(ANNOTATION_DEPLOYED_BY),
         "last-updated": _stamp(jobphase.updated_at(job)),

@@ -36,7 +36,7 @@ def purge_statuses(jobs: Iterable[JsonDict], now: datetime.datetime) -> dict[Key
         versions[(_namespace(job), _family(job))].append(_version(job))
     out: dict[Key, JsonDict] = {}
     for job in listed:
-        facts = purge_facts(job, versions[(_namespace(job), _family(job))])
+        facts = purge_facts(job, versions[(_namespace(job), _family(job))], now)
         purge = purge_score(facts, now)
         out[(_namespace(job), job["metadata"]["name"])] = {
             "score": purge.score,
@@ -59,8 +59,10 @@ def purge_updates(jobs: Iterable[JsonDict], now: datetime.datetime) -> dict[Key,
     }
 
 
-def purge_facts(job: JsonDict, family_versions: Iterable[str]) -> PurgeFacts:
-    state = phase(job)
+def purge_facts(
+    job: JsonDict, family_versions: Iterable[str], now: datetime.datetime
+) -> PurgeFacts:
+    state = phase(job, now)
     return PurgeFacts(
         lost=state == "lost",
         failing=state == "error",

@@ -73,25 +73,27 @@ def test_newer_versions_count_within_the_family_and_namespace() -> None:
     assert scores[("ml", "a3")]["score"] == 0.0
 
 
-def test_stalled_is_failing_and_a_missing_deployment_is_lost() -> None:
+def test_stalled_is_failing_and_a_deployment_missing_for_long_is_lost() -> None:
     stalled = job("s", conditions=[cond("Ready", "False"), cond("Stalled", "True", "X")])
     crashing = job("c", conditions=[cond("Ready", "False")], unhealthyPod={"name": "p"})
-    lost = job(
-        "l",
-        conditions=[cond("Ready", "False"), cond("Available", "False", "DeploymentMissing")],
+    missing = [cond("Ready", "False", "DeploymentMissing", days_ago=1)]
+    lost = job("l", conditions=missing)
+    # The moment between a Job's creation and its Deployment's is not "lost".
+    just_created = job("n", conditions=[cond("Ready", "False", "DeploymentMissing", 0.001)])
+    building = job("b", conditions=[cond("Ready", "False", "Building", days_ago=1)])
+
+    def facts(raw: dict[str, Any]) -> tuple[bool, bool]:
+        found = purge_facts(raw, [], NOW)
+        return found.lost, found.failing
+
+    assert facts(stalled) == (False, True)
+    assert facts(crashing) == (False, True)
+    assert facts(lost) == (True, False)
+    assert facts(just_created) == (False, False)
+    assert facts(building) == (False, False)
+    assert purge_statuses([lost], NOW)[("ml", "l")]["reasons"][0] == (
+        "Nothing in the cluster serves this job: redeploy or remove it."
     )
-    building = job(
-        "b",
-        conditions=[
-            cond("Ready", "False"),
-            cond("Available", "False", "DeploymentMissing"),
-            cond("Reconciling", "True", "Building"),
-        ],
-    )
-    assert (purge_facts(stalled, []).failing, purge_facts(stalled, []).lost) == (True, False)
-    assert purge_facts(crashing, []).failing
-    assert (purge_facts(lost, []).lost, purge_facts(lost, []).failing) == (True, False)
-    assert not purge_facts(building, []).lost and not purge_facts(building, []).failing
 
 
 def test_only_changed_scores_are_updates() -> None:
