@@ -164,3 +164,11 @@ def test_every_admin_command_is_registered_with_kubectls_flags() -> None:
         args = parser.parse_args([*argv, "--kubeconfig", "/k", "--context", "c"])
         assert (args.kubeconfig, args.context) == ("/k", "c")
         assert callable(args.handler)
+
+
+def test_on_a_terminal_only_yes_confirms(capsys: pytest.CaptureFixture[str]) -> None:
+    assert output.confirm("Delete 2 job(s)?", assume_yes=False, stdin=Terminal("y\n"))
+    assert output.confirm("Delete 2 job(s)?", assume_yes=False, stdin=Terminal("YES\n"))
+    assert not output.confirm("Delete 2 job(s)?", assume_yes=False, stdin=Terminal("\n"))
+    assert not output.confirm("Delete 2 job(s)?", assume_yes=False, stdin=Terminal("n\n"))
+    assert capsys.readouterr().err.count("Delete 2 job(s)? [y/N] ") == 4
