@@ -107,6 +107,7 @@ bench: system-packages binaries
 	$(BIN)/python bench/gateway_throughput.py
 	$(BIN)/python bench/gateway_propagation.py
 	$(BIN)/python bench/webhooks_admission.py
+	$(BIN)/python bench/purge_timer.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

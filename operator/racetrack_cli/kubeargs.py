@@ -18,7 +18,18 @@ COMPONENT = "racetrack-cli"
 
 
 class CommandError(Exception):
-    """What went wrong and what to do about it; printed as ``racetrack <command>: <message>``."""
+    """What went wrong and what to do about it; printed as ``racetrack <command>: <message>``.
+
+    Exit codes scripts can rely on: 1 for a failure (the cluster refused or could not be
+    reached, something is missing), ``USAGE`` (2, as argparse) for a command line that cannot
+    work (an invalid filter, an unknown column)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+USAGE = 2
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser, namespace_help: str | None) -> None:
@@ -51,12 +62,12 @@ def namespace(args: argparse.Namespace) -> str:
 
 def run(name: str, work: Callable[[], Awaitable[T]]) -> int:
     """Run a command's coroutine; a ``CommandError`` or an API error becomes one line on
-    stderr and exit code 1."""
+    stderr and its exit code (1 unless the error says otherwise)."""
     try:
         asyncio.run(_awaited(work))
     except CommandError as error:
         print(f"racetrack {name}: {error}", file=sys.stderr)
-        return 1
+        return error.exit_code
     except ApiError as error:
         print(f"racetrack {name}: the API server answered {error}", file=sys.stderr)
         return 1

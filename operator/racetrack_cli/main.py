@@ -1,5 +1,6 @@
 """``racetrack``: the command line entry point; each command group lives in its own module
-(``racetrack token``: ``token``; ``racetrack auth``: ``auth``).
+(``racetrack token``: ``token``; ``racetrack auth``: ``auth``; ``racetrack graph``:
+``permgraph``, beside the pure ``graph`` it draws with).
 
 Command groups that are not part of the installed product register through the
 ``racetrack.cli`` entry point group. The only one today is ``racetrack dev`` (the local
@@ -15,7 +16,16 @@ import importlib.metadata
 import sys
 from typing import Any
 
-from racetrack_cli import auth, source, token
+from racetrack_cli import (
+    audit,
+    auth,
+    maintenance,
+    permgraph,
+    portfolio,
+    redeploy,
+    source,
+    token,
+)
 
 ENTRY_POINT_GROUP = "racetrack.cli"
 
@@ -51,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="racetrack", description="Deploy and govern Racetrack jobs on Kubernetes."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (token, auth, source):
+    for group in (token, auth, source, portfolio, permgraph, audit, redeploy, maintenance):
         group.register(commands)
     _register_plugins(commands)
     return parser

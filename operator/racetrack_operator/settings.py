@@ -76,6 +76,9 @@ class Settings:
     well under a second), so pods start with the family's AUTH_TOKEN instead of rolling a
     second time when it arrives. Past it, the Job is deployed without and rolls once the
     token is issued."""
+    purge_interval_seconds: float = 300.0
+    """RACETRACK_PURGE_INTERVAL_SECONDS: how often every Job's purge score is refreshed (one
+    list of Jobs, and a status write only for a Job whose score or reasons changed)."""
     pub_url: str = ""
     """RACETRACK_PUB_URL: gateway URL given to jobs as PUB_URL (for job-to-job calls)."""
     job_runtime_image: str = ""
@@ -136,6 +139,8 @@ class Settings:
             raise SettingsError(f"{PREFIX}API_RETRY_SECONDS must be more than 0")
         if settings.identity_wait_seconds < 0:
             raise SettingsError(f"{PREFIX}IDENTITY_WAIT_SECONDS must be 0 or more")
+        if settings.purge_interval_seconds <= 0:
+            raise SettingsError(f"{PREFIX}PURGE_INTERVAL_SECONDS must be more than 0")
         if not _NAMESPACE.fullmatch(settings.platform_namespace):
             raise SettingsError(
                 f"{PREFIX}PLATFORM_NAMESPACE must be a namespace name (lowercase letters, "

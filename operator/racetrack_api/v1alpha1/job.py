@@ -387,6 +387,16 @@ class BuildStatus(StatusModel):
     """The failed step's last log lines."""
 
 
+class PurgeStatus(StatusModel):
+    """How good a candidate for removal the Job is: the original portfolio's purge score."""
+
+    score: float = 0.0
+    """Penalty points, 0 to 65: lost +50, failing +20, unused up to +10, newer versions up
+    to +5. Higher means a better candidate for removal."""
+    reasons: Annotated[list[str], Field(max_length=8)] = Field(default_factory=list)
+    """One sentence per penalty, saying what to do about it."""
+
+
 class JobStatus(StatusModel):
     """What the operator observed; conditions explain every state."""
 
@@ -414,10 +424,14 @@ class JobStatus(StatusModel):
     last_call_time: Annotated[str, Field(json_schema_extra={"format": "date-time"})] | None = None
     """When the job was last called through the gateway (written by the gateway, at most
     once a minute); what the purge score reads."""
+    purge: PurgeStatus | None = None
+    """The purge score and its reasons, refreshed by the operator on a timer."""
 
 
 #: Status fields another component writes; the operator's status writes leave them alone.
 GATEWAY_STATUS_FIELDS: tuple[str, ...] = ("lastCallTime",)
+#: Status fields the operator's purge timer writes; the Job's reconciliation leaves them alone.
+PURGE_STATUS_FIELDS: tuple[str, ...] = ("purge",)
 
 
 _READY = '.status.conditions[?(@.type=="Ready")]'
@@ -440,6 +454,12 @@ class Job(CustomResource):
             PrinterColumn("Version", ".spec.version"),
             PrinterColumn("Ready", f"{_READY}.status"),
             PrinterColumn("Reason", f"{_READY}.reason"),
+            PrinterColumn(
+                "Purge",
+                ".status.purge.score",
+                "number",
+                description="Purge score: higher is a better candidate for removal",
+            ),
             AGE_COLUMN,
             PrinterColumn("Built", '.status.conditions[?(@.type=="Built")].status', priority=1),
             PrinterColumn("Revision", ".status.build.revision", priority=1),

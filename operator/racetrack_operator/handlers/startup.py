@@ -5,6 +5,7 @@ Every setting we change from kopf's default says which problem it solves.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import logging
@@ -21,6 +22,7 @@ from racetrack_operator.reconcile import build as builds
 from racetrack_operator.reconcile import events, watches
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.job import family_token_changed
+from racetrack_operator.reconcile.purge import purge_timer
 from racetrack_operator.settings import Settings
 
 PREFIX = "operator.racetrack.io"
@@ -111,6 +113,7 @@ async def startup(
     memo.ctx = ctx
     # Before kopf's watches start: no subject is reconciled without the key and its Secrets.
     await watches.start(ctx, kube)
+    ctx.timers.append(asyncio.get_running_loop().create_task(purge_timer(ctx)))
     scope = ", ".join(operator_settings.watched_namespaces) or "all namespaces"
     logger.info(
         "Racetrack operator started, watching %s; platform namespace %s.",
@@ -124,6 +127,8 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     ctx: Context | None = memo.get("ctx")
     if ctx is not None:
         ctx.identity.cancel()
+        for timer in ctx.timers:
+            timer.cancel()
         if ctx.family_syncs is not None:
             ctx.family_syncs.cancel()
         ctx.requeue.cancel_all()

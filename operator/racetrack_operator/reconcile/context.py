@@ -49,6 +49,8 @@ class Context:
     builds: BuildSlots = dataclasses.field(default_factory=BuildSlots)
     # The auth key, token Secrets, subjects and Permissions (see reconcile.identity).
     identity: IdentityState = dataclasses.field(default_factory=IdentityState)
+    # Work that runs for as long as the operator does (the purge timer).
+    timers: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
         if isinstance(self.recorder, KopfRecorder):

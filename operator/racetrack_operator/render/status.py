@@ -17,6 +17,7 @@ from racetrack_api.v1alpha1 import Job
 from racetrack_api.v1alpha1.common import Condition, ConditionStatus
 from racetrack_api.v1alpha1.job import (
     GATEWAY_STATUS_FIELDS,
+    PURGE_STATUS_FIELDS,
     BuildStatus,
     JobStatus,
     UnhealthyPod,
@@ -180,17 +181,18 @@ def job_status(
         updated_replicas=rollout.updated,
         unhealthy_pod=None if rollout.done else unhealthy,
         last_call_time=job.status.last_call_time,
+        purge=job.status.purge,
     )
 
 
 def status_patch(old: JobStatus, new: JobStatus) -> dict[str, Any] | None:
     """The merge patch of the operator's status write, None when there is nothing to write.
 
-    Only fields the operator owns: the gateway writes ``lastCallTime`` on its own, so a
-    status computed from the operator's (possibly older) view of the Job never names it,
-    and a write can never set it back or drop it."""
+    Only fields the reconciliation owns: the gateway writes ``lastCallTime`` and the purge
+    timer ``purge`` on their own, so a status computed from the operator's (possibly older)
+    view of the Job never names them, and a write can never set them back or drop them."""
     before, after = old.to_wire(), new.to_wire()
-    for field in GATEWAY_STATUS_FIELDS:
+    for field in (*GATEWAY_STATUS_FIELDS, *PURGE_STATUS_FIELDS):
         before.pop(field, None)
         after.pop(field, None)
     return merge_patch(before, after)

@@ -62,7 +62,7 @@ def test_short_names_category_and_columns(crds: LocalCluster, namespace: str) ->
     crds.kubectl("apply", "-n", namespace, "-f", str(REPO / "examples" / "adder.yaml"))
     crds.kubectl("apply", "-n", namespace, "-f", str(REPO / "examples" / "permission.yaml"))
     table = crds.kubectl("get", "rtjobs", "-n", namespace).stdout.splitlines()
-    assert table[0].split() == ["NAME", "FAMILY", "VERSION", "READY", "REASON", "AGE"]
+    assert table[0].split() == ["NAME", "FAMILY", "VERSION", "READY", "REASON", "PURGE", "AGE"]
     assert table[1].split()[:3] == ["adder-v1-0-0", "adder", "1.0.0"]
     wide = crds.kubectl("get", "rtjob", "-n", namespace, "-o", "wide").stdout
     assert "IMAGE" in wide and "URL" in wide

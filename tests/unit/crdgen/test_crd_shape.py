@@ -73,8 +73,10 @@ def test_job_printer_columns() -> None:
         "Version",
         "Ready",
         "Reason",
+        "Purge",
         "Age",
     ]
+    assert columns["Purge"]["jsonPath"] == ".status.purge.score"
     assert columns["Image"]["priority"] == 1
     assert columns["URL"]["jsonPath"] == ".status.url"
     assert columns["Ready"]["jsonPath"] == '.status.conditions[?(@.type=="Ready")].status'

@@ -1,0 +1,82 @@
+"""The purge timer: every ``Settings.purge_interval_seconds``, each Job's ``status.purge``.
+
+One pass lists the Jobs of the watched namespaces (what a score needs is in their status,
+and the newer versions are the other Jobs of the list), asks ``render.purgefacts`` what each
+should carry, and merge-patches ``status.purge`` of only those whose score or reasons
+changed, naming no other field: ``lastCallTime`` belongs to the gateway and the rest of the
+status to the Job's reconciliation. An unchanged portfolio costs one list per interval.
+
+Why one timer for all Jobs rather than kopf's per-object ``@kopf.timer``: kopf puts a
+finalizer on every object with a timer, so deleting a Job would wait for a running operator,
+and the newer-versions count needs the family's other Jobs anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Callable
+
+from racetrack_api.v1alpha1 import Job
+from racetrack_kube import client, paths
+from racetrack_operator.reconcile.context import Context
+from racetrack_operator.render.purgefacts import purge_updates
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime.datetime]
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+async def refresh_purge(ctx: Context, now: datetime.datetime) -> int:
+    """One pass; returns how many Jobs got a new ``status.purge``."""
+    namespaces = ctx.settings.watched_namespaces
+    collections = (
+        [paths.racetrack(Job, namespace) for namespace in namespaces]
+        if namespaces
+        else [paths.racetrack(Job)]
+    )
+    jobs = []
+    for collection in collections:
+        jobs.extend(await ctx.kube.list_objects(collection))
+    # All at once: the client's pool bounds the requests in flight (api_concurrency).
+    results = await asyncio.gather(
+        *(
+            _write(ctx, namespace, name, purge)
+            for (namespace, name), purge in purge_updates(jobs, now).items()
+        )
+    )
+    return sum(results)
+
+
+async def _write(ctx: Context, namespace: str, name: str, purge: dict[str, object]) -> bool:
+    try:
+        await ctx.kube.merge_patch(
+            paths.racetrack(Job, namespace, name) + "/status", {"status": {"purge": purge}}
+        )
+    except client.ApiError as error:
+        if error.status == 404:  # deleted since the list
+            return False
+        raise
+    return True
+
+
+async def purge_timer(ctx: Context, clock: Clock = _utcnow) -> None:
+    """Refresh every interval for as long as the operator runs; a failed pass is logged and
+    the next one tries again."""
+    interval = ctx.settings.purge_interval_seconds
+    while True:
+        try:
+            written = await refresh_purge(ctx, clock())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("Refreshing the purge scores failed; trying again in %.0f s.", interval)
+        else:
+            if written:
+                log.info("Refreshed the purge score of %d Job(s).", written)
+        await asyncio.sleep(interval)

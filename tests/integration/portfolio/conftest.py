@@ -1,0 +1,74 @@
+"""Fixtures for the admin commands on the real control plane: the operator as a process
+(purge timer every second), the admission webhooks registered (maintenance, audit), and a
+fresh namespace per test; the commands run as a user runs them, as a subprocess."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from portfolio_helpers import OperatorProcess  # type: ignore[import-not-found]
+
+from racetrack_devcluster.launcher import LocalCluster
+from racetrack_devcluster.webhooks import DevWebhooks
+
+
+@pytest.fixture(scope="package")
+def webhooks(
+    cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DevWebhooks]:
+    active = cluster.kubectl(
+        "get", "maintenances", "-o", "jsonpath={.items[?(@.spec.active==true)].metadata.name}"
+    ).stdout.strip()
+    assert not active, f"an active Maintenance from another test would refuse ours: {active}"
+    server = DevWebhooks(cluster, tmp_path_factory.mktemp("webhooks"), {})
+    server.prepare()
+    server.start()
+    server.register()
+    try:
+        server.wait_registered()
+        yield server
+    finally:
+        server.unregister()
+        server.stop()
+
+
+def _namespace(cluster: LocalCluster, prefix: str) -> Iterator[str]:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def namespace(webhooks: DevWebhooks) -> Iterator[str]:
+    yield from _namespace(webhooks.cluster, "pf")
+
+
+@pytest.fixture
+def platform(cluster: LocalCluster) -> Iterator[str]:
+    yield from _namespace(cluster, "pf-platform")
+
+
+@pytest.fixture
+def operator(
+    cluster: LocalCluster, tmp_path: Path, namespace: str, platform: str
+) -> Iterator[OperatorProcess]:
+    proc = OperatorProcess(
+        cluster.kubeconfig,
+        tmp_path,
+        {
+            "RACETRACK_NAMESPACES": namespace,
+            "RACETRACK_PLATFORM_NAMESPACE": platform,
+            "RACETRACK_METRICS_PORT": "0",
+            "RACETRACK_LIVENESS_ENDPOINT": "",
+            "RACETRACK_PURGE_INTERVAL_SECONDS": "1",
+        },
+    )
+    proc.start()
+    yield proc
+    proc.stop()
+    assert proc.process is not None
+    assert proc.process.returncode in (0, -15), proc.logs()[-5000:]

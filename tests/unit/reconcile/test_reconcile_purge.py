@@ -1,0 +1,130 @@
+"""The purge timer against the in-memory API: what it writes, and what it never touches."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from fake_kube import FakeKube  # type: ignore[import-not-found]
+from racetrack_api.v1alpha1 import Job
+from racetrack_api.v1alpha1.job import JobStatus, PurgeStatus
+from racetrack_kube import paths
+from racetrack_operator.reconcile.context import Context
+from racetrack_operator.reconcile.purge import purge_timer, refresh_purge
+from racetrack_operator.render.status import status_patch
+from racetrack_operator.settings import Settings
+
+pytestmark = pytest.mark.asyncio
+
+NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
+OLD = "2026-11-01T00:00:00Z"
+
+
+class Events:
+    def post(self, ref: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        pass
+
+
+@pytest_asyncio.fixture
+async def ctx() -> AsyncIterator[Context]:
+    context = Context(
+        FakeKube(), Settings(namespaces=("ml",), purge_interval_seconds=0.01), recorder=Events()
+    )
+    yield context
+    context.requeue.cancel_all()
+
+
+def put_job(fake: FakeKube, name: str, version: str, **status: Any) -> str:
+    path = paths.racetrack(Job, "ml", name)
+    fake.put(
+        path,
+        {
+            "apiVersion": "racetrack.io/v1alpha1",
+            "kind": "Job",
+            "metadata": {"name": name, "namespace": "ml", "creationTimestamp": OLD},
+            "spec": {"name": "adder", "version": version},
+            "status": {
+                "conditions": [
+                    {"type": "Ready", "status": "True", "lastTransitionTime": OLD},
+                ],
+                **status,
+            },
+        },
+    )
+    return path
+
+
+async def test_writes_the_score_once_and_only_the_purge_field(ctx: Context) -> None:
+    fake = ctx.kube
+    assert isinstance(fake, FakeKube)
+    old = put_job(fake, "adder-v1", "1.0.0", lastCallTime="2026-11-30T12:00:00Z")
+    put_job(fake, "adder-v2", "2.0.0", lastCallTime="2026-12-01T11:00:00Z")
+    assert await refresh_purge(ctx, NOW) == 2
+    assert fake.obj(old)["status"]["purge"] == {
+        "score": 1.0,
+        "reasons": ["It has 1 newer version."],
+    }
+    # The gateway's field and the conditions are as they were.
+    assert fake.obj(old)["status"]["lastCallTime"] == "2026-11-30T12:00:00Z"
+    assert fake.obj(old)["status"]["conditions"][0]["type"] == "Ready"
+    writes = len(fake.writes)
+    assert await refresh_purge(ctx, NOW) == 0
+    assert len(fake.writes) == writes, "an unchanged score is not written again"
+
+
+async def test_a_newer_call_lowers_the_score_on_the_next_pass(ctx: Context) -> None:
+    fake = ctx.kube
+    assert isinstance(fake, FakeKube)
+    path = put_job(fake, "adder-v1", "1.0.0")
+    await refresh_purge(ctx, NOW)
+    assert fake.obj(path)["status"]["purge"]["score"] == 10.0
+    await fake.merge_patch(path + "/status", {"status": {"lastCallTime": "2026-12-01T11:59:00Z"}})
+    assert await refresh_purge(ctx, NOW) == 1
+    assert fake.obj(path)["status"]["purge"] == {"score": 0.0, "reasons": []}
+
+
+async def test_the_timer_keeps_going_after_a_failed_pass(ctx: Context) -> None:
+    fake = ctx.kube
+    assert isinstance(fake, FakeKube)
+    path = put_job(fake, "adder-v1", "1.0.0")
+    fake.unavailable = True
+    timer = asyncio.get_running_loop().create_task(purge_timer(ctx, lambda: NOW))
+    try:
+        await asyncio.sleep(0.05)
+        assert "purge" not in fake.obj(path)["status"]
+        fake.unavailable = False
+        for _ in range(100):
+            if "purge" in fake.obj(path)["status"]:
+                break
+            await asyncio.sleep(0.01)
+        assert fake.obj(path)["status"]["purge"]["score"] == 10.0
+    finally:
+        timer.cancel()
+
+
+async def test_the_reconciliation_never_drops_the_purge_score(ctx: Context) -> None:
+    old = JobStatus(purge=PurgeStatus(score=10.0, reasons=["x"]))
+    new = JobStatus(observed_generation=2)
+    patch = status_patch(old, new)
+    assert patch is not None and "purge" not in patch
+
+
+async def test_a_job_deleted_since_the_list_does_not_stop_the_others(ctx: Context) -> None:
+    fake = ctx.kube
+    assert isinstance(fake, FakeKube)
+    path = put_job(fake, "adder-v1", "1.0.0")
+    gone = put_job(fake, "adder-v2", "2.0.0")
+    listed: list[dict[str, Any]] = await fake.list_objects(paths.racetrack(Job, "ml"))
+    fake.remove(gone)
+
+    async def stale_list(collection: str, **_: Any) -> list[dict[str, Any]]:
+        return listed
+
+    fake.list_objects = stale_list
+    assert await refresh_purge(ctx, NOW) == 1
+    assert fake.obj(path)["status"]["purge"]["score"] == 11.0
