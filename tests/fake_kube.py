@@ -186,7 +186,8 @@ class FakeKube:
     def _stamp(self, body: JsonDict, collection: str) -> JsonDict:
         meta = body.setdefault("metadata", {})
         parts = collection.split("/")
-        if "namespaces" in parts:
+        # .../namespaces/NS/kind, not the collection of Namespaces itself.
+        if "namespaces" in parts and parts.index("namespaces") + 1 < len(parts):
             meta.setdefault("namespace", parts[parts.index("namespaces") + 1])
         meta.setdefault("uid", str(uuid.uuid4()))
         meta.setdefault("generation", 1)

@@ -97,7 +97,7 @@ def unseal(data: bytes, passphrase: str) -> dict[str, Any]:
     expected = header.length
     if len(ciphertext) < expected:
         raise ArchiveError(
-            f"the file is truncated: {len(data)} bytes, {expected - len(ciphertext)} missing "
+            f"the file is truncated: {len(data)} of {header_end + expected} bytes "
             "(copy the whole file again)"
         )
     if len(ciphertext) > expected:

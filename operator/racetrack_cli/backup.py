@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -152,6 +153,7 @@ async def collect(kube: Api, platform_namespace: str) -> tuple[list[JsonDict], l
     for model in KINDS:
         items = await _list(kube, paths.racetrack(model), model.crd.plural)
         objects += [_typed(item, API_VERSION, model.crd.kind) for item in items]
+        print(f"racetrack backup: read {len(items)} {model.crd.plural}", file=sys.stderr)
     jobs = [o for o in objects if o["kind"] == "Job"]
     secrets: dict[tuple[str, str], JsonDict] = {}
     for label in (labels.LABEL_TOKEN, labels.LABEL_JOB, labels.LABEL_FAMILY):
@@ -175,6 +177,7 @@ async def collect(kube: Api, platform_namespace: str) -> tuple[list[JsonDict], l
                 "valid (is --platform-namespace right?)"
             )
     objects += [_typed(s, "v1", "Secret") for _, s in sorted(secrets.items())]
+    print(f"racetrack backup: read {len(secrets)} secrets", file=sys.stderr)
     live = [o for o in objects if restoreplan.live(o)]
     for obj in live:
         obj["metadata"].pop("managedFields", None)
@@ -223,13 +226,13 @@ class _Progress:
         self.present: list[str] = []
         self.namespaces: list[str] = []
 
-    def failure(self, obj: JsonDict, error: object) -> CommandError:
+    def failure(self, obj: JsonDict, error: Exception) -> CommandError:
         done = set(self.restored) | set(self.present)
         left = [
             restoreplan.describe(o) for o in self.planned if restoreplan.describe(o) not in done
         ]
         return CommandError(
-            f"restoring {restoreplan.describe(obj)} failed: {error}.\n"
+            f"restoring {restoreplan.describe(obj)} failed: {_said(error)}.\n"
             f"Restored ({len(self.restored)}): {', '.join(self.restored) or 'nothing'}.\n"
             f"Namespaces created: {', '.join(self.namespaces) or 'none'}.\n"
             f"NOT restored ({len(left)}): {', '.join(left)}.\n"
@@ -328,8 +331,8 @@ async def _restore(kube: Api, objects: list[JsonDict], dry_run: bool) -> None:
     print(
         f"Restored {len(progress.restored)} objects"
         + (f", created namespaces {', '.join(progress.namespaces)}" if progress.namespaces else "")
-        + f"; {len(progress.present)} were present already. Start (or keep running) the "
-        "operator: it builds, deploys and publishes tokens from them."
+        + f"; {len(progress.present)} already present with the same content. Start (or keep "
+        "running) the operator: it builds, deploys and publishes tokens from them."
     )
 
 
@@ -362,6 +365,18 @@ def _issued_for_restored_subject(current: JsonDict, wanted: JsonDict) -> bool:
     return bool(owners) and any(
         ref.get("uid") in owners for ref in meta.get("ownerReferences") or []
     )
+
+
+def _said(error: Exception) -> str:
+    """The API server's message (``exceeded quota: ...``), not its whole Status document."""
+    if isinstance(error, ApiError):
+        try:
+            message = json.loads(error.body).get("message")
+        except (ValueError, AttributeError):
+            message = None
+        if message:
+            return f"{message} (HTTP {error.status})"
+    return str(error)
 
 
 def _path(obj: JsonDict) -> str:

@@ -39,7 +39,7 @@ def register(commands: Any) -> None:
         help="delete image tags of job families and versions that no longer exist",
         description="List the registry's job image tags and delete (manifest DELETE by "
         "digest) those of families and versions that no longer exist. Kept: images any Job "
-        "names or any running Pod runs, and the --keep most recent tags of each family. "
+        "names or any running Pod runs, and the --keep newest tags of each family (by version). "
         "Exit codes: 0 done (or nothing to do), 1 an error (nothing deleted unless the "
         "output says so), 2 bad arguments.",
     )
@@ -53,7 +53,7 @@ def register(commands: Any) -> None:
         type=_count,
         default=DEFAULT_KEEP,
         metavar="N",
-        help=f"keep the N most recent tags of every family (default: {DEFAULT_KEEP})",
+        help=f"keep the N newest tags (by version) of every family (default: {DEFAULT_KEEP})",
     )
     clean.add_argument(
         "--registry",

@@ -3,7 +3,7 @@ image tags, the Jobs and running Pods of the cluster, and how many tags to keep 
 
 Built images are ``PREFIX/FAMILY:VERSION-REVISION``. A tag is deleted only when its family or
 its version no longer exists (no JobFamily and no Job of that family; no Job of that family
-and version), nothing names or runs it, and it is not one of the ``keep`` most recent tags of
+and version), nothing names or runs it, and it is not one of the ``keep`` newest tags of
 its family (by version, semver order). The registry deletes manifests by digest, with every
 tag naming them, so tags sharing a digest with a kept tag are kept too.
 """
@@ -167,9 +167,8 @@ def _decide(image: TaggedImage, cluster: Cluster, recent: bool, keep: int) -> De
     if user is not None:
         return Decision(image, False, f"in use by {user.by}")
     if recent:
-        return Decision(
-            image, False, f"one of the {keep} most recent tags of family {image.family}"
-        )
+        newest = "the newest tag" if keep == 1 else f"one of the {keep} newest tags"
+        return Decision(image, False, f"{newest} of family {image.family}")
     if image.family not in cluster.families:
         return Decision(image, True, f"family {image.family} no longer exists")
     if image.version not in cluster.versions.get(image.family, frozenset()):

@@ -8,10 +8,10 @@ and runtime environment) and Secrets labelled for a job (``racetrack.io/job`` or
 Restoring creates objects stripped of what the API server sets (uid, resourceVersion,
 timestamps, status, managed fields, finalizers), owners before what they own, so that every
 ``ownerReference`` can be rewritten to its owner's new uid: the auth key and job Secrets,
-then Users, then ESCs and JobFamilies, then their token Secrets, Jobs, Permissions and audit
-events. A token Secret owned by its subject's new uid, signed by the restored auth key and
-answering the same reset is one the operator keeps and publishes, so tokens issued before
-the backup stay valid.
+then Users, then ESCs and JobFamilies, then their token Secrets, Jobs, Permissions, audit
+events and last Maintenances. A token Secret owned by its subject's new uid, signed by the
+restored auth key and answering the same reset is one the operator keeps and publishes, so
+tokens issued before the backup stay valid.
 """
 
 from __future__ import annotations
@@ -38,17 +38,19 @@ _SERVER_SET = (
 )
 #: Written by tools about this cluster's copy of the object, not part of what it is.
 _DROPPED_ANNOTATION_PREFIXES = ("kopf.zalando.org/", "kubectl.kubernetes.io/last-applied")
-#: Kinds in the order they are created; Secrets owned by another object follow it.
+#: Kinds in the order they are created; Secrets owned by another object follow it. An active
+#: Maintenance comes last: admission webhooks refuse changes to Jobs while one is active.
 _KIND_RANK = {
     "Secret": 0,
     "User": 1,
     "ExternalServiceConsumer": 2,
     "JobFamily": 2,
-    "Maintenance": 2,
     "Job": 3,
     "Permission": 4,
     "AuditEvent": 5,
+    "Maintenance": 6,
 }
+_UNKNOWN_RANK = 7
 
 
 def key(obj: JsonDict) -> Key:
@@ -118,7 +120,7 @@ def restore_order(objects: Iterable[JsonDict]) -> list[JsonDict]:
         for o in items
         if (o.get("metadata") or {}).get("uid")
     }
-    ranks = {key(o): _KIND_RANK.get(str(o.get("kind")), 6) for o in items}
+    ranks = {key(o): _KIND_RANK.get(str(o.get("kind")), _UNKNOWN_RANK) for o in items}
     owners = {
         key(o): [
             by_uid[ref.get("uid")]
@@ -194,7 +196,7 @@ def summary(objects: Iterable[JsonDict]) -> str:
     counts: dict[str, int] = {}
     for obj in objects:
         counts[str(obj.get("kind"))] = counts.get(str(obj.get("kind")), 0) + 1
-    ordered = sorted(counts, key=lambda kind: (_KIND_RANK.get(kind, 6), kind))
+    ordered = sorted(counts, key=lambda kind: (_KIND_RANK.get(kind, _UNKNOWN_RANK), kind))
     return (
         ", ".join(f"{counts[kind]} {kind}{'' if counts[kind] == 1 else 's'}" for kind in ordered)
         or "nothing"

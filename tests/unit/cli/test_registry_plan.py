@@ -138,7 +138,7 @@ def test_the_n_most_recent_tags_of_each_family_are_kept_by_semver_order() -> Non
         image("2.0.0-aaaaaaaaaaaa", "4", family="b"),
         image("1.0.0-aaaaaaaaaaaa", "5", family="b"),
     ]
-    kept = "one of the 2 most recent tags of family"
+    kept = "one of the 2 newest tags of family"
     assert decisions(images, cluster, keep=2) == {
         "adder:1.10.0-aaaaaaaaaaaa": (False, f"{kept} adder"),
         "adder:1.10.0-rc.1-aaaaaaaaaaaa": (False, f"{kept} adder"),

@@ -76,6 +76,7 @@ def test_owners_come_before_what_they_own_and_the_auth_key_first() -> None:
     user = obj("User", "alice", uid="u1")
     family = obj("JobFamily", "adder", "ml", uid="f1")
     objects = [
+        obj("Maintenance", "upgrade"),
         obj("AuditEvent", "e1", "ml"),
         obj("Permission", "alice-call", "ml", owners=[("Job", "adder-v1", "j1")]),
         obj("Job", "adder-v1", "ml", uid="j1"),
@@ -97,6 +98,7 @@ def test_owners_come_before_what_they_own_and_the_auth_key_first() -> None:
         "Secret ml/family-adder-token",
         "Permission ml/alice-call",
         "AuditEvent ml/e1",
+        "Maintenance upgrade",
     ]
     position = {d: i for i, d in enumerate(ordered)}
     assert position["User alice"] < position["Secret rt/user-alice-token"]
