@@ -25,6 +25,7 @@ from racetrack_kube.client import Api
 
 DEFAULT_PREFIX = "racetrack/jobs"
 DEFAULT_KEEP = 2
+PASSWORD_ENV = "RACETRACK_REGISTRY_PASSWORD"
 
 
 def register(commands: Any) -> None:
@@ -40,8 +41,9 @@ def register(commands: Any) -> None:
         description="List the registry's job image tags and delete (manifest DELETE by "
         "digest) those of families and versions that no longer exist. Kept: images any Job "
         "names or any running Pod runs, and the --keep newest tags of each family (by version). "
-        "Exit codes: 0 done (or nothing to do), 1 an error (nothing deleted unless the "
-        "output says so), 2 bad arguments.",
+        "On a terminal it asks before deleting; scripts give --yes. "
+        "Exit codes: 0 done (or nothing to do), 1 an error or a declined question (nothing "
+        "deleted unless the output says so), 2 bad arguments.",
     )
     clean.add_argument(
         "--dry-run",
@@ -69,6 +71,16 @@ def register(commands: Any) -> None:
     )
     clean.add_argument("--ca-file", help="PEM certificates to trust for an https registry")
     clean.add_argument(
+        "--username",
+        help=f"basic auth user for the registry; the password comes from ${PASSWORD_ENV}",
+    )
+    clean.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="delete without asking (needed when stdin is not a terminal)",
+    )
+    clean.add_argument(
         "-o", "--output", choices=("table", "json"), default="table", help="output format"
     )
     kubeargs.add_cluster_arguments(clean, None)
@@ -95,13 +107,26 @@ def registry_url(given: str | None, environ: dict[str, str]) -> str:
     return url if "://" in url else f"https://{url}"
 
 
+def credentials(username: str | None, environ: dict[str, str]) -> tuple[str, str] | None:
+    """Basic auth for the registry: ``--username`` and ``$RACETRACK_REGISTRY_PASSWORD``."""
+    if username is None:
+        return None
+    password = environ.get(PASSWORD_ENV)
+    if not password:
+        raise CommandError(f"--username needs the password in ${PASSWORD_ENV}")
+    return username, password
+
+
 def _main(args: argparse.Namespace) -> int:
     return kubeargs.run("registry clean", lambda: clean(args))
 
 
 async def clean(args: argparse.Namespace) -> None:
     registry = Registry(
-        registry_url(args.registry, dict(os.environ)), ca_file=args.ca_file, timeout=60
+        registry_url(args.registry, dict(os.environ)),
+        ca_file=args.ca_file,
+        credentials=credentials(args.username, dict(os.environ)),
+        timeout=60,
     )
     kube = kubeargs.connect(args)
     try:
@@ -114,6 +139,20 @@ async def clean(args: argparse.Namespace) -> None:
     if args.dry_run:
         _print(decisions, args.output, deleted=set())
         _progress(f"dry run: would delete {len(doomed)} of {len(decisions)} tags")
+        return
+    if doomed and not args.yes:
+        # Asked on a terminal; a script says --yes, so nothing is deleted by surprise.
+        if not sys.stdin.isatty():
+            raise CommandError(
+                f"{len(doomed)} tags to delete: give --yes to delete them without a question "
+                "(or --dry-run to only list them); nothing was deleted"
+            )
+        _print(decisions, args.output, deleted=set())
+        tags = f"{len(doomed)} tag" + ("" if len(doomed) == 1 else "s")
+        if not _confirmed(f"Delete {tags} from {registry.base_url}? [y/N] "):
+            raise CommandError("nothing was deleted")
+        delete(registry, doomed)
+        _progress(f"deleted {len(doomed)} of {len(decisions)} tags")
         return
     deleted = delete(registry, doomed)
     _print(decisions, args.output, deleted)
@@ -218,6 +257,12 @@ def _print(
             + row[3]
             + "\n"
         )
+
+
+def _confirmed(question: str) -> bool:
+    """Ask on the terminal (the question on stderr, so stdout stays the table)."""
+    print(question, end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def _progress(message: str) -> None:

@@ -4,6 +4,8 @@ pushed images, and the real control plane's Jobs, JobFamilies and Pods."""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 import sys
 import uuid
@@ -42,10 +44,12 @@ def namespace(cluster: LocalCluster) -> Iterator[str]:
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-def push(registry: Registry, work: Path, family: str, tag: str) -> str:
-    """Push a real one-layer image as ``racetrack/jobs/FAMILY:TAG``; its manifest digest."""
+def push(
+    registry: Registry, work: Path, family: str, tag: str, prefix: str = "racetrack/jobs"
+) -> str:
+    """Push a real one-layer image as ``PREFIX/FAMILY:TAG``; its manifest digest."""
     store = oci.BlobStore(work / family / tag)
-    repository = f"racetrack/jobs/{family}"
+    repository = f"{prefix}/{family}"
     content = f"{family} {tag}\n".encode()
     layer = store.add_layer(lambda tar: oci.add_file(tar, "job.txt", content))
     store.write_image(oci.ImageConfig(cmd=["true"]), [layer], repository)
@@ -68,6 +72,29 @@ def racetrack(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[
         cwd=REPO,
         timeout=300,
     )
+
+
+def on_a_terminal(
+    cluster: LocalCluster, answer: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``racetrack ARGS`` with a terminal as stdin, answering its question with ``answer``."""
+    controller, terminal = pty.openpty()
+    try:
+        command = [sys.executable, "-m", "racetrack_cli.main", *args]
+        process = subprocess.Popen(
+            [*command, "--kubeconfig", str(cluster.kubeconfig)],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        os.write(controller, answer.encode() + b"\n")
+        out, err = process.communicate(timeout=300)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def apply(cluster: LocalCluster, document: dict[str, object]) -> None:
@@ -159,7 +186,14 @@ def test_clean_deletes_images_of_gone_families_and_versions_and_keeps_what_is_us
     gone_line = next(line for line in kept.stdout.splitlines() if f"/{gone}:" in line)
     assert gone_line.startswith("keep") and f"the newest tag of family {gone}" in gone_line
 
-    done = racetrack(cluster, "registry", "clean", *url)
+    # Without a terminal to ask on, deleting needs --yes.
+    unasked = racetrack(cluster, "registry", "clean", *url)
+    assert unasked.returncode == 1
+    assert "2 tags to delete: give --yes" in unasked.stderr
+    assert "nothing was deleted" in unasked.stderr
+    assert len(registry.tags(f"racetrack/jobs/{family}")) == 3
+
+    done = racetrack(cluster, "registry", "clean", *url, "--yes")
     assert done.returncode == 0, done.stderr
     assert "deleted 2 of 4 tags" in done.stderr
     lines = done.stdout.splitlines()
@@ -180,7 +214,7 @@ def test_clean_deletes_images_of_gone_families_and_versions_and_keeps_what_is_us
     assert registry.manifest(f"racetrack/jobs/{family}", "3.0.0-cccccccccccc") is not None
 
     # Nothing left to do: a second run deletes nothing.
-    again = racetrack(cluster, "registry", "clean", *url)
+    again = racetrack(cluster, "registry", "clean", *url, "--yes")
     assert again.returncode == 0 and "deleted 0 of 2 tags" in again.stderr, again.stderr
 
     # The registry's garbage collection (as docs/registry-and-backup.md shows) then frees the
@@ -201,7 +235,7 @@ def test_a_registry_that_does_not_answer_is_a_clear_error_and_nothing_is_deleted
     family = f"down{namespace[-8:]}"
     push(registry, tmp_path, family, "1.0.0-aaaaaaaaaaaa")
     nowhere = f"http://127.0.0.1:{support.free_port()}"
-    failed = racetrack(cluster, "registry", "clean", "--registry", nowhere, "--keep", "0")
+    failed = racetrack(cluster, "registry", "clean", "--registry", nowhere, "--keep", "0", "--yes")
     assert failed.returncode == 1
     assert failed.stderr.startswith(
         f"racetrack registry clean: cannot read the registry at {nowhere}"
@@ -215,3 +249,24 @@ def test_bad_arguments_exit_2_with_usage(cluster: LocalCluster) -> None:
     bad = racetrack(cluster, "registry", "clean", "--keep", "-1", "--registry", "http://x")
     assert bad.returncode == 2
     assert "--keep: must be 0 or more" in bad.stderr
+
+
+def test_on_a_terminal_it_asks_before_deleting(
+    cluster: LocalCluster, registry: Registry, tmp_path: Path
+) -> None:
+    prefix = f"racetrack/tty{uuid.uuid4().hex[:8]}"
+    family = "gone"
+    push(registry, tmp_path, family, "1.0.0-aaaaaaaaaaaa", prefix)
+    args = ("registry", "clean", "--registry", registry.base_url, "--keep", "0", "--prefix", prefix)
+
+    declined = on_a_terminal(cluster, "n", *args)
+    assert declined.returncode == 1
+    assert f"Delete 1 tag from {registry.base_url}? [y/N]" in declined.stderr
+    assert "nothing was deleted" in declined.stderr
+    assert declined.stdout.splitlines()[1].startswith("delete ")
+    assert registry.tags(f"{prefix}/{family}") == ["1.0.0-aaaaaaaaaaaa"]
+
+    accepted = on_a_terminal(cluster, "y", *args)
+    assert accepted.returncode == 0, accepted.stderr
+    assert "deleted 1 of 1 tags" in accepted.stderr
+    assert registry.tags(f"{prefix}/{family}") == []

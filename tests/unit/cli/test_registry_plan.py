@@ -8,7 +8,7 @@ import pytest
 
 from racetrack_cli import registryplan
 from racetrack_cli.kubeargs import CommandError
-from racetrack_cli.registry import registry_url
+from racetrack_cli.registry import credentials, registry_url
 from racetrack_cli.registryplan import Cluster, TaggedImage
 
 REPO = "racetrack/jobs/adder"
@@ -183,3 +183,10 @@ def test_the_registry_url_comes_from_the_flag_or_the_operator_settings() -> None
     )
     with pytest.raises(CommandError, match="--registry"):
         registry_url(None, {})
+
+
+def test_registry_credentials_take_the_password_from_the_environment() -> None:
+    assert credentials(None, {}) is None
+    assert credentials("ci", {"RACETRACK_REGISTRY_PASSWORD": "pw"}) == ("ci", "pw")
+    with pytest.raises(CommandError, match="RACETRACK_REGISTRY_PASSWORD"):
+        credentials("ci", {})
