@@ -1,5 +1,6 @@
 """A real distribution registry (Debian's docker-registry) on loopback for tests, as the dev
-cluster runs it (importable as ``registry_process``: tests/ is on sys.path)."""
+cluster runs it (importable as ``registry_process``: tests/ is on sys.path). A test module or
+conftest imports the fixtures ``storage`` and ``registry`` to have one per module."""
 
 from __future__ import annotations
 
@@ -16,11 +17,18 @@ from racetrack_devcluster.realnode import registry as registry_process
 from racetrack_images.registry import Registry
 
 
+@pytest.fixture(scope="module")
 def storage(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder for a registry's configuration and storage; skips where it is not installed."""
     if not Path(registry_process.REGISTRY).exists():
         pytest.skip(f"{registry_process.REGISTRY} is missing (install with: racetrack dev prereqs)")
     return tmp_path_factory.mktemp("registry")
+
+
+@pytest.fixture(scope="module")
+def registry(storage: Path) -> Iterator[Registry]:
+    """A registry serving ``storage`` for the module (import this fixture where needed)."""
+    yield from serve(storage, "registry.yml")
 
 
 def serve(work: Path, name: str, *, read_only: bool = False) -> Iterator[Registry]:

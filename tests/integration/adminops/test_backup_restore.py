@@ -97,6 +97,25 @@ def racetrack(target: LocalCluster, *args: str) -> subprocess.CompletedProcess[s
 ADDER = REPO / "examples" / "jobs" / "adder" / "entrypoint.py"
 
 
+def adder_job(ns: str, runtime_secret: str | None = None, **metadata: Any) -> dict[str, Any]:
+    job: dict[str, Any] = {
+        "apiVersion": "racetrack.io/v1alpha1",
+        "kind": "Job",
+        "metadata": {"name": "adder-v1-0-0", "namespace": ns, **metadata},
+        "spec": {
+            "name": "adder",
+            "version": "1.0.0",
+            "ownerEmail": "ml@example.org",
+            "jobtype": "python3:1.0.0",
+            "image": "127.0.0.1:5000/racetrack/jobs/adder:1.0.0",
+            "jobtypeExtra": {"entrypoint_path": "adder.py"},
+        },
+    }
+    if runtime_secret is not None:
+        job["spec"]["secretRuntimeEnv"] = {"name": runtime_secret}
+    return job
+
+
 def populate(cluster: LocalCluster, names: dict[str, str], upstream: str) -> None:
     ns = names["ns"]
     apply(
@@ -120,25 +139,8 @@ def populate(cluster: LocalCluster, names: dict[str, str], upstream: str) -> Non
             "kind": "ExternalServiceConsumer",
             "metadata": {"name": "billing", "namespace": ns},
         },
-        {
-            "apiVersion": "racetrack.io/v1alpha1",
-            "kind": "Job",
-            "metadata": {
-                "name": "adder-v1-0-0",
-                "namespace": ns,
-                # The gateway sends calls to a job runtime running on this host.
-                "annotations": {"racetrack.io/gateway-upstream": upstream},
-            },
-            "spec": {
-                "name": "adder",
-                "version": "1.0.0",
-                "ownerEmail": "ml@example.org",
-                "jobtype": "python3:1.0.0",
-                "image": "127.0.0.1:5000/racetrack/jobs/adder:1.0.0",
-                "jobtypeExtra": {"entrypoint_path": "adder.py"},
-                "secretRuntimeEnv": {"name": "adder-env"},
-            },
-        },
+        # The gateway sends calls to a job runtime running on this host.
+        adder_job(ns, "adder-env", annotations={"racetrack.io/gateway-upstream": upstream}),
         {
             "apiVersion": "racetrack.io/v1alpha1",
             "kind": "Permission",
@@ -318,19 +320,7 @@ def test_a_restore_that_fails_midway_says_what_was_and_was_not_restored(
             "data": {"k": base64.b64encode(name.encode()).decode()},
         }
 
-    job = {
-        "apiVersion": "racetrack.io/v1alpha1",
-        "kind": "Job",
-        "metadata": {"name": "adder-v1-0-0", "namespace": ns, "uid": "old-job"},
-        "spec": {
-            "name": "adder",
-            "version": "1.0.0",
-            "ownerEmail": "ml@example.org",
-            "jobtype": "python3:1.0.0",
-            "image": "127.0.0.1:5000/racetrack/jobs/adder:1.0.0",
-            "jobtypeExtra": {"entrypoint_path": "adder.py"},
-        },
-    }
+    job = adder_job(ns, uid="old-job")
     document = {
         "kind": archive.DOCUMENT_KIND,
         "version": 1,

@@ -14,26 +14,16 @@ from pathlib import Path
 
 import pytest
 
-import registry_process  # type: ignore[import-not-found]
 import support  # type: ignore[import-not-found]
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_devcluster.realnode import registry as registry_binary
 from racetrack_images import oci
 from racetrack_images.registry import Reference, Registry
+from registry_process import registry, storage  # type: ignore[import-not-found]
 
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture(scope="module")
-def storage(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path: Path = registry_process.storage(tmp_path_factory)
-    return path
-
-
-@pytest.fixture(scope="module")
-def registry(storage: Path) -> Iterator[Registry]:
-    yield from registry_process.serve(storage, "registry.yml")
+__all__ = ["registry", "storage"]  # the module's registry, as fixtures
 
 
 @pytest.fixture

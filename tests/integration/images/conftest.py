@@ -13,17 +13,9 @@ import pytest
 
 import registry_process  # type: ignore[import-not-found]
 from racetrack_images.registry import Registry
+from registry_process import registry, storage
 
-
-@pytest.fixture(scope="module")
-def storage(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path: Path = registry_process.storage(tmp_path_factory)
-    return path
-
-
-@pytest.fixture(scope="module")
-def registry(storage: Path) -> Iterator[Registry]:
-    yield from registry_process.serve(storage, "registry.yml")
+__all__ = ["read_only_registry", "registry", "storage"]
 
 
 @pytest.fixture(scope="module")
