@@ -38,6 +38,7 @@ from racetrack_cli import archive
 from racetrack_devcluster import addons
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
+from racetrack_devcluster.webhooks import DevWebhooks
 
 REPO = Path(__file__).resolve().parents[3]
 PUB_URL = "http://racetrack-gateway.racetrack-system.svc:7005/pub"
@@ -347,3 +348,72 @@ def test_a_restore_that_fails_midway_says_what_was_and_was_not_restored(
     assert "Restored 2 objects; 1 already present with the same content" in finished.stdout
     assert get(fresh, "rtjob", "adder-v1-0-0", ns) is not None
     fresh.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def test_a_restore_through_the_admission_webhooks_with_an_active_maintenance(
+    fresh: LocalCluster, tmp_path: Path
+) -> None:
+    """Where the webhooks run, an active Maintenance refuses Job changes: it is restored
+    after the Jobs, and the webhooks record the restore as the restoring admin's change."""
+    ns = f"rt-webhooks-{uuid.uuid4().hex[:8]}"
+    maintenance = f"upgrade-{ns[-8:]}"
+    recorded = '{"actions":["job_deployed"],"at":"2026-01-01T00:00:00Z","by":"bob"}'
+    job = adder_job(ns, uid="old-job", annotations={"racetrack.io/last-change": recorded})
+    document = {
+        "kind": archive.DOCUMENT_KIND,
+        "version": 1,
+        "objects": [
+            {
+                "apiVersion": "racetrack.io/v1alpha1",
+                "kind": "Maintenance",
+                "metadata": {"name": maintenance, "uid": "old-maintenance"},
+                "spec": {"active": True, "message": "upgrading the cluster"},
+            },
+            job,
+            {
+                "apiVersion": "racetrack.io/v1alpha1",
+                "kind": "AuditEvent",
+                "metadata": {"name": "deployed-adder", "namespace": ns, "uid": "old-event"},
+                "spec": {
+                    "action": "job_deployed",
+                    "actor": "bob",
+                    "time": "2026-01-01T00:00:00Z",
+                    "kind": "Job",
+                    "name": "adder-v1-0-0",
+                    "namespace": ns,
+                    "family": "adder",
+                    "version": "1.0.0",
+                },
+            },
+        ],
+    }
+    path = tmp_path / "maintenance.rtbackup"
+    path.write_bytes(archive.seal(document, "pass phrase"))
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_text("pass phrase\n")
+    webhooks = DevWebhooks(fresh, tmp_path / "webhooks")
+    webhooks.prepare()
+    webhooks.start()
+    webhooks.register()
+    try:
+        webhooks.wait_registered()
+        restored = racetrack(fresh, "restore", str(path), "--passphrase-file", str(passphrase))
+        assert restored.returncode == 0, restored.stderr
+        order = [line for line in restored.stdout.splitlines() if line.startswith("restored ")]
+        assert order[-1] == f"restored Maintenance {maintenance}"
+        restored_job = get(fresh, "rtjob", "adder-v1-0-0", ns)
+        change = restored_job["metadata"]["annotations"]["racetrack.io/last-change"]
+        stamp = json.loads(change)
+        assert stamp["by"] != "bob" and stamp["actions"] == ["job_deployed"]
+        assert get(fresh, "auditevent", "deployed-adder", ns)["spec"]["actor"] == "bob"
+        # The Maintenance is in force: a change to the restored Job is refused now.
+        refused = fresh.kubectl(
+            "patch", "rtjob", "adder-v1-0-0", "-n", ns, "--type=merge",
+            "-p", json.dumps({"spec": {"replicas": 2}}), check=False,
+        )  # fmt: skip
+        assert refused.returncode != 0 and "upgrading the cluster" in refused.stderr
+    finally:
+        fresh.kubectl("delete", "maintenance", maintenance, check=False)
+        webhooks.unregister()
+        webhooks.stop()
+        fresh.kubectl("delete", "namespace", ns, "--wait=false", check=False)
