@@ -162,11 +162,18 @@ async def collect(kube: Api, platform_namespace: str) -> tuple[list[JsonDict], l
             secrets[(meta["namespace"], meta["name"])] = item
     wanted = dict(restoreplan.secrets_named_by_jobs(jobs))
     wanted.setdefault((platform_namespace, labels.AUTH_KEY_SECRET), "")
+    # One list per namespace rather than a GET per Secret: a thousand Jobs naming a Secret
+    # each cost a thousand round trips otherwise.
+    unlabelled = {ns for ns, name in wanted if (ns, name) not in secrets}
+    in_namespaces: dict[tuple[str, str], JsonDict] = {}
+    for namespace in sorted(unlabelled):
+        for item in await _list(kube, paths.secrets(namespace), f"secrets in {namespace}"):
+            in_namespaces[(namespace, item["metadata"]["name"])] = item
     missing = []
     for (namespace, name), job in sorted(wanted.items()):
         if (namespace, name) in secrets:
             continue
-        found = await _get(kube, paths.secrets(namespace, name), f"Secret {namespace}/{name}")
+        found = in_namespaces.get((namespace, name))
         if found is not None:
             secrets[(namespace, name)] = found
         elif job:
@@ -195,22 +202,13 @@ async def _list(kube: Api, collection: str, what: str, label: str | None = None)
     except ApiError as error:
         if error.status == 403:
             raise CommandError(
-                f"you may not list {what} in every namespace: a backup needs cluster-wide "
-                "`list` on racetrack.io objects and secrets (a cluster admin's rights)"
+                f"you may not list {what}: a backup needs cluster-wide `list` on "
+                "racetrack.io objects and secrets (a cluster admin's rights)"
             ) from None
         if error.status == 404:
             raise CommandError(
                 f"the API server does not serve {what}: are the racetrack.io CRDs installed?"
             ) from None
-        raise
-
-
-async def _get(kube: Api, path: str, what: str) -> JsonDict | None:
-    try:
-        return await kube.get(path)
-    except ApiError as error:
-        if error.status == 403:
-            raise CommandError(f"you may not read {what}") from None
         raise
 
 
@@ -262,8 +260,13 @@ async def restore_backup(args: argparse.Namespace) -> None:
 async def _restore(kube: Api, objects: list[JsonDict], dry_run: bool) -> None:
     existing: dict[Key, JsonDict] = {}
     conflicts = []
+    # What is there already, one list per collection (not a GET per object).
+    present: dict[str, dict[str, JsonDict]] = {}
+    for collection in sorted({_collection(obj) for obj in objects}):
+        listed = await kube.list_objects(collection)
+        present[collection] = {str(item["metadata"]["name"]): item for item in listed}
     for obj in objects:
-        found = await kube.get(_path(obj))
+        found = present[_collection(obj)].get(restoreplan.key(obj)[3])
         if found is None:
             continue
         if restoreplan.same_content(found, obj):
@@ -281,11 +284,10 @@ async def _restore(kube: Api, objects: list[JsonDict], dry_run: bool) -> None:
             f"the cluster already has {len(conflicts)} of the backup's objects with other "
             f"content: {', '.join(conflicts)}. Nothing was restored.{hint}"
         )
-    missing_namespaces = [
-        ns
-        for ns in restoreplan.namespaces_of(objects)
-        if await kube.get(f"/api/v1/namespaces/{ns}") is None
-    ]
+    namespaces = {
+        str(item["metadata"]["name"]) for item in await kube.list_objects("/api/v1/namespaces")
+    }
+    missing_namespaces = [ns for ns in restoreplan.namespaces_of(objects) if ns not in namespaces]
     to_create = [o for o in objects if restoreplan.key(o) not in existing]
     if dry_run:
         print(
@@ -339,8 +341,7 @@ async def _restore(kube: Api, objects: list[JsonDict], dry_run: bool) -> None:
 async def _create(kube: Api, obj: JsonDict) -> JsonDict:
     """Create ``obj``; a token Secret the operator issued a moment ago for a subject this
     restore created (it was running) is replaced by the backup's, which it then keeps."""
-    collection = _path(obj).rsplit("/", 1)[0]
-    written = await kube.create(collection, obj)
+    written = await kube.create(_collection(obj), obj)
     if written is not None:
         return written
     current = await kube.get(_path(obj))
@@ -377,6 +378,10 @@ def _said(error: Exception) -> str:
         if message:
             return f"{message} (HTTP {error.status})"
     return str(error)
+
+
+def _collection(obj: JsonDict) -> str:
+    return _path(obj).rsplit("/", 1)[0]
 
 
 def _path(obj: JsonDict) -> str:
