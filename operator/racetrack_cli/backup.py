@@ -46,6 +46,7 @@ def register(commands: Any) -> None:
     _common(backup)
     backup.add_argument(
         "--platform-namespace",
+        metavar="NAMESPACE",
         default=os.environ.get("RACETRACK_PLATFORM_NAMESPACE", DEFAULT_PLATFORM_NAMESPACE),
         help="where the auth key Secret lives (default: $RACETRACK_PLATFORM_NAMESPACE, else "
         f"{DEFAULT_PLATFORM_NAMESPACE})",

@@ -69,9 +69,12 @@ def register(commands: Any) -> None:
         help=f"repository prefix of job images (default: {DEFAULT_PREFIX}, as the operator's "
         "RACETRACK_IMAGE_REPOSITORY_PREFIX)",
     )
-    clean.add_argument("--ca-file", help="PEM certificates to trust for an https registry")
+    clean.add_argument(
+        "--ca-file", metavar="PATH", help="PEM certificates to trust for an https registry"
+    )
     clean.add_argument(
         "--username",
+        metavar="USER",
         help=f"basic auth user for the registry; the password comes from ${PASSWORD_ENV}",
     )
     clean.add_argument(

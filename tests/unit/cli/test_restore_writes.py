@@ -134,3 +134,64 @@ def test_missing_namespaces_are_created_first() -> None:
     kube = FakeKube()
     restore(kube, backed_up())
     assert kube.writes[0] == ("POST", "/api/v1/namespaces/rt")
+
+
+def test_a_backup_holds_racetrack_objects_and_the_projects_secrets_only() -> None:
+    kube = FakeKube()
+    jobs = "/apis/racetrack.io/v1alpha1/namespaces/ml/jobs"
+    kube.put(
+        f"{jobs}/adder-v1",
+        {
+            "apiVersion": "racetrack.io/v1alpha1",
+            "kind": "Job",
+            "metadata": {"name": "adder-v1", "managedFields": [{}]},
+            "spec": {
+                "name": "adder",
+                "secretRuntimeEnv": {"name": "adder-env"},
+                "secretBuildEnv": {"name": "gone"},
+            },
+        },
+    )
+    kube.put(
+        f"{jobs}/leaving",
+        {
+            "metadata": {"name": "leaving", "deletionTimestamp": "2026-12-01T00:00:00Z"},
+            "spec": {"name": "leaving"},
+        },
+    )
+    secrets = "/api/v1/namespaces/ml/secrets"
+    kube.put(f"{secrets}/adder-env", {"metadata": {"name": "adder-env"}, "data": {"A": "eA=="}})
+    kube.put(f"{secrets}/database", {"metadata": {"name": "database"}, "data": {"P": "eA=="}})
+    kube.put(
+        f"{secrets}/family-adder-token",
+        {
+            "metadata": {
+                "name": "family-adder-token",
+                "labels": {"racetrack.io/token": "job_family"},
+            }
+        },
+    )
+    kube.put(f"{PLATFORM_SECRETS}/racetrack-auth-key", {"metadata": {"name": "racetrack-auth-key"}})
+
+    objects, notes = asyncio.run(backup.collect(kube, "rt"))
+
+    described = sorted(
+        f"{o['kind']} {o['metadata']['namespace']}/{o['metadata']['name']}" for o in objects
+    )
+    assert described == [
+        "Job ml/adder-v1",
+        "Secret ml/adder-env",
+        "Secret ml/family-adder-token",
+        "Secret rt/racetrack-auth-key",
+    ]
+    assert all("managedFields" not in o["metadata"] for o in objects)
+    assert all(o["apiVersion"] and o["kind"] for o in objects)
+    assert notes == ["Job ml/adder-v1 names Secret gone, which does not exist"]
+
+
+def test_a_backup_without_an_auth_key_says_so() -> None:
+    _, notes = asyncio.run(backup.collect(FakeKube(), "rt"))
+    assert notes == [
+        "there is no auth key (Secret rt/racetrack-auth-key): tokens cannot be restored valid "
+        "(is --platform-namespace right?)"
+    ]
