@@ -211,7 +211,8 @@ def delete(registry: Registry, doomed: list[registryplan.Decision]) -> set[tuple
                 }
             )
             hint = (
-                " (the registry does not allow deletes: enable storage.delete in its configuration)"
+                " (the registry does not allow deletes: distribution needs storage.delete.enabled "
+                "and no read-only maintenance mode in its configuration)"
                 if error.status == 405
                 else ""
             )

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
+import registry_process  # type: ignore[import-not-found]
 import support  # type: ignore[import-not-found]
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_devcluster.realnode import registry as registry_binary
 from racetrack_images import oci
 from racetrack_images.registry import Reference, Registry
-from registry_process import registry, storage  # type: ignore[import-not-found]
+from registry_process import registry, storage
 
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.cluster
@@ -260,3 +261,26 @@ def test_on_a_terminal_it_asks_before_deleting(
     assert accepted.returncode == 0, accepted.stderr
     assert "deleted 1 of 1 tags" in accepted.stderr
     assert registry.tags(f"{prefix}/{family}") == []
+
+
+def test_a_registry_that_refuses_deletes_is_reported_with_what_was_not_deleted(
+    cluster: LocalCluster, registry: Registry, storage: Path, tmp_path: Path
+) -> None:
+    prefix = f"racetrack/ro{uuid.uuid4().hex[:8]}"
+    push(registry, tmp_path, "gone", "1.0.0-aaaaaaaaaaaa", prefix)
+    # The same storage served read-only: it lists and reads, and refuses every delete.
+    serving = registry_process.serve(storage, "read-only.yml", read_only=True)
+    read_only = next(serving)
+    try:
+        failed = racetrack(
+            cluster, "registry", "clean", "--registry", read_only.base_url,
+            "--keep", "0", "--prefix", prefix, "--yes",
+        )  # fmt: skip
+    finally:
+        serving.close()
+    assert failed.returncode == 1
+    assert f"deleting {prefix}/gone@sha256:" in failed.stderr
+    assert "answered 405" in failed.stderr and "does not allow deletes" in failed.stderr
+    assert "Deleted before the failure: nothing" in failed.stderr
+    assert f"not deleted: {prefix}/gone:1.0.0-aaaaaaaaaaaa" in failed.stderr
+    assert registry.tags(f"{prefix}/gone") == ["1.0.0-aaaaaaaaaaaa"]
