@@ -10,6 +10,7 @@ import pytest
 
 from fake_kube import FakeKube  # type: ignore[import-not-found]
 from racetrack_cli import backup
+from racetrack_cli import restore as restore_command
 from racetrack_cli.kubeargs import CommandError
 
 USERS = "/apis/racetrack.io/v1alpha1/users"
@@ -53,7 +54,7 @@ def backed_up() -> list[dict[str, Any]]:
 def restore(kube: FakeKube, objects: list[dict[str, Any]]) -> None:
     from racetrack_cli import restoreplan
 
-    asyncio.run(backup._restore(kube, restoreplan.restore_order(objects), dry_run=False))
+    asyncio.run(restore_command._restore(kube, restoreplan.restore_order(objects), dry_run=False))
 
 
 def test_a_token_secret_is_owned_by_the_restored_users_new_uid() -> None:
