@@ -45,6 +45,19 @@ def _field(obj: JsonDict, dotted: str) -> str:
     return "" if value is None else str(value)
 
 
+def _in_collection(path: str, collection: str) -> bool:
+    """Whether the object at ``path`` is listed by ``collection``, which may be a namespaced
+    kind's collection across every namespace (``/api/v1/secrets``), as the API server has it."""
+    parent = path.rsplit("/", 1)[0]
+    if parent == collection:
+        return True
+    parts = parent.split("/")
+    if "namespaces" not in parts or parts.index("namespaces") + 2 >= len(parts):
+        return False
+    at = parts.index("namespaces")
+    return "/".join(parts[:at] + parts[at + 2 :]) == collection
+
+
 def _selected(obj: JsonDict, label_selector: str | None, field_selector: str | None) -> bool:
     labels = obj["metadata"].get("labels") or {}
     for term in filter(None, (label_selector or "").split(",")):
@@ -114,8 +127,7 @@ class FakeKube:
         return [
             copy.deepcopy(obj)
             for path, obj in sorted(self.objects.items())
-            if path.rsplit("/", 1)[0] == collection
-            and _selected(obj, label_selector, field_selector)
+            if _in_collection(path, collection) and _selected(obj, label_selector, field_selector)
         ]
 
     async def create(self, collection: str, body: JsonDict) -> JsonDict | None:
@@ -186,7 +198,8 @@ class FakeKube:
     def _stamp(self, body: JsonDict, collection: str) -> JsonDict:
         meta = body.setdefault("metadata", {})
         parts = collection.split("/")
-        if "namespaces" in parts:
+        # .../namespaces/NS/kind, not the collection of Namespaces itself.
+        if "namespaces" in parts and parts.index("namespaces") + 1 < len(parts):
             meta.setdefault("namespace", parts[parts.index("namespaces") + 1])
         meta.setdefault("uid", str(uuid.uuid4()))
         meta.setdefault("generation", 1)

@@ -19,10 +19,13 @@ from typing import Any
 from racetrack_cli import (
     audit,
     auth,
+    backup,
     maintenance,
     permgraph,
     portfolio,
     redeploy,
+    registry,
+    restore,
     source,
     token,
 )
@@ -61,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="racetrack", description="Deploy and govern Racetrack jobs on Kubernetes."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (token, auth, source, portfolio, permgraph, audit, redeploy, maintenance):
+    groups = (token, auth, source, portfolio, permgraph, audit, redeploy, maintenance)
+    for group in (*groups, registry, backup, restore):
         group.register(commands)
     _register_plugins(commands)
     return parser

@@ -27,6 +27,7 @@ from typing import IO, Any
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
 DOCKER_MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+_DOCKER_LIST_TYPE = "application/vnd.docker.distribution.manifest.list.v2+json"
 _ACCEPT = ", ".join((MANIFEST_TYPE, DOCKER_MANIFEST_TYPE))
 _CHUNK = 1 << 20
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -136,6 +137,23 @@ class Registry:
             raise
         return digest_of(body), body
 
+    def manifest_digest(self, repository: str, reference: str) -> str | None:
+        """The digest a tag names (of an image or an index), or None when it names nothing."""
+        accept = ", ".join((MANIFEST_TYPE, DOCKER_MANIFEST_TYPE, INDEX_TYPE, _DOCKER_LIST_TYPE))
+        try:
+            with self._open(
+                "HEAD", f"/v2/{repository}/manifests/{reference}", accept=accept
+            ) as answer:
+                digest = answer.headers.get("Docker-Content-Digest")
+        except RegistryError as error:
+            if error.status == 404:
+                return None
+            raise
+        if digest is None or not _DIGEST.match(digest):
+            found = self.manifest(repository, reference)
+            return None if found is None else found[0]
+        return str(digest)
+
     def has_manifest(self, repository: str, reference: str) -> bool:
         try:
             with self._open("HEAD", f"/v2/{repository}/manifests/{reference}", accept=_ACCEPT):
@@ -153,6 +171,54 @@ class Registry:
         with self._open("PUT", path, body, content_type=media_type) as answer:
             answer.read()
         return digest_of(body)
+
+    def delete_manifest(self, repository: str, digest: str) -> bool:
+        """Delete a manifest by digest, with every tag naming it; False when it was gone.
+
+        The registry must allow deletes (distribution: ``storage.delete.enabled``); its blobs
+        stay on disk until the registry's garbage collection removes what nothing references.
+        """
+        if not _DIGEST.match(digest):
+            raise ValueError(f"{digest!r}: manifests are deleted by sha256: digest")
+        try:
+            with self._open("DELETE", f"/v2/{repository}/manifests/{digest}") as answer:
+                answer.read()
+        except RegistryError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    # -- listing -------------------------------------------------------------------------
+
+    def repositories(self) -> list[str]:
+        """Every repository of the registry (its catalog), page by page."""
+        return self._paged("/v2/_catalog?n=1000", "repositories")
+
+    def tags(self, repository: str) -> list[str]:
+        """The tags of a repository; none when the registry does not know it."""
+        try:
+            return self._paged(f"/v2/{repository}/tags/list?n=1000", "tags")
+        except RegistryError as error:
+            if error.status == 404:
+                return []
+            raise
+
+    def _paged(self, path: str, key: str) -> list[str]:
+        found: list[str] = []
+        next_path: str | None = path
+        while next_path is not None:
+            with self._open("GET", next_path, accept="application/json") as answer:
+                link = answer.headers.get("Link", "")
+                body = answer.read()
+            try:
+                found.extend(json.loads(body).get(key) or [])
+            except (ValueError, AttributeError) as error:
+                raise RegistryError(
+                    f"GET {self.base_url}{next_path.split('?')[0]} answered no JSON list"
+                ) from error
+            next_path = _next_page(link)
+        return found
 
     # -- blobs ---------------------------------------------------------------------------
 
@@ -294,6 +360,15 @@ class Registry:
             raise RegistryError(
                 f"{method} {self.base_url}{path.split('?')[0]} failed: {reason}"
             ) from error
+
+
+def _next_page(link: str) -> str | None:
+    """The path of the next page from a ``Link: </v2/...>; rel="next"`` header, if any."""
+    match = re.match(r'\s*<([^>]+)>\s*;\s*rel="?next"?', link)
+    if match is None:
+        return None
+    parsed = urllib.parse.urlsplit(match.group(1))
+    return parsed.path + (f"?{parsed.query}" if parsed.query else "")
 
 
 def _short(answer: str) -> str:
