@@ -150,6 +150,8 @@ async def family_token(
     if key in ids.family_tokens:
         return ids.family_tokens[key]
     if not ids.ready():
+        if ctx.settings.identity_wait_seconds <= 0:
+            return None
         # Just started: a Deployment made now would roll again when the token comes.
         try:
             await asyncio.wait_for(ids.wait_ready(), ctx.settings.identity_wait_seconds)

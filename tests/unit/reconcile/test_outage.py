@@ -26,7 +26,7 @@ NAME = "adder-v1-0-0"
 
 @pytest_asyncio.fixture
 async def ctx() -> AsyncIterator[Context]:
-    settings = Settings(family_sync_seconds=0.0, api_retry_seconds=0.02)
+    settings = Settings(family_sync_seconds=0.0, api_retry_seconds=0.02, identity_wait_seconds=0.0)
     context = Context(FakeKube(), settings, recorder=Events())
     yield context
     context.requeue.cancel_all()

@@ -53,6 +53,7 @@ def settings(**changes: Any) -> Settings:
     return Settings(
         stalled_retry_seconds=0.05,
         family_sync_seconds=0.0,
+        identity_wait_seconds=0.0,
         registry=REGISTRY,
         builder_image=f"{REGISTRY}/racetrack/builder:1",
         python3_base_image=f"{REGISTRY}/racetrack/python3-base:1",
@@ -240,7 +241,9 @@ async def test_a_missing_credentials_secret_stalls_before_any_build(ctx: Context
 
 
 async def test_without_a_registry_the_operator_says_it_cannot_build(ctx: Context) -> None:
-    ctx.settings = Settings(stalled_retry_seconds=0.05, family_sync_seconds=0.0)
+    ctx.settings = Settings(
+        stalled_retry_seconds=0.05, family_sync_seconds=0.0, identity_wait_seconds=0.0
+    )
     await apply_job(ctx, built_job())
     assert builds(ctx) == {}
     assert condition(ctx, c.STALLED) == ("True", c.REASON_BUILD_NOT_CONFIGURED)

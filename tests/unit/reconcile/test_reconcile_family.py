@@ -35,7 +35,9 @@ class Events:
 
 @pytest_asyncio.fixture
 async def ctx() -> AsyncIterator[Context]:
-    context = Context(FakeKube(), Settings(family_sync_seconds=0.0), recorder=Events())
+    context = Context(
+        FakeKube(), Settings(family_sync_seconds=0.0, identity_wait_seconds=0.0), recorder=Events()
+    )
     yield context
     context.requeue.cancel_all()
     if context.family_syncs is not None:

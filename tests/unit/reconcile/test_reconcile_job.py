@@ -55,7 +55,9 @@ class Events:
 
 @pytest_asyncio.fixture
 async def ctx() -> AsyncIterator[Context]:
-    settings = Settings(stalled_retry_seconds=0.05, family_sync_seconds=0.0)
+    settings = Settings(
+        stalled_retry_seconds=0.05, family_sync_seconds=0.0, identity_wait_seconds=0.0
+    )
     context = Context(FakeKube(), settings, recorder=Events())
     yield context
     context.requeue.cancel_all()
