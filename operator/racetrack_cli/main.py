@@ -15,7 +15,7 @@ import importlib.metadata
 import sys
 from typing import Any
 
-from racetrack_cli import auth, source, token
+from racetrack_cli import auth, call, deploy, jobs, source, token
 
 ENTRY_POINT_GROUP = "racetrack.cli"
 
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="racetrack", description="Deploy and govern Racetrack jobs on Kubernetes."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (token, auth, source):
+    for group in (token, auth, source, deploy, jobs, call):
         group.register(commands)
     _register_plugins(commands)
     return parser

@@ -197,7 +197,7 @@ def job_object_name(name: str, version: str) -> str:
 
 def to_job(
     manifest: Mapping[str, Any],
-    namespace: str,
+    namespace: str | None,
     *,
     secret_runtime_env: SecretEnv | None = None,
     secret_build_env: SecretEnv | None = None,
@@ -207,7 +207,8 @@ def to_job(
     """The Job (and its Secrets) for a manifest whose ``extends`` and overrides are resolved.
 
     ``source_artifact`` (a ``racetrack source push`` reference) replaces ``git`` as what is
-    built, for ``--build-context local``.
+    built, for ``--build-context local``. Without a ``namespace`` the objects name none (for
+    ``kubectl apply -n``).
     """
     if not isinstance(manifest, Mapping):
         raise ManifestError("job.yaml", "must be a map of manifest keys, such as name: adder")
@@ -283,7 +284,7 @@ def to_job(
             f"with the version the Job is named {object_name}, longer than the 63 characters "
             "Kubernetes allows; shorten the name",
         )
-    metadata: dict[str, Any] = {"name": object_name, "namespace": namespace}
+    metadata: dict[str, Any] = _metadata(object_name, namespace)
     if annotations:
         metadata["annotations"] = dict(annotations)
     job = {"apiVersion": API_VERSION, "kind": "Job", "metadata": metadata, "spec": spec}
@@ -307,23 +308,25 @@ def owned_by(secret: Mapping[str, Any], job: Mapping[str, Any]) -> dict[str, Any
 
 
 def _secret(
-    secret_name: str, namespace: str, family: str, version: str, env: SecretEnv
+    secret_name: str, namespace: str | None, family: str, version: str, env: SecretEnv
 ) -> dict[str, Any]:
+    metadata = _metadata(secret_name, namespace)
+    metadata["labels"] = {
+        labels.LABEL_FAMILY: family,
+        labels.LABEL_VERSION: re.sub(r"[^A-Za-z0-9._-]", "-", version),
+        labels.LABEL_MANAGED_BY: "racetrack-cli",
+    }
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {
-            "name": secret_name,
-            "namespace": namespace,
-            "labels": {
-                labels.LABEL_FAMILY: family,
-                labels.LABEL_VERSION: re.sub(r"[^A-Za-z0-9._-]", "-", version),
-                labels.LABEL_MANAGED_BY: "racetrack-cli",
-            },
-        },
+        "metadata": metadata,
         "type": "Opaque",
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in env.values.items()},
     }
+
+
+def _metadata(name: str, namespace: str | None) -> dict[str, Any]:
+    return {"name": name} if namespace is None else {"name": name, "namespace": namespace}
 
 
 def _required_string(manifest: Mapping[str, Any], key: str) -> str:
