@@ -7,8 +7,9 @@ deploying, ready) and ends with its name, image and URL through the gateway.
 
 ``--build-context local`` builds the folder as it is on disk: it is packed (``.gitignore``
 respected) and pushed to the registry, as ``racetrack source push`` does, and the Job
-builds that. ``--dry-run`` prints the Job instead of applying it (the Secrets' values are
-never printed). ``--force`` deploys a version that exists, or was deleted, again.
+builds that; ``--image`` runs a prebuilt image instead. ``--dry-run`` prints the Job
+instead of applying it (the Secrets' values are never printed). ``--force`` deploys a
+version that exists, or was deleted, again.
 
 Exit codes: 0 deployed and ready (or printed, with --dry-run; or applied, with --no-wait);
 1 the deploy failed (the Job stalled, the build failed, the time ran out, the cluster or
@@ -63,6 +64,9 @@ def register(commands: Any) -> None:
         "--build-context", choices=("git", "local"), default="git",
         help="build from git.remote (default) or from the folder as it is on disk",
     )  # fmt: skip
+    parser.add_argument(
+        "--image", help="run this prebuilt image instead of building one (git is not read)"
+    )
     parser.add_argument("--force", action="store_true", help="deploy an existing version again")
     parser.add_argument("--dry-run", action="store_true", help="print the Job, apply nothing")
     parser.add_argument("--no-wait", action="store_true", help="apply and return at once")
@@ -88,7 +92,7 @@ def _main(args: argparse.Namespace) -> int:
         namespace = _namespace(args)
         # Checked before anything is pushed: a wrong key fails in a second, not after an upload.
         artifact = _PLACEHOLDER_ARTIFACT if args.build_context == "local" else None
-        rendered = _render(loaded, namespace, artifact, args.force)
+        rendered = _render(loaded, namespace, artifact, args)
     except ManifestError as error:
         print(f"racetrack deploy: {paint(str(error), 'red')}", file=sys.stderr)
         return 2
@@ -97,7 +101,7 @@ def _main(args: argparse.Namespace) -> int:
         return 2
     for warning in (*loaded.warnings, *rendered.warnings):
         print(paint(f"Warning: {warning}", "yellow"), file=sys.stderr)
-    if args.build_context == "local":
+    if args.build_context == "local" and args.image is None:
         registry = endpoints.registry(args.registry)
         if not registry:
             print(
@@ -111,7 +115,7 @@ def _main(args: argparse.Namespace) -> int:
         except CommandError as error:
             print(f"racetrack deploy: {error}", file=sys.stderr)
             return 1
-        rendered = _render(loaded, namespace, artifact, args.force)
+        rendered = _render(loaded, namespace, artifact, args)
     if args.dry_run:
         _print_dry_run(rendered)
         return 0
@@ -130,22 +134,21 @@ def _namespace(args: argparse.Namespace) -> str | None:
 
 
 def _render(
-    loaded: LoadedManifest, namespace: str | None, artifact: str | None, force: bool
+    loaded: LoadedManifest, namespace: str | None, artifact: str | None, args: argparse.Namespace
 ) -> Rendered:
     annotations: dict[str, str] = {}
-    if force:
+    if args.force:
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        annotations = {
-            labels.ANNOTATION_FORCE: "true",
-            labels.ANNOTATION_REDEPLOY_AT: now,
-            labels.ANNOTATION_REBUILD_AT: now,
-        }
+        annotations = {labels.ANNOTATION_FORCE: "true", labels.ANNOTATION_REDEPLOY_AT: now}
+        if args.image is None:  # the original's --force built the image again too
+            annotations[labels.ANNOTATION_REBUILD_AT] = now
     return to_job(
         loaded.data,
         namespace,
         secret_runtime_env=loaded.secret_runtime_env,
         secret_build_env=loaded.secret_build_env,
         source_artifact=artifact,
+        image=args.image,
         annotations=annotations,
     )
 

@@ -202,13 +202,14 @@ def to_job(
     secret_runtime_env: SecretEnv | None = None,
     secret_build_env: SecretEnv | None = None,
     source_artifact: str | None = None,
+    image: str | None = None,
     annotations: Mapping[str, str] | None = None,
 ) -> Rendered:
     """The Job (and its Secrets) for a manifest whose ``extends`` and overrides are resolved.
 
     ``source_artifact`` (a ``racetrack source push`` reference) replaces ``git`` as what is
-    built, for ``--build-context local``. Without a ``namespace`` the objects name none (for
-    ``kubectl apply -n``).
+    built, for ``--build-context local``; a prebuilt ``image`` replaces both. Without a
+    ``namespace`` the objects name none (for ``kubectl apply -n``).
     """
     if not isinstance(manifest, Mapping):
         raise ManifestError("job.yaml", "must be a map of manifest keys, such as name: adder")
@@ -232,7 +233,9 @@ def to_job(
     }
     _check_image_type(manifest)
     _check_docker(manifest)
-    if source_artifact is not None:
+    if image is not None:
+        spec["image"] = image
+    elif source_artifact is not None:
         spec["source"] = {"artifact": source_artifact}
     else:
         spec["git"] = _git(manifest)
@@ -499,6 +502,7 @@ _MANIFEST_KEY = {
     "secretRuntimeEnv": "secret_runtime_env_file",
     "secretBuildEnv": "secret_build_env_file",
     "source": "--build-context local",
+    "image": "--image",
     "jobtypeExtra": "jobtype_extra",
 }
 
@@ -509,8 +513,11 @@ def _validate(spec: dict[str, Any]) -> None:
     except pydantic.ValidationError as error:
         first = error.errors()[0]
         location = [str(part) for part in first["loc"]]
-        key = manifest_key(location)
         message = str(first["msg"]).removeprefix("Value error, ")
+        named = re.search(r"spec\.([A-Za-z.]+[A-Za-z])", message)
+        if not location and named:  # a rule across fields: the first one its message names
+            location = named.group(1).split(".")
+        key = manifest_key(location)
         message = re.sub(
             r"spec\.([A-Za-z.]+)", lambda m: manifest_key(m.group(1).split(".")), message
         )

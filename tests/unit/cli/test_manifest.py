@@ -404,3 +404,24 @@ def test_every_example_job_folder_converts_to_a_valid_job(folder: str) -> None:
     rendered = manifest.to_job(loaded.data, "default", secret_runtime_env=loaded.secret_runtime_env)
     Job.model_validate(rendered.job)
     assert len(rendered.secrets) == len(examples)
+
+
+def test_a_prebuilt_image_replaces_what_would_be_built() -> None:
+    image = "registry.example.org/racetrack/adder:1.0.0"
+    spec = manifest.to_job(BASE, "jobs", image=image).job["spec"]
+    assert spec["image"] == image
+    assert "git" not in spec and "source" not in spec
+
+
+def test_system_dependencies_need_a_build_not_an_image() -> None:
+    with pytest.raises(ManifestError) as raised:
+        manifest.to_job({**BASE, "system_dependencies": ["curl"]}, "jobs", image="r/i:1")
+    assert raised.value.key == "system_dependencies"
+
+
+def test_without_a_namespace_the_objects_name_none() -> None:
+    rendered = manifest.to_job(
+        {**BASE, "secret_build_env_file": "b.env"}, None, secret_build_env=SecretEnv({"A": "1"})
+    )
+    assert "namespace" not in rendered.job["metadata"]
+    assert "namespace" not in rendered.secrets[0]["metadata"]
