@@ -125,12 +125,9 @@ def _main(args: argparse.Namespace) -> int:
 def _namespace(args: argparse.Namespace) -> str | None:
     if args.namespace:
         return str(args.namespace)
-    try:
-        return kubeargs.namespace(args)
-    except CommandError:
-        if args.dry_run:
-            return None  # printed without one, for `kubectl apply -n`
-        raise
+    if args.dry_run:
+        return None  # printed without one, as `kubectl create --dry-run` does without -n
+    return kubeargs.namespace(args)
 
 
 def _render(
