@@ -1,0 +1,148 @@
+"""The everyday loop on a real node, as a Racetrack user runs it: ``racetrack deploy`` of an
+example job folder built from the folder itself, ``call`` through the gateway (publicly and
+with a caller token), ``logs`` of the job and of its build, ``list``, ``delete``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from build_helpers import handle  # type: ignore[import-not-found]
+from realnode_helpers import eventually  # type: ignore[import-not-found]
+
+from racetrack_devcluster.launcher import LocalCluster
+
+pytestmark = [pytest.mark.cluster, pytest.mark.realnode]
+
+REPO = Path(__file__).resolve().parents[3]
+ADDER = REPO / "examples" / "jobs" / "adder"
+NAMESPACE = "cli-loop"
+
+
+def racetrack(
+    cluster: LocalCluster, *args: str, token: str = ""
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "RACETRACK_AUTH_TOKEN": token}
+    env.pop("RACETRACK_GATEWAY", None)
+    return subprocess.run(
+        [sys.executable, "-m", "racetrack_cli.main", *args],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def test_deploy_a_folder_call_it_read_its_logs_and_delete_it(
+    operator_cluster: LocalCluster, gateway_url: str
+) -> None:
+    cluster = operator_cluster
+    registry = handle(cluster).registry_host
+    cluster.kubectl("create", "namespace", NAMESPACE)
+    deployed = racetrack(
+        cluster, "deploy", str(ADDER), "-n", NAMESPACE, "--build-context", "local",
+        "--registry", registry, "--gateway", gateway_url,
+        # Its own name (other tests deploy adder), and perform open to callers without a token.
+        "-e", "name=cli-adder", "-e", "public_endpoints=[/api/v1/perform]",
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+    assert "  building" in deployed.stderr and "  ready" in deployed.stderr
+    lines = deployed.stdout.splitlines()
+    assert lines[0] == "Job cli-adder-v1-0-0 is ready"
+    assert lines[2].startswith(f"Image: {registry}/") and "@sha256:" in lines[2]
+    assert lines[3] == f"URL:   {gateway_url}/pub/job/cli-adder/1.0.0/api/v1/perform"
+
+    # The pods carry what their image was built from, as the original's did.
+    job = json.loads(
+        cluster.kubectl("get", "rtjob", "cli-adder-v1-0-0", "-n", NAMESPACE, "-o", "json").stdout
+    )
+    revision = job["status"]["build"]["revision"]
+    assert revision.startswith("sha256:")  # the pushed folder's digest
+    deployment = json.loads(
+        cluster.kubectl(
+            "get", "deployment", "cli-adder-v1-0-0", "-n", NAMESPACE, "-o", "json"
+        ).stdout
+    )
+    env = {
+        e["name"]: e.get("value")
+        for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["GIT_VERSION"] == revision
+
+    called = racetrack(cluster, "call", "cli-adder", '{"a": 40, "b": 2}', "--gateway", gateway_url)
+    assert called.returncode == 0, called.stderr
+    assert json.loads(called.stdout) == 42
+    exact = racetrack(
+        cluster, "call", "cli-adder", "1.0.0", '{"a": 1, "b": 2}', "--gateway", gateway_url
+    )
+    assert (exact.returncode, exact.stdout.strip()) == (0, "3")
+
+    logs = racetrack(cluster, "logs", "cli-adder", "-n", NAMESPACE)
+    assert logs.returncode == 0, logs.stderr
+    assert "POST /api/v1/perform 200" in logs.stdout or "/api/v1/perform" in logs.stdout
+    build_logs = racetrack(cluster, "logs", "cli-adder", "1.0.0", "--build", "-n", NAMESPACE)
+    assert build_logs.returncode == 0, build_logs.stderr
+    assert "==> " in build_logs.stdout  # one section per build step's container
+
+    listed = racetrack(cluster, "list", "-n", NAMESPACE)
+    assert listed.stdout.splitlines()[1].split()[:3] == ["cli-adder", "1.0.0", "ready"]
+
+    deleted = racetrack(cluster, "delete", "cli-adder", "1.0.0", "-n", NAMESPACE)
+    assert deleted.returncode == 0, deleted.stderr
+
+    def refused() -> bool:
+        gone = racetrack(cluster, "call", "cli-adder", '{"a": 1, "b": 1}', "--gateway", gateway_url)
+        return gone.returncode == 1 and "HTTP 404" in gone.stderr
+
+    eventually(refused)
+
+
+def test_a_call_needs_the_callers_token_where_the_endpoint_is_not_public(
+    operator_cluster: LocalCluster, gateway_url: str
+) -> None:
+    cluster = operator_cluster
+    registry = handle(cluster).registry_host
+    namespace = f"{NAMESPACE}-token"
+    cluster.kubectl("create", "namespace", namespace)
+    deployed = racetrack(
+        cluster, "deploy", str(ADDER), "-n", namespace, "--build-context", "local",
+        "--registry", registry, "-e", "name=private-adder",
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+
+    anonymous = racetrack(
+        cluster, "call", "private-adder", '{"a": 1, "b": 2}', "--gateway", gateway_url
+    )
+    assert anonymous.returncode == 1
+    assert "HTTP 401" in anonymous.stderr
+
+    caller = {
+        "apiVersion": "racetrack.io/v1alpha1", "kind": "ExternalServiceConsumer",
+        "metadata": {"name": "cli-caller", "namespace": namespace}, "spec": {},
+    }  # fmt: skip
+    permission = {
+        "apiVersion": "racetrack.io/v1alpha1", "kind": "Permission",
+        "metadata": {"name": "cli-caller-calls-adder", "namespace": namespace},
+        "spec": {
+            "subject": {"kind": "ExternalServiceConsumer", "name": "cli-caller"},
+            "scope": "call_job", "resource": {"family": "private-adder"},
+        },
+    }  # fmt: skip
+    for obj in (caller, permission):
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(obj))
+
+    def token() -> str:
+        printed = racetrack(cluster, "token", "esc", "cli-caller", "-n", namespace)
+        return printed.stdout.strip() if printed.returncode == 0 else ""
+
+    secret = eventually(token)
+
+    def answered() -> bool:
+        called = racetrack(
+            cluster, "call", "private-adder", '{"a": 1, "b": 2}', "--gateway", gateway_url,
+            token=secret,
+        )  # fmt: skip
+        return called.returncode == 0 and called.stdout.strip() == "3"
+
+    eventually(answered)
