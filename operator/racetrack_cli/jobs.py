@@ -127,18 +127,31 @@ async def _print_list(args: argparse.Namespace) -> None:
         print(line)
 
 
-async def find(kube: Kube, namespace: str, name: str, version: str | None) -> dict[str, Any]:
-    """The family's Job of ``version`` (see :func:`resolve`), or a ``CommandError``."""
-    family = await kube.list_objects(
+async def family_jobs(kube: Kube, namespace: str, name: str) -> list[dict[str, Any]]:
+    """Every Job of the family ``name`` in ``namespace``."""
+    return await kube.list_objects(
         paths.racetrack(Job, namespace), field_selector=f"spec.name={name}"
     )
+
+
+def pick(
+    family: list[dict[str, Any]], name: str, namespace: str, version: str | None
+) -> dict[str, Any]:
+    """The family's Job of ``version`` (see :func:`resolve`), or a ``CommandError``."""
     job = resolve(family, version)
     if job is not None:
         return job
     if not family:
         raise CommandError(f"no job named {name} in namespace {namespace} (see `racetrack list`)")
-    versions = ", ".join(sorted((j["spec"]["version"] for j in family), key=semver_key))
-    raise CommandError(f"{name} has no version {version}; it has {versions}")
+    raise CommandError(f"{name} has no version {version}; it has {_versions(family)}")
+
+
+def _versions(family: list[dict[str, Any]]) -> str:
+    return ", ".join(sorted((j["spec"]["version"] for j in family), key=semver_key))
+
+
+async def find(kube: Kube, namespace: str, name: str, version: str | None) -> dict[str, Any]:
+    return pick(await family_jobs(kube, namespace, name), name, namespace, version)
 
 
 def _delete(args: argparse.Namespace) -> int:
@@ -149,14 +162,10 @@ async def _delete_job(args: argparse.Namespace) -> None:
     namespace = kubeargs.namespace(args)
     kube = kubeargs.connect(args)
     try:
-        if args.version is None:
-            family = await kube.list_objects(
-                paths.racetrack(Job, namespace), field_selector=f"spec.name={args.name}"
-            )
-            if len(family) > 1:
-                versions = ", ".join(sorted((j["spec"]["version"] for j in family), key=semver_key))
-                raise CommandError(f"{args.name} has several versions ({versions}): name one")
-        job = await find(kube, namespace, args.name, args.version)
+        family = await family_jobs(kube, namespace, args.name)
+        if args.version is None and len(family) > 1:
+            raise CommandError(f"{args.name} has several versions ({_versions(family)}): name one")
+        job = pick(family, args.name, namespace, args.version)
         name = job["metadata"]["name"]
         await kube.delete(paths.racetrack(Job, namespace, name))
     finally:
