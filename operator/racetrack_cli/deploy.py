@@ -152,8 +152,13 @@ def _render(
 
 def _push(args: argparse.Namespace, loaded: LoadedManifest, registry: str) -> str:
     try:
+        name = str(loaded.data.get("name") or "")  # after -e: the Job's name, not the file's
         pushed = source_command.push_folder(
-            loaded.folder, registry, plain_http=args.plain_http, ca_file=args.ca_file
+            loaded.folder,
+            registry,
+            repository=f"{source_command.DEFAULT_PREFIX}/{name}" if name else None,
+            plain_http=args.plain_http,
+            ca_file=args.ca_file,
         )
     except (sources.SourceError, RegistryError, ValueError, OSError) as error:
         raise CommandError(f"cannot push {loaded.folder} to {registry}: {error}") from None

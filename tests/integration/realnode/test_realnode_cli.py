@@ -4,6 +4,8 @@ with a caller token), ``logs`` of the job and of its build, ``list``, ``delete``
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -48,6 +50,8 @@ def test_deploy_a_folder_call_it_read_its_logs_and_delete_it(
     )  # fmt: skip
     assert deployed.returncode == 0, deployed.stderr
     assert "  building" in deployed.stderr and "  ready" in deployed.stderr
+    # The folder goes to the registry under the name it deploys as (after -e).
+    assert f"{registry}/racetrack/sources/cli-adder@sha256:" in deployed.stderr
     lines = deployed.stdout.splitlines()
     assert lines[0] == "Job cli-adder-v1-0-0 is ready"
     assert lines[2].startswith(f"Image: {registry}/") and "@sha256:" in lines[2]
@@ -146,3 +150,52 @@ def test_a_call_needs_the_callers_token_where_the_endpoint_is_not_public(
         return called.returncode == 0 and called.stdout.strip() == "3"
 
     eventually(answered)
+
+
+SIGNED = hmac.new(b"change-me", b"hello", hashlib.sha256).hexdigest()
+# (example folder, its own -e overrides, the body of a call, the answer)
+SAMPLES = [
+    # extends: the overlay's CURRENCY over the base's, the base's ROUNDING kept
+    ("overlays", [], {"amounts": [40.5, 1.25]}, {"total": 41.75, "currency": "PLN"}),
+    # a secret env file (its committed example) reaches the job as a variable from a Secret
+    ("secret-reader", ["-e", "secret_runtime_env_file=secret-runtime.env.example"],
+     {"message": "hello"}, {"message": "hello", "signature": SIGNED, "key_id": "example-key-1"}),
+    # no version: 0.0.1, as the original defaulted
+    ("primer", [], {"number": 7919}, True),
+    # the deprecated `python:` key for jobtype_extra
+    ("logging", [], {"greeting": "Hi"}, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("folder", "extra", "body", "answer"), SAMPLES, ids=[s[0] for s in SAMPLES]
+)
+def test_example_job_folders_deploy_unchanged_and_answer_through_the_gateway(
+    operator_cluster: LocalCluster,
+    gateway_url: str,
+    folder: str,
+    extra: list[str],
+    body: object,
+    answer: object,
+) -> None:
+    cluster = operator_cluster
+    namespace = f"cli-{folder}"
+    cluster.kubectl("create", "namespace", namespace)
+    name = f"cli-{folder}"
+    deployed = racetrack(
+        cluster, "deploy", str(REPO / "examples" / "jobs" / folder), "-n", namespace,
+        "--build-context", "local", "--registry", handle(cluster).registry_host,
+        "--gateway", gateway_url, "-e", f"name={name}",
+        "-e", "public_endpoints=[/api/v1/perform]", *extra,
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+    url = deployed.stdout.splitlines()[3].removeprefix("URL:").strip()
+    version = url.split("/")[-4]
+    called = racetrack(cluster, "call", name, version, json.dumps(body), "--gateway", gateway_url)
+    assert called.returncode == 0, called.stderr
+    if answer is None:  # greets whoever called (an anonymous caller has no name)
+        assert json.loads(called.stdout).startswith("Hi, ")
+    else:
+        assert json.loads(called.stdout) == answer
+    if folder == "primer":
+        assert version == "0.0.1"
