@@ -32,8 +32,9 @@ from racetrack_api.v1alpha1 import Job
 from racetrack_cli import endpoints, kubeargs, progress
 from racetrack_cli import source as source_command
 from racetrack_cli.kubeargs import CommandError
-from racetrack_cli.manifest import ManifestError, Rendered, owned_by, to_job
+from racetrack_cli.manifest import Rendered, owned_by, to_job
 from racetrack_cli.manifest_files import LoadedManifest, load
+from racetrack_cli.manifest_input import ManifestError
 from racetrack_images import sources
 from racetrack_images.registry import RegistryError
 from racetrack_kube import paths

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from racetrack_cli.manifest import (
-    MANIFEST_FILE,
+from racetrack_cli.manifest import MANIFEST_FILE
+from racetrack_cli.manifest_input import (
     ManifestError,
     SecretEnv,
     apply_overrides,

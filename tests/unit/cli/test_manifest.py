@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from racetrack_api.v1alpha1 import Job
-from racetrack_cli import manifest, manifest_files
-from racetrack_cli.manifest import ManifestError, SecretEnv
+from racetrack_cli import manifest, manifest_files, manifest_input
+from racetrack_cli.manifest_input import ManifestError, SecretEnv
 
 BASE: dict[str, Any] = {
     "name": "adder",
@@ -259,7 +259,7 @@ def test_an_overlay_merges_maps_and_replaces_everything_else() -> None:
         "runtime_env": {"CURRENCY": "PLN"},
         "public_endpoints": ["/c"],
     }
-    assert manifest.merge_overlay(base, overlay) == {
+    assert manifest_input.merge_overlay(base, overlay) == {
         "name": "totals-dev",
         "runtime_env": {"CURRENCY": "PLN", "ROUNDING": "2"},
         "public_endpoints": ["/c"],
@@ -277,7 +277,7 @@ def test_an_overlay_merges_maps_and_replaces_everything_else() -> None:
 )
 def test_extends_refuses_absolute_paths_and_chains(path: Any, base: Any, words: str) -> None:
     with pytest.raises(ManifestError) as raised:
-        manifest.check_extends(path, base)
+        manifest_input.check_extends(path, base)
     assert raised.value.key == "extends"
     assert words in raised.value.message
 
@@ -300,7 +300,7 @@ def test_overrides_walk_dotted_keys_and_read_values_as_yaml_or_json(
     override: str, expected: dict[str, Any]
 ) -> None:
     start = {"git": {"remote": "https://x"}, "runtime_env": {"OLD": "1"}}
-    result = manifest.apply_overrides(start, [override])
+    result = manifest_input.apply_overrides(start, [override])
     for key, value in expected.items():
         assert result[key] == value
     assert start == {"git": {"remote": "https://x"}, "runtime_env": {"OLD": "1"}}
@@ -312,7 +312,7 @@ def test_overrides_walk_dotted_keys_and_read_values_as_yaml_or_json(
 )
 def test_bad_overrides_say_which(override: str, key: str) -> None:
     with pytest.raises(ManifestError) as raised:
-        manifest.apply_overrides({"name": "adder"}, [override])
+        manifest_input.apply_overrides({"name": "adder"}, [override])
     assert raised.value.key == key
 
 
@@ -324,7 +324,7 @@ def test_env_files_are_read_as_the_original_read_them() -> None:
         '# comment\n; also a comment\n\nAPI_KEY = abc=def\nQuoted="with spaces"\n'
         "single='x'\nMixedCase=1\n"
     )
-    assert manifest.parse_env_file(text, "secret_runtime_env_file").values == {
+    assert manifest_input.parse_env_file(text, "secret_runtime_env_file").values == {
         "API_KEY": "abc=def",
         "Quoted": "with spaces",
         "single": "x",
@@ -334,7 +334,7 @@ def test_env_files_are_read_as_the_original_read_them() -> None:
 
 def test_a_line_without_a_value_names_the_key_and_line() -> None:
     with pytest.raises(ManifestError) as raised:
-        manifest.parse_env_file("A=1\njust words\n", "secret_build_env_file")
+        manifest_input.parse_env_file("A=1\njust words\n", "secret_build_env_file")
     assert str(raised.value) == "secret_build_env_file: line 2 is not KEY=value"
 
 
