@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,20 @@ def racetrack(
         [sys.executable, "-m", "racetrack_cli.main", *args],
         env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
+
+
+def first_call(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    """``racetrack call`` once the gateway knows the version: it learns of a Job that turned
+    Ready within moments, and answers 404 (no such version) or 503 (not serving yet) until
+    then."""
+
+    def served() -> subprocess.CompletedProcess[str] | None:
+        called = racetrack(cluster, "call", *args)
+        unknown = "HTTP 404" in called.stderr or "not serving yet" in called.stderr
+        return None if unknown else called
+
+    answered: subprocess.CompletedProcess[str] = eventually(served)
+    return answered
 
 
 def test_deploy_a_folder_call_it_read_its_logs_and_delete_it(
@@ -74,7 +89,7 @@ def test_deploy_a_folder_call_it_read_its_logs_and_delete_it(
     }
     assert env["GIT_VERSION"] == revision
 
-    called = racetrack(cluster, "call", "cli-adder", '{"a": 40, "b": 2}', "--gateway", gateway_url)
+    called = first_call(cluster, "cli-adder", '{"a": 40, "b": 2}', "--gateway", gateway_url)
     assert called.returncode == 0, called.stderr
     assert json.loads(called.stdout) == 42
     exact = racetrack(
@@ -115,9 +130,7 @@ def test_a_call_needs_the_callers_token_where_the_endpoint_is_not_public(
     )  # fmt: skip
     assert deployed.returncode == 0, deployed.stderr
 
-    anonymous = racetrack(
-        cluster, "call", "private-adder", '{"a": 1, "b": 2}', "--gateway", gateway_url
-    )
+    anonymous = first_call(cluster, "private-adder", '{"a": 1, "b": 2}', "--gateway", gateway_url)
     assert anonymous.returncode == 1
     assert "HTTP 401" in anonymous.stderr
 
@@ -153,6 +166,9 @@ def test_a_call_needs_the_callers_token_where_the_endpoint_is_not_public(
 
 
 SIGNED = hmac.new(b"change-me", b"hello", hashlib.sha256).hexdigest()
+HASHED = hashlib.sha256(hashlib.sha256(b"racetrack").digest()).hexdigest()
+_DIE = random.Random(1)
+ROLLED = [_DIE.randint(1, 6) for _ in range(3)]
 # (example folder, its own -e overrides, the body of a call, the answer)
 SAMPLES = [
     # extends: the overlay's CURRENCY over the base's, the base's ROUNDING kept
@@ -164,6 +180,11 @@ SAMPLES = [
     ("primer", [], {"number": 7919}, True),
     # the deprecated `python:` key for jobtype_extra
     ("logging", [], {"greeting": "Hi"}, None),
+    ("hasher", [], {"text": "racetrack", "rounds": 2}, HASHED),
+    ("auxiliary-endpoints-v2", [], {"metres": 0.3048}, 1.0),
+    ("webview", [], {"name": "ada"}, 1),
+    ("logging-format", [], {"text": "abc"}, 3),
+    ("metrics", [], {"rolls": 3, "seed": 1}, ROLLED),
 ]  # fmt: skip
 
 
@@ -191,7 +212,7 @@ def test_example_job_folders_deploy_unchanged_and_answer_through_the_gateway(
     assert deployed.returncode == 0, deployed.stderr
     url = deployed.stdout.splitlines()[3].removeprefix("URL:").strip()
     version = url.split("/")[-4]
-    called = racetrack(cluster, "call", name, version, json.dumps(body), "--gateway", gateway_url)
+    called = first_call(cluster, name, version, json.dumps(body), "--gateway", gateway_url)
     assert called.returncode == 0, called.stderr
     if answer is None:  # greets whoever called (an anonymous caller has no name)
         assert json.loads(called.stdout).startswith("Hi, ")
