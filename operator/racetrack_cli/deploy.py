@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import json
 import sys
 import time
 from typing import Any
@@ -38,7 +39,7 @@ from racetrack_cli.manifest_input import ManifestError
 from racetrack_images import sources
 from racetrack_images.registry import RegistryError
 from racetrack_kube import paths
-from racetrack_kube.client import Kube
+from racetrack_kube.client import ApiError, Kube
 
 FIELD_MANAGER = "racetrack-cli"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -180,14 +181,29 @@ def _print_dry_run(rendered: Rendered) -> None:
 
 
 async def apply(kube: Kube, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Server-side apply of ``body`` as the CLI's field manager."""
-    return await kube.request(
-        "PATCH",
-        path,
-        body,
-        query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
-        content_type=APPLY_PATCH,
-    )
+    """Server-side apply of ``body`` as the CLI's field manager; a refusal (the schema, an
+    admission webhook, RBAC) becomes a ``CommandError`` with the API server's own words."""
+    try:
+        return await kube.request(
+            "PATCH",
+            path,
+            body,
+            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+            content_type=APPLY_PATCH,
+        )
+    except ApiError as error:
+        what = f"{body['kind']} {body['metadata']['name']}"
+        raise CommandError(f"the API server refused {what}: {refusal(error)}") from None
+
+
+def refusal(error: ApiError) -> str:
+    """The message of a Kubernetes Status answer, else the answer as it came."""
+    try:
+        status = json.loads(error.body)
+    except ValueError:
+        return str(error)
+    message = status.get("message") if isinstance(status, dict) else None
+    return f"{message} (HTTP {error.status})" if message else str(error)
 
 
 async def _deploy(args: argparse.Namespace, rendered: Rendered, paint: endpoints.Painter) -> None:

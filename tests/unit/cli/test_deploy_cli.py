@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from racetrack_cli import endpoints, jobs, main, progress
+from racetrack_cli import deploy, endpoints, jobs, main, progress
+from racetrack_kube.client import ApiError
 
 EXAMPLES = Path(__file__).parents[3] / "examples" / "jobs"
 
@@ -231,3 +232,10 @@ def test_colour_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     assert endpoints.Painter(Tty())("ok", "green") == "\x1b[32mok\x1b[0m"
     monkeypatch.setenv("NO_COLOR", "1")
     assert endpoints.Painter(Tty())("ok", "green") == "ok"
+
+
+def test_a_refusal_is_said_in_the_api_servers_words() -> None:
+    status = {"kind": "Status", "message": 'admission webhook "x" denied the request: no'}
+    refused = ApiError(422, "Unprocessable Entity", json.dumps(status))
+    assert deploy.refusal(refused) == 'admission webhook "x" denied the request: no (HTTP 422)'
+    assert deploy.refusal(ApiError(502, "Bad Gateway", "<html>")) == "HTTP 502 Bad Gateway: <html>"
