@@ -20,6 +20,9 @@ from racetrack_cli import (
     audit,
     auth,
     backup,
+    call,
+    deploy,
+    jobs,
     maintenance,
     permgraph,
     portfolio,
@@ -64,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="racetrack", description="Deploy and govern Racetrack jobs on Kubernetes."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    groups = (token, auth, source, portfolio, permgraph, audit, redeploy, maintenance)
-    for group in (*groups, registry, backup, restore):
+    everyday = (deploy, jobs, call, token, auth, source)
+    admin = (portfolio, permgraph, audit, redeploy, maintenance, registry, backup, restore)
+    for group in (*everyday, *admin):
         group.register(commands)
     _register_plugins(commands)
     return parser

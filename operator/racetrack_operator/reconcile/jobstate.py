@@ -98,7 +98,10 @@ async def load(
         built = await builder(job, job_type) if builder else recorded(job, job_type, settings)
         if built.image is None:
             return JobState(job, parsed, built.problem, None, url, service_hash, build=built), None
-    deployment = desired_deployment(job, job_type, settings, image=built.image, family_token=token)
+    revision = built.status.revision if built.image and built.status else None
+    deployment = desired_deployment(
+        job, job_type, settings, image=built.image, family_token=token, revision=revision
+    )
     state = JobState(
         job,
         parsed,

@@ -61,9 +61,17 @@ def deployment_timestamp(job: Job) -> str:
 
 
 def environment(
-    job: Job, job_type: JobType, settings: Settings, family_token: FamilyToken | None = None
+    job: Job,
+    job_type: JobType,
+    settings: Settings,
+    family_token: FamilyToken | None = None,
+    revision: str | None = None,
 ) -> list[dict[str, Any]]:
     """Raises ``JobTypeError`` when ``jobtypeExtra`` lacks what the job type needs.
+
+    ``GIT_VERSION`` is the ``revision`` the deployed image was built from (the commit, or
+    the source artifact's digest), as the original's images carried it; a prebuilt image
+    keeps its own, if it has one.
 
     ``AUTH_TOKEN`` (the family's caller token, for job-to-job calls through ``PUB_URL``) is
     read from the family's token Secret, never written into the Deployment."""
@@ -81,6 +89,8 @@ def environment(
     }
     if settings.pub_url:
         operator_env["PUB_URL"] = settings.pub_url
+    if revision:
+        operator_env["GIT_VERSION"] = revision
     merged.update(operator_env)
     env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in merged.items()]
     if family_token is not None:
@@ -114,13 +124,14 @@ def container(
     *,
     image: str | None = None,
     family_token: FamilyToken | None = None,
+    revision: str | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": names.CONTAINER_NAME,
         "image": image or job.spec.image,
         "imagePullPolicy": settings.image_pull_policy,
         "ports": [{"name": names.PORT_NAME, "containerPort": job_type.port, "protocol": "TCP"}],
-        "env": environment(job, job_type, settings, family_token),
+        "env": environment(job, job_type, settings, family_token, revision),
         "resources": resources(job, settings),
         "startupProbe": probe(job_type.probes.startup),
         "livenessProbe": probe(job_type.probes.liveness),
@@ -142,6 +153,7 @@ def containers(
     *,
     image: str | None = None,
     family_token: FamilyToken | None = None,
+    revision: str | None = None,
 ) -> list[dict[str, Any]]:
     """One container, or for a type with a proxy: the user's image, then the proxy.
 
@@ -150,7 +162,9 @@ def containers(
     it. Both get the same environment and resources, as in the original. The user's
     container comes first: ``status.image`` and ``kubectl logs`` show the job's own.
     """
-    main = container(job, job_type, settings, image=image, family_token=family_token)
+    main = container(
+        job, job_type, settings, image=image, family_token=family_token, revision=revision
+    )
     if job_type.proxy is None:
         return [main]
     user_port = job_type.user_module_port(job.spec.jobtype_extra)
@@ -189,14 +203,17 @@ def desired_deployment(
     *,
     image: str | None = None,
     family_token: FamilyToken | None = None,
+    revision: str | None = None,
 ) -> dict[str, Any]:
     """The Deployment, with the hash of everything above in an annotation; ``image`` is the
-    built image of a Job built from source (a prebuilt Job's is ``spec.image``);
-    ``family_token`` is the family's token (None while it has none: the pods then get no
-    ``AUTH_TOKEN``)."""
+    built image of a Job built from source (a prebuilt Job's is ``spec.image``), built from
+    ``revision``; ``family_token`` is the family's token (None while it has none: the pods
+    then get no ``AUTH_TOKEN``)."""
     labels = names.labels(job)
     pod_spec: dict[str, Any] = {
-        "containers": containers(job, job_type, settings, image=image, family_token=family_token),
+        "containers": containers(
+            job, job_type, settings, image=image, family_token=family_token, revision=revision
+        ),
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": RUN_AS_USER,

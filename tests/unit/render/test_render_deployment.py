@@ -188,3 +188,20 @@ def test_a_docker_proxy_job_runs_the_proxy_beside_the_users_image() -> None:
         ]
         == "http"
     )
+
+
+def test_a_built_image_carries_the_revision_it_was_built_from_as_git_version() -> None:
+    commit = "4f2a9c1d0b7e6a5f4e3d2c1b0a9f8e7d6c5b4a39"
+    built = desired_deployment(adder(), python3(), SETTINGS, image="r/a@sha256:1", revision=commit)
+    assert _env(built)["GIT_VERSION"] == commit
+    # A prebuilt image keeps whatever GIT_VERSION it has: the operator does not know one.
+    assert "GIT_VERSION" not in _env(desired_deployment(adder(), python3(), SETTINGS))
+
+
+def test_a_new_revision_rolls_the_pods_the_same_revision_does_not() -> None:
+    def render(revision: str) -> str:
+        body = desired_deployment(adder(), python3(), SETTINGS, image="r/a", revision=revision)
+        return str(body["metadata"]["annotations"][ANNOTATION_RENDER_HASH])
+
+    assert render("a" * 40) == render("a" * 40)
+    assert render("a" * 40) != render("b" * 40)

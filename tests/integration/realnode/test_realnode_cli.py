@@ -1,0 +1,222 @@
+"""The everyday loop on a real node, as a Racetrack user runs it: ``racetrack deploy`` of an
+example job folder built from the folder itself, ``call`` through the gateway (publicly and
+with a caller token), ``logs`` of the job and of its build, ``list``, ``delete``."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from build_helpers import handle  # type: ignore[import-not-found]
+from realnode_helpers import eventually  # type: ignore[import-not-found]
+
+from racetrack_devcluster.launcher import LocalCluster
+
+pytestmark = [pytest.mark.cluster, pytest.mark.realnode]
+
+REPO = Path(__file__).resolve().parents[3]
+ADDER = REPO / "examples" / "jobs" / "adder"
+NAMESPACE = "cli-loop"
+
+
+def racetrack(
+    cluster: LocalCluster, *args: str, token: str = ""
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "RACETRACK_AUTH_TOKEN": token}
+    env.pop("RACETRACK_GATEWAY", None)
+    return subprocess.run(
+        [sys.executable, "-m", "racetrack_cli.main", *args],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def first_call(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    """``racetrack call`` once the gateway knows the version: it learns of a Job that turned
+    Ready within moments, and answers 404 (no such version) or 503 (not serving yet) until
+    then."""
+
+    def served() -> subprocess.CompletedProcess[str] | None:
+        called = racetrack(cluster, "call", *args)
+        unknown = "HTTP 404" in called.stderr or "not serving yet" in called.stderr
+        return None if unknown else called
+
+    answered: subprocess.CompletedProcess[str] = eventually(served)
+    return answered
+
+
+def test_deploy_a_folder_call_it_read_its_logs_and_delete_it(
+    operator_cluster: LocalCluster, gateway_url: str
+) -> None:
+    cluster = operator_cluster
+    registry = handle(cluster).registry_host
+    cluster.kubectl("create", "namespace", NAMESPACE)
+    deployed = racetrack(
+        cluster, "deploy", str(ADDER), "-n", NAMESPACE, "--build-context", "local",
+        "--registry", registry, "--gateway", gateway_url,
+        # Its own name (other tests deploy adder), and perform open to callers without a token.
+        "-e", "name=cli-adder", "-e", "public_endpoints=[/api/v1/perform]",
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+    assert "  building" in deployed.stderr and "  ready" in deployed.stderr
+    # The folder goes to the registry under the name it deploys as (after -e).
+    assert f"{registry}/racetrack/sources/cli-adder@sha256:" in deployed.stderr
+    lines = deployed.stdout.splitlines()
+    assert lines[0] == "Job cli-adder-v1-0-0 is ready"
+    assert lines[2].startswith(f"Image: {registry}/") and "@sha256:" in lines[2]
+    assert lines[3] == f"URL:   {gateway_url}/pub/job/cli-adder/1.0.0/api/v1/perform"
+
+    # The pods carry what their image was built from, as the original's did.
+    job = json.loads(
+        cluster.kubectl("get", "rtjob", "cli-adder-v1-0-0", "-n", NAMESPACE, "-o", "json").stdout
+    )
+    revision = job["status"]["build"]["revision"]
+    assert revision.startswith("sha256:")  # the pushed folder's digest
+    deployment = json.loads(
+        cluster.kubectl(
+            "get", "deployment", "cli-adder-v1-0-0", "-n", NAMESPACE, "-o", "json"
+        ).stdout
+    )
+    env = {
+        e["name"]: e.get("value")
+        for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["GIT_VERSION"] == revision
+
+    called = first_call(cluster, "cli-adder", '{"a": 40, "b": 2}', "--gateway", gateway_url)
+    assert called.returncode == 0, called.stderr
+    assert json.loads(called.stdout) == 42
+    exact = racetrack(
+        cluster, "call", "cli-adder", "1.0.0", '{"a": 1, "b": 2}', "--gateway", gateway_url
+    )
+    assert (exact.returncode, exact.stdout.strip()) == (0, "3")
+
+    logs = racetrack(cluster, "logs", "cli-adder", "-n", NAMESPACE)
+    assert logs.returncode == 0, logs.stderr
+    assert "POST /api/v1/perform 200" in logs.stdout or "/api/v1/perform" in logs.stdout
+    build_logs = racetrack(cluster, "logs", "cli-adder", "1.0.0", "--build", "-n", NAMESPACE)
+    assert build_logs.returncode == 0, build_logs.stderr
+    assert "==> " in build_logs.stdout  # one section per build step's container
+
+    listed = racetrack(cluster, "list", "-n", NAMESPACE)
+    assert listed.stdout.splitlines()[1].split()[:3] == ["cli-adder", "1.0.0", "ready"]
+
+    deleted = racetrack(cluster, "delete", "cli-adder", "1.0.0", "-n", NAMESPACE)
+    assert deleted.returncode == 0, deleted.stderr
+
+    def refused() -> bool:
+        gone = racetrack(cluster, "call", "cli-adder", '{"a": 1, "b": 1}', "--gateway", gateway_url)
+        return gone.returncode == 1 and "HTTP 404" in gone.stderr
+
+    eventually(refused)
+
+
+def test_a_call_needs_the_callers_token_where_the_endpoint_is_not_public(
+    operator_cluster: LocalCluster, gateway_url: str
+) -> None:
+    cluster = operator_cluster
+    registry = handle(cluster).registry_host
+    namespace = f"{NAMESPACE}-token"
+    cluster.kubectl("create", "namespace", namespace)
+    deployed = racetrack(
+        cluster, "deploy", str(ADDER), "-n", namespace, "--build-context", "local",
+        "--registry", registry, "-e", "name=private-adder",
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+
+    anonymous = first_call(cluster, "private-adder", '{"a": 1, "b": 2}', "--gateway", gateway_url)
+    assert anonymous.returncode == 1
+    assert "HTTP 401" in anonymous.stderr
+
+    caller = {
+        "apiVersion": "racetrack.io/v1alpha1", "kind": "ExternalServiceConsumer",
+        "metadata": {"name": "cli-caller", "namespace": namespace}, "spec": {},
+    }  # fmt: skip
+    permission = {
+        "apiVersion": "racetrack.io/v1alpha1", "kind": "Permission",
+        "metadata": {"name": "cli-caller-calls-adder", "namespace": namespace},
+        "spec": {
+            "subject": {"kind": "ExternalServiceConsumer", "name": "cli-caller"},
+            "scope": "call_job", "resource": {"family": "private-adder"},
+        },
+    }  # fmt: skip
+    for obj in (caller, permission):
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(obj))
+
+    def token() -> str:
+        printed = racetrack(cluster, "token", "esc", "cli-caller", "-n", namespace)
+        return printed.stdout.strip() if printed.returncode == 0 else ""
+
+    secret = eventually(token)
+
+    def answered() -> bool:
+        called = racetrack(
+            cluster, "call", "private-adder", '{"a": 1, "b": 2}', "--gateway", gateway_url,
+            token=secret,
+        )  # fmt: skip
+        return called.returncode == 0 and called.stdout.strip() == "3"
+
+    eventually(answered)
+
+
+SIGNED = hmac.new(b"change-me", b"hello", hashlib.sha256).hexdigest()
+HASHED = hashlib.sha256(hashlib.sha256(b"racetrack").digest()).hexdigest()
+_DIE = random.Random(1)
+ROLLED = [_DIE.randint(1, 6) for _ in range(3)]
+# (example folder, its own -e overrides, the body of a call, the answer)
+SAMPLES = [
+    # extends: the overlay's CURRENCY over the base's, the base's ROUNDING kept
+    ("overlays", [], {"amounts": [40.5, 1.25]}, {"total": 41.75, "currency": "PLN"}),
+    # a secret env file (its committed example) reaches the job as a variable from a Secret
+    ("secret-reader", ["-e", "secret_runtime_env_file=secret-runtime.env.example"],
+     {"message": "hello"}, {"message": "hello", "signature": SIGNED, "key_id": "example-key-1"}),
+    # no version: 0.0.1, as the original defaulted
+    ("primer", [], {"number": 7919}, True),
+    # the deprecated `python:` key for jobtype_extra
+    ("logging", [], {"greeting": "Hi"}, None),
+    ("hasher", [], {"text": "racetrack", "rounds": 2}, HASHED),
+    ("auxiliary-endpoints-v2", [], {"metres": 0.3048}, 1.0),
+    ("webview", [], {"name": "ada"}, 1),
+    ("logging-format", [], {"text": "abc"}, 3),
+    ("metrics", [], {"rolls": 3, "seed": 1}, ROLLED),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("folder", "extra", "body", "answer"), SAMPLES, ids=[s[0] for s in SAMPLES]
+)
+def test_example_job_folders_deploy_unchanged_and_answer_through_the_gateway(
+    operator_cluster: LocalCluster,
+    gateway_url: str,
+    folder: str,
+    extra: list[str],
+    body: object,
+    answer: object,
+) -> None:
+    cluster = operator_cluster
+    namespace = f"cli-{folder}"
+    cluster.kubectl("create", "namespace", namespace)
+    name = f"cli-{folder}"
+    deployed = racetrack(
+        cluster, "deploy", str(REPO / "examples" / "jobs" / folder), "-n", namespace,
+        "--build-context", "local", "--registry", handle(cluster).registry_host,
+        "--gateway", gateway_url, "-e", f"name={name}",
+        "-e", "public_endpoints=[/api/v1/perform]", *extra,
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+    url = deployed.stdout.splitlines()[3].removeprefix("URL:").strip()
+    version = url.split("/")[-4]
+    called = first_call(cluster, name, version, json.dumps(body), "--gateway", gateway_url)
+    assert called.returncode == 0, called.stderr
+    if answer is None:  # greets whoever called (an anonymous caller has no name)
+        assert json.loads(called.stdout).startswith("Hi, ")
+    else:
+        assert json.loads(called.stdout) == answer
+    if folder == "primer":
+        assert version == "0.0.1"
