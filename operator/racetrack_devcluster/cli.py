@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from racetrack_devcluster import addons, devstate, example, lifecycle
+from racetrack_devcluster import addons, devstate, example, imagescli, lifecycle
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.healing import ComponentStatus
 from racetrack_devcluster.kind import cli as kind_cli
@@ -81,6 +81,7 @@ def register(commands: Any) -> None:
     )
     show.set_defaults(handler=_example)
 
+    imagescli.register(actions)
     build = actions.add_parser("build", help="build the cluster binaries now (cached)")
     build.set_defaults(handler=_build)
 
