@@ -1,4 +1,5 @@
-"""A Lease (``coordination.k8s.io/v1``) that lets one replica at a time write audit events.
+"""A Lease (``coordination.k8s.io/v1``) that lets one replica at a time do a job: the
+webhooks' auditor writing audit events, the operator reconciling.
 
 The holder renews it every third of its duration; another replica takes it over once it has
 not been renewed for a whole duration, or at once when the holder released it on shutdown.
@@ -44,6 +45,8 @@ class LeaseElector:
         duration: float,
         on_lead: Callable[[], Awaitable[None]],
         on_lose: Callable[[], None],
+        role: str,
+        activity: str,
     ) -> None:
         self.kube = kube
         self.path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
@@ -53,6 +56,10 @@ class LeaseElector:
         self.duration = duration
         self.on_lead = on_lead
         self.on_lose = on_lose
+        #: Who holds it, for the log: "the auditor's Lease".
+        self.role = role
+        #: What it stops doing when it steps down: "auditing".
+        self.activity = activity
         self.leading = False
         self._renewed: datetime.datetime | None = None
 
@@ -62,7 +69,7 @@ class LeaseElector:
                 try:
                     await self._round()
                 except (ApiError, OSError) as error:
-                    log.warning("Renewing the auditor's Lease failed: %s", str(error)[:200])
+                    log.warning("Renewing the %s's Lease failed: %s", self.role, str(error)[:200])
                 self._step_down_if_stale()
                 await asyncio.sleep(self.duration / 3)
         finally:
@@ -85,9 +92,9 @@ class LeaseElector:
             body["spec"]["holderIdentity"] = None
             body["spec"]["leaseDurationSeconds"] = 1
             await self.kube.replace(self.path, body)
-            log.info("Released the auditor's Lease %s.", self.name)
+            log.info("Released the %s's Lease %s.", self.role, self.name)
         except (ApiError, OSError) as error:
-            log.warning("Releasing the auditor's Lease failed: %s", str(error)[:200])
+            log.warning("Releasing the %s's Lease failed: %s", self.role, str(error)[:200])
 
     async def _round(self) -> None:
         lease = await self.kube.get(self.path)
@@ -107,7 +114,9 @@ class LeaseElector:
         )
         if holder != self.identity and not expired:
             if self.leading:
-                log.warning("%s holds the auditor's Lease now; stopped auditing.", holder)
+                log.warning(
+                    "%s holds the %s's Lease now; stopped %s.", holder, self.role, self.activity
+                )
                 self.leading = False
                 self.on_lose()
             return
@@ -122,15 +131,15 @@ class LeaseElector:
         self._renewed = now
         if not self.leading:
             self.leading = True
-            log.info("Took the auditor's Lease %s as %s.", self.name, self.identity)
+            log.info("Took the %s's Lease %s as %s.", self.role, self.name, self.identity)
             await self.on_lead()
 
     def _step_down_if_stale(self) -> None:
         if not self.leading or self._renewed is None:
             return
         if (_now() - self._renewed).total_seconds() > self.duration * 2 / 3:
-            # Before anyone else may take over (a whole duration), stop writing.
-            log.warning("Could not renew the auditor's Lease in time; stepping down.")
+            # Before anyone else may take over (a whole duration), stop.
+            log.warning("Could not renew the %s's Lease in time; stepping down.", self.role)
             self.leading = False
             self.on_lose()
 
