@@ -141,3 +141,26 @@ def test_a_second_server_side_apply_changes_nothing(platform_namespace: LocalClu
     first = apply_and_read_generations()
     assert len(first) == len(documents)
     assert apply_and_read_generations() == first
+
+
+def test_uninstalling_by_the_documented_selector_keeps_the_crds_and_so_the_jobs(
+    platform_namespace: LocalCluster,
+) -> None:
+    # The dev overlay applied for real (but its webhook configurations); a dry run of the
+    # delete lists what a real one would remove.
+    documents = [
+        d for d in rendered(platform_namespace, "manifests/dev") if d["kind"] not in WEBHOOK_KINDS
+    ]
+    platform_namespace.kubectl(
+        "apply", "--server-side", "--force-conflicts", "--field-manager=racetrack-install",
+        "-f", "-", input=yaml.safe_dump_all(documents),
+    )  # fmt: skip
+    deleted = platform_namespace.kubectl(
+        "delete", "-f", "-", "-l", "racetrack.io/keep-on-uninstall!=true", "--dry-run=server",
+        "-o", "name", input=yaml.safe_dump_all(documents),
+    ).stdout.split()  # fmt: skip
+    assert "deployment.apps/racetrack-operator" in deleted
+    assert "namespace/racetrack-system" in deleted
+    assert not [name for name in deleted if name.startswith("customresourcedefinition")]
+    crds = [d for d in documents if d["kind"] == "CustomResourceDefinition"]
+    assert len(deleted) == len(documents) - len(crds)
