@@ -25,8 +25,9 @@ def register(actions: Any) -> None:
     )
     images.add_argument(
         "--registry",
-        metavar="HOST[:PORT]",
-        help="push there (plain HTTP); default: the running real-node dev cluster's registry",
+        metavar="HOST[:PORT]|URL",
+        help="push there: HOST[:PORT] over plain HTTP, or https://HOST; default: the running "
+        "real-node dev cluster's registry",
     )
     images.add_argument(
         "--tag", help="tag to push (default: the package version, e.g. 0.1.0)", default=""
@@ -55,7 +56,10 @@ def _images(args: argparse.Namespace) -> int:
     except (baseimage.BaseImageError, platformimages.PlatformImageError) as error:
         _err(f"racetrack dev images: {error}")
         return 1
-    host = args.registry or _dev_registry()
+    url = args.registry or _dev_registry()
+    if url and "://" not in url:
+        url = f"http://{url}"
+    host = url.split("://", 1)[1].rstrip("/") if url else ""
     if not host:
         print(f"Made {len(images)} images in the OCI image layout {builder.store.root}:")
         for image in images:
@@ -67,9 +71,7 @@ def _images(args: argparse.Namespace) -> int:
         return 0
     tag = args.tag or platformimages.package_version()
     try:
-        pushed = platformimages.push_all(
-            builder.store, images, host, Registry(f"http://{host}"), tag
-        )
+        pushed = platformimages.push_all(builder.store, images, host, Registry(url), tag)
     except (RegistryError, OSError) as error:
         _err(f"racetrack dev images: pushing to {host} failed: {error}")
         return 1
