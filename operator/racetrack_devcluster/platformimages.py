@@ -23,7 +23,6 @@ import hashlib
 import importlib.metadata
 import re
 import shutil
-import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -138,15 +137,7 @@ def locked_pins(path: Path = LOCK_FILE) -> list[str]:
 
 
 def code_files() -> dict[str, bytes]:
-    """The product's source files keyed by their path under site-packages. Folders come from
-    ``__path__``: ``racetrack_gateway`` is a namespace package, without ``__file__``."""
-    files = {}
-    for module in PRODUCT_PACKAGES:
-        (folder,) = (Path(entry) for entry in module.__path__)
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                files[f"{folder.name}/{path.relative_to(folder).as_posix()}"] = path.read_bytes()
-    return files
+    return baseimage.package_files(PRODUCT_PACKAGES)
 
 
 def command_script(module: str, function: str) -> bytes:
@@ -259,13 +250,8 @@ class PlatformImageBuilder(builderimage.BuilderImageBuilder):
         try:
             self._run(
                 "pip install of the operator's dependencies",
-                [
-                    sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
-                    "--no-deps", "--target", str(target), "--only-binary=:all:",
-                    "--implementation=cp", "--python-version=3.11", "--abi=cp311",
-                    "--platform=manylinux_2_17_x86_64", "--platform=manylinux2014_x86_64",
-                    "--platform=manylinux_2_28_x86_64", "--platform=any", *pins,
-                ],
+                # The closure is pinned already: nothing to resolve.
+                baseimage.pip_target_argv(target, pins, "--no-deps"),
                 "operator-image-deps.log",
             )  # fmt: skip
             layer = self.store.add_layer(
