@@ -15,6 +15,7 @@ import contextlib
 import sys
 
 import kopf
+from kopf._core.engines.peering import Identity  # kopf exports no public name for it
 
 from racetrack_operator import (
     handlers,  # noqa: F401 - imported to register every handler with kopf
@@ -30,6 +31,7 @@ def main() -> int:
         print(f"racetrack-operator: {error}", file=sys.stderr)
         return 2
     kopf.configure(log_format=kopf.LogFormat.PLAIN)
+    identity = settings.identity or leadership.default_identity()
 
     async def operate(stop: asyncio.Event) -> None:
         await kopf.operator(
@@ -40,6 +42,9 @@ def main() -> int:
             namespaces=settings.watched_namespaces,
             liveness_endpoint=settings.liveness_endpoint or None,
             stop_flag=stop,
+            # Ours: kopf would otherwise look its own up from the user name, which an
+            # image's arbitrary uid (65532 in the manifests) does not have.
+            identity=Identity(identity),
         )
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -47,7 +52,7 @@ def main() -> int:
             leadership.lead(
                 settings.platform_namespace,
                 leadership.lease_name(settings.watched_namespaces),
-                settings.identity or leadership.default_identity(),
+                identity,
                 settings.lease_seconds,
                 settings.liveness_endpoint,
                 operate,

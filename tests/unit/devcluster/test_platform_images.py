@@ -35,7 +35,7 @@ def seeded_builder(cache: Path) -> platformimages.PlatformImageBuilder:
     deps = store.add_layer(
         lambda tar: oci.add_file(tar, f"{SITE}/pins.txt", "\n".join(pins).encode())
     )
-    deps_ref = f"operator-deps-{platformimages._key(platformimages.RECIPE_VERSION, *pins)}"
+    deps_ref = f"operator-deps-{platformimages._key(platformimages.DEPS_RECIPE_VERSION, *pins)}"
     store.write_image(baseimage.base_config(), [deps], deps_ref)
     return builder
 
