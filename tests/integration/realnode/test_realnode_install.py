@@ -5,22 +5,18 @@ in-cluster gateway; a new operator image tag rolls out while the job is called w
 failed call; uninstalling by the documented selector leaves the Job serving.
 
 A cluster of its own: the session's real-node cluster runs an operator on the host, which
-would hold the same Lease.
+would hold the same Lease. The install is ``racetrack_devcluster.incluster``'s, the one
+``racetrack dev up --nodes real --in-cluster`` runs.
 """
 
 from __future__ import annotations
 
-import base64
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 from realnode_helpers import (  # type: ignore[import-not-found]
     REPO,
     call_in_node,
@@ -29,18 +25,15 @@ from realnode_helpers import (  # type: ignore[import-not-found]
     real_node_options,
 )
 
-from racetrack_devcluster import addons, pki, platformimages
+from racetrack_devcluster import addons, incluster, platformimages
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
-from racetrack_images.registry import Registry
 
 pytestmark = pytest.mark.realnode
 
 PLATFORM = "racetrack-system"
 VERSION = platformimages.package_version()
 UPGRADE_TAG = f"{VERSION}-upgrade"
-WEBHOOKS_HOST = f"racetrack-webhooks.{PLATFORM}.svc"
-WEBHOOKS_NODE_PORT = 30443
 
 
 @pytest.fixture(scope="module")
@@ -53,103 +46,14 @@ def own_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClust
 
 
 @pytest.fixture(scope="module")
-def pushed(own_cluster: LocalCluster) -> str:
-    """The three images in this cluster's registry, as the version and as a newer tag."""
+def installed(own_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What ``racetrack dev up --nodes real --in-cluster`` does: the images, as the version
+    and a newer tag, in the cluster's registry, and the dev overlay applied."""
     assert own_cluster.real is not None
-    builder = platformimages.PlatformImageBuilder(BinaryCache().cache_dir, print)
-    images = builder.ensure_all()
-    registry = Registry(own_cluster.real.registry_url)
-    for tag in (VERSION, UPGRADE_TAG):
-        platformimages.push_all(
-            builder.store, images, own_cluster.real.registry_host, registry, tag
-        )
-    return own_cluster.real.registry_host
-
-
-def image(name: str, new_name: str, tag: str) -> dict[str, str]:
-    return {"name": f"localhost:5000/racetrack/{name}", "newName": new_name, "newTag": tag}
-
-
-def write_overlay(
-    folder: Path, registry: str, operator_tag: str, ca_bundle: str, node_ip: str
-) -> Path:
-    """manifests/dev pointed at this cluster's registry, and the webhooks reached on a node
-    port of the node's address: the dev cluster's API server runs on the host, which routes
-    neither Service nor pod addresses (they stay inside the node's network namespace)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    base = os.path.relpath(REPO / "manifests" / "dev", folder)
-    configurations = yaml.safe_load_all((REPO / "manifests/webhooks/webhooks.yaml").read_text())
-    patches = [
-        {
-            "target": {"kind": "Service", "name": "racetrack-webhooks"},
-            "patch": yaml.safe_dump(
-                [
-                    {"op": "add", "path": "/spec/type", "value": "NodePort"},
-                    {"op": "add", "path": "/spec/ports/0/nodePort", "value": WEBHOOKS_NODE_PORT},
-                ]
-            ),
-        }
-    ]
-    for configuration in filter(None, configurations):
-        operations = [
-            {
-                "op": "replace",
-                "path": f"/webhooks/{index}/clientConfig",
-                "value": {
-                    "url": f"https://{node_ip}:{WEBHOOKS_NODE_PORT}"
-                    + webhook["clientConfig"]["service"]["path"],
-                    "caBundle": ca_bundle,
-                },
-            }
-            for index, webhook in enumerate(configuration["webhooks"])
-        ]
-        target = {"kind": configuration["kind"], "name": configuration["metadata"]["name"]}
-        patches.append({"target": target, "patch": yaml.safe_dump(operations)})
-    kustomization: dict[str, Any] = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": [base],
-        "images": [
-            image("operator", f"{registry}/racetrack/operator", operator_tag),
-            image("haproxy", f"{registry}/racetrack/haproxy", VERSION),
-        ],
-        "patches": patches,
-    }
-    (folder / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def installed(
-    own_cluster: LocalCluster, pushed: str, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    work = tmp_path_factory.mktemp("overlay")
-    (work / "pki").mkdir()
-    authority = pki.CertificateAuthority.create(work / "pki")
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, WEBHOOKS_HOST)])
-    assert own_cluster.real is not None
-    node_ip = own_cluster.real.network.node_ip
-    serving = authority.issue(
-        work / "pki", "serving", subject, server_names=[WEBHOOKS_HOST], server_ips=[node_ip]
-    )
-    ca_bundle = base64.b64encode(authority.pair.cert.read_bytes()).decode()
-    own_cluster.kubectl(
-        "apply", "--server-side", "-f", str(REPO / "manifests/install/namespace.yaml")
-    )
-    own_cluster.kubectl(
-        "create", "secret", "tls", "racetrack-webhooks-tls", "-n", PLATFORM,
-        f"--cert={serving.cert}", f"--key={serving.key}",
-    )  # fmt: skip
-    overlay = write_overlay(work / "overlay", pushed, VERSION, ca_bundle, node_ip)
-    result = own_cluster.kubectl("apply", "--server-side", "-k", str(overlay), check=False)
-    assert result.returncode == 0, result.stderr
-    waited = own_cluster.kubectl(
-        "wait", "-n", PLATFORM, "deployment", "--all", "--for=condition=Available",
-        "--timeout=300s", check=False,
-    )  # fmt: skip
-    pods = own_cluster.kubectl("get", "pods", "-n", PLATFORM, "-o", "wide").stdout
-    assert waited.returncode == 0, waited.stderr + pods
-    return overlay
+    registry = own_cluster.real.registry_host
+    incluster.push_images(BinaryCache().cache_dir, registry, [VERSION, UPGRADE_TAG], print)
+    folder = tmp_path_factory.mktemp("overlay")
+    return incluster.install(own_cluster.kubectl, folder, registry, VERSION, print)
 
 
 def gateway_url(cluster: LocalCluster) -> str:
@@ -167,9 +71,7 @@ def lease_holder(cluster: LocalCluster) -> str:
     return out.stdout.strip()
 
 
-def test_install_job_call_upgrade_uninstall(
-    own_cluster: LocalCluster, installed: Path, pushed: str
-) -> None:
+def test_install_job_call_upgrade_uninstall(own_cluster: LocalCluster, installed: Path) -> None:
     cluster = own_cluster
     pods = yaml.safe_load(
         cluster.kubectl("get", "pods", "-n", PLATFORM, "-l",
@@ -209,10 +111,9 @@ def test_install_job_call_upgrade_uninstall(
     try:
         before = lease_holder(cluster)
         assert cluster.real is not None
-        upgraded = write_overlay(
-            installed, pushed, UPGRADE_TAG, _ca_bundle(installed), cluster.real.network.node_ip
+        incluster.install(
+            cluster.kubectl, installed, cluster.real.registry_host, UPGRADE_TAG, print
         )
-        cluster.kubectl("apply", "--server-side", "-k", str(upgraded))
         rolled = cluster.kubectl(
             "rollout", "status", "-n", PLATFORM, "deployment/racetrack-operator",
             "--timeout=300s", check=False,
@@ -240,10 +141,3 @@ def test_install_job_call_upgrade_uninstall(
     service = yaml.safe_load(cluster.kubectl("get", "service", "adder-v1-0-0", "-o", "yaml").stdout)
     direct = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
     assert call_in_node(cluster, f"{direct}/api/v1/perform", {"a": 2, "b": 2}) == (200, "4")
-
-
-def _ca_bundle(overlay: Path) -> str:
-    """The caBundle already in an overlay written by write_overlay."""
-    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
-    operations = yaml.safe_load(kustomization["patches"][1]["patch"])
-    return str(operations[0]["value"]["caBundle"])
