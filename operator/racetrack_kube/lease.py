@@ -5,7 +5,8 @@ The holder renews it every third of its duration; another replica takes it over 
 not been renewed for a whole duration, or at once when the holder released it on shutdown.
 Writes carry the Lease's resourceVersion, so two replicas never both believe they hold it
 after the same read. A holder that cannot renew for two thirds of a duration steps down by
-itself, before anyone may take over.
+itself, before anyone may take over, unless it is asked to keep leading while the API server
+is unreachable (then it steps down when a read shows another holder).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import datetime
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import urllib3
 
 from racetrack_kube.client import ApiError, Kube
 
@@ -47,6 +50,7 @@ class LeaseElector:
         on_lose: Callable[[], None],
         role: str,
         activity: str,
+        step_down_when_unreachable: bool = True,
     ) -> None:
         self.kube = kube
         self.path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
@@ -60,18 +64,27 @@ class LeaseElector:
         self.role = role
         #: What it stops doing when it steps down: "auditing".
         self.activity = activity
+        #: False: keep leading while the API server cannot be reached (no one else can take
+        #: the Lease then either) and look again every second, stepping down as soon as a
+        #: read shows another holder.
+        self.step_down_when_unreachable = step_down_when_unreachable
         self.leading = False
         self._renewed: datetime.datetime | None = None
 
     async def run(self) -> None:
         try:
             while True:
+                interval = self.duration / 3
                 try:
                     await self._round()
-                except (ApiError, OSError) as error:
+                except (ApiError, OSError, urllib3.exceptions.HTTPError) as error:
+                    # No answer at all comes as urllib3's errors, which are not OSErrors.
                     log.warning("Renewing the %s's Lease failed: %s", self.role, str(error)[:200])
-                self._step_down_if_stale()
-                await asyncio.sleep(self.duration / 3)
+                    if not self.step_down_when_unreachable:
+                        interval = min(interval, 1.0)
+                if self.step_down_when_unreachable:
+                    self._step_down_if_stale()
+                await asyncio.sleep(interval)
         finally:
             if self.leading:
                 self.leading = False
@@ -93,7 +106,7 @@ class LeaseElector:
             body["spec"]["leaseDurationSeconds"] = 1
             await self.kube.replace(self.path, body)
             log.info("Released the %s's Lease %s.", self.role, self.name)
-        except (ApiError, OSError) as error:
+        except (ApiError, OSError, urllib3.exceptions.HTTPError) as error:
             log.warning("Releasing the %s's Lease failed: %s", self.role, str(error)[:200])
 
     async def _round(self) -> None:

@@ -6,9 +6,12 @@ other.
 
 A replica that starts while another holds it waits (answering its liveness probe, so the
 kubelet leaves it alone) and takes over within a Lease duration once the holder is gone, at
-once when the holder released it on a clean shutdown (a rolling update). A holder that loses
-the Lease (it could not renew in time) stops reconciling and exits with status 1: its
-container restarts and waits like any other replica, so two operators never write at once.
+once when the holder released it on a clean shutdown (a rolling update). While the API
+server cannot be reached the holder keeps reconciling (nobody can take the Lease meanwhile,
+and kopf rides the outage out) and reads the Lease every second; once a read shows another
+holder (this replica was cut off from the API server longer than the Lease lasts, and
+another took over), it stops reconciling and exits with status 1, so its container restarts
+and waits like any other replica.
 """
 
 from __future__ import annotations
@@ -69,6 +72,9 @@ async def lead(
     elector = LeaseElector(
         kube, namespace, lease, identity, lease_seconds, on_lead, lost.set,
         role="operator", activity="reconciling",
+        # An API server outage is no reason to stop: nobody can take the Lease meanwhile,
+        # and kopf rides it out. A read showing another holder (after a partition) is.
+        step_down_when_unreachable=False,
     )  # fmt: skip
     election = asyncio.create_task(elector.run())
     loop = asyncio.get_running_loop()
