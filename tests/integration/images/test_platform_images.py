@@ -88,8 +88,9 @@ def unpacked(
 
 
 def run_in(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    chroot = shutil.which("chroot") or "/usr/sbin/chroot"
     return subprocess.run(
-        [shutil.which("chroot") or "/usr/sbin/chroot", str(root), *argv], capture_output=True, text=True, check=False, timeout=120,
+        [chroot, str(root), *argv], capture_output=True, text=True, check=False, timeout=120,
         env={"PATH": platformimages.IMAGE_ENV[0].removeprefix("PATH="), "HOME": "/tmp"},
     )  # fmt: skip
 
