@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 SYSTEM_PACKAGES := chromium nginx wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-packages prereqs binaries dev down kind-up kind-down kind-image test lint format typecheck unit integration manifests bench clean
+.PHONY: install system-packages prereqs binaries dev down kind-up kind-down kind-image images test lint format typecheck unit integration manifests bench clean
 
 install: $(STAMP)
 
@@ -41,6 +41,13 @@ dev: binaries
 
 down: install
 	$(BIN)/racetrack dev down
+
+# The platform's images (operator, which also runs the gateway agent and the webhooks;
+# builder; HAProxy), made here without a Docker engine on the Debian base, tagged with the
+# package version and pushed to the running real-node dev cluster's registry (or
+# REGISTRY=host:port). The first run debootstraps the OS layers (cached, a few minutes).
+images: prereqs
+	$(BIN)/racetrack dev images $(if $(REGISTRY),--registry $(REGISTRY))
 
 # kind, the local cluster Kubernetes users run, on a Docker engine of our own with a node
 # image made here from Debian packages and Go modules (docs/kind.md): the cluster, the

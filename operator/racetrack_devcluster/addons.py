@@ -63,6 +63,10 @@ def start_operator(cluster: LocalCluster, extra: dict[str, str] | None = None) -
 
     ``extra`` are more ``RACETRACK_*`` variables (tests shorten retries with them).
     """
+    # The platform namespace, as the manifests make it: the operator's Lease lives there, and
+    # without it the operator waits for good (saying why).
+    platform = repository_root() / "manifests" / "install" / "namespace.yaml"
+    cluster.kubectl("apply", "--server-side", "-f", str(platform))
     metrics_port = cluster.ports.claim("racetrack-operator metrics")
     liveness_port = cluster.ports.claim("racetrack-operator liveness")
     liveness = f"http://127.0.0.1:{liveness_port}/healthz"

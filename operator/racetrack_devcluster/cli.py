@@ -11,12 +11,22 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from racetrack_devcluster import addons, devstate, example, lifecycle
+from racetrack_devcluster import (
+    addons,
+    devstate,
+    example,
+    imagescli,
+    incluster,
+    lifecycle,
+    platformimages,
+)
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.healing import ComponentStatus
 from racetrack_devcluster.kind import cli as kind_cli
+from racetrack_devcluster.launcher import run_kubectl
 from racetrack_devcluster.realnode import baseimage, prereqs
 from racetrack_devcluster.versions import KUBERNETES_VERSION
 
@@ -51,6 +61,13 @@ def register(commands: Any) -> None:
         "with a local registry; falls back to simulated where the machine cannot run "
         "containers), or auto (real where possible)",
     )
+    up.add_argument(
+        "--in-cluster",
+        action="store_true",
+        help="with --nodes real: run the operator, gateway and webhooks as pods from images "
+        "made here (pushed to the cluster's registry, installed with kubectl apply -k "
+        "manifests/dev) instead of as processes on the host",
+    )
     up.set_defaults(handler=_up)
 
     install = actions.add_parser(
@@ -81,6 +98,7 @@ def register(commands: Any) -> None:
     )
     show.set_defaults(handler=_example)
 
+    imagescli.register(actions)
     build = actions.add_parser("build", help="build the cluster binaries now (cached)")
     build.set_defaults(handler=_build)
 
@@ -130,9 +148,12 @@ def _print_usage(state: devstate.DevState) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     state_dir = devstate.default_state_dir()
+    if args.in_cluster and args.nodes != "real":
+        _err("racetrack dev up: --in-cluster runs the platform on a real node: add --nodes real")
+        return 2
     asked = devstate.UpOptions(
         nodes=args.nodes,
-        with_operator=not args.no_operator,
+        with_operator=not (args.no_operator or args.in_cluster),
         apiserver_port=args.apiserver_port,
         apiserver_args=tuple(args.apiserver_arg),
     )
@@ -154,6 +175,33 @@ def _up(args: argparse.Namespace) -> int:
     state = started.state
     how = "resumed with its data" if started.resumed else "ready"
     print(f"Dev cluster {how}: API server {state.server} (Kubernetes {KUBERNETES_VERSION}).")
+    if args.in_cluster:
+        return _install_in_cluster(state_dir, state)
+    _print_usage(state)
+    return 0
+
+
+def _install_in_cluster(state_dir: Path, state: devstate.DevState) -> int:
+    def kubectl(*argv: str, **options: Any) -> subprocess.CompletedProcess[str]:
+        return run_kubectl(Path(state.kubectl), Path(state.kubeconfig), *argv, **options)
+
+    version = platformimages.package_version()
+    try:
+        incluster.push_images(BinaryCache().cache_dir, state.registry, [version], _err)
+        incluster.install(kubectl, state_dir / "install", state.registry, version, _err)
+    except (incluster.InstallError, RuntimeError, OSError) as error:
+        _err(f"racetrack dev up --in-cluster: {error}")
+        return 1
+    gateway = kubectl(
+        "get", "service", "racetrack-gateway", "-n", incluster.PLATFORM,
+        "-o", "jsonpath={.spec.clusterIP}",
+    ).stdout.strip()  # fmt: skip
+    print(
+        f"The operator, gateway and webhooks run as pods in {incluster.PLATFORM}; upgrade "
+        f"or remove them with kubectl and {state_dir / 'install'}.\n"
+        f"GATEWAY=http://{gateway} (a cluster address: call it from the node's network "
+        f"namespace, ip netns exec {Path(state.netns).name} ...)"
+    )
     _print_usage(state)
     return 0
 

@@ -112,7 +112,7 @@ class DevWebhooks:
         certificate, and the webhooks' own kubeconfig."""
         self.directory.mkdir(parents=True, exist_ok=True)
         root = addons.repository_root()
-        self.cluster.kubectl("apply", "-f", str(root / "manifests" / "namespace.yaml"))
+        self.cluster.kubectl("apply", "-f", str(root / "manifests" / "install" / "namespace.yaml"))
         for name in ("rbac.yaml", "user-rbac.yaml"):
             path = root / "manifests" / "webhooks" / name
             self.cluster.kubectl("apply", "-n", PLATFORM_NAMESPACE, "-f", str(path))

@@ -33,6 +33,13 @@ class Settings:
     """RACETRACK_METRICS_PORT: Prometheus metrics on 0.0.0.0:PORT/metrics; 0 = a free port."""
     liveness_endpoint: str = "http://0.0.0.0:8080/healthz"
     """RACETRACK_LIVENESS_ENDPOINT: kopf's liveness probe URL; empty = none."""
+    identity: str = ""
+    """RACETRACK_IDENTITY: this replica's name in the operator's Lease (the manifests give the
+    pod's name); empty = the host's name, so replicas on one host need one each."""
+    lease_seconds: float = 15.0
+    """RACETRACK_LEASE_SECONDS: how long the operator's Lease holds without renewal: a
+    replica that waits takes over at most this long after the holder died (at once after a
+    clean shutdown, which releases it)."""
     stalled_retry_seconds: float = 10.0
     """RACETRACK_STALLED_RETRY_SECONDS: how often a Job waiting for a Secret looks again."""
     default_memory_min: str = "256Mi"
@@ -135,6 +142,8 @@ class Settings:
         for name in ("api_concurrency", "object_workers", "max_concurrent_builds"):
             if getattr(settings, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
+        if settings.lease_seconds < 3:
+            raise SettingsError(f"{PREFIX}LEASE_SECONDS must be at least 3")
         if settings.api_retry_seconds <= 0:
             raise SettingsError(f"{PREFIX}API_RETRY_SECONDS must be more than 0")
         if settings.identity_wait_seconds < 0:

@@ -20,8 +20,8 @@ from types import FrameType
 import uvicorn
 
 from racetrack_kube.client import Kube, load_api_client
+from racetrack_kube.lease import LeaseElector
 from racetrack_webhooks import metrics
-from racetrack_webhooks.auditor.leader import LeaseElector
 from racetrack_webhooks.auditor.writer import Auditor
 from racetrack_webhooks.feed import Feed
 from racetrack_webhooks.rules.world import World
@@ -46,6 +46,8 @@ async def serve(settings: Settings) -> None:
         settings.lease_seconds,
         auditor.lead,
         auditor.lose,
+        role="auditor",
+        activity="auditing",
     )
     config = uvicorn.Config(
         build_app(Admission(kube, feed, settings)),

@@ -103,7 +103,8 @@ def package_files(packages: Iterable[ModuleType]) -> dict[str, bytes]:
     """Source files of Python packages, keyed by their path under site-packages."""
     files = {}
     for module in packages:
-        package = Path(str(module.__file__)).parent
+        # From __path__: a namespace package (racetrack_gateway) has no __file__.
+        (package,) = (Path(entry) for entry in module.__path__)
         for path in sorted(package.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 files[f"{package.name}/{path.relative_to(package)}"] = path.read_bytes()
@@ -257,25 +258,7 @@ class BaseImageBuilder:
         try:
             self._run(
                 "pip install of the runtime's dependencies",
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--no-compile",
-                    "--target",
-                    str(target),
-                    # Wheels for the image's CPython and libc, whatever runs this command.
-                    "--only-binary=:all:",
-                    "--implementation=cp",
-                    "--python-version=3.11",
-                    "--abi=cp311",
-                    "--platform=manylinux_2_17_x86_64",
-                    "--platform=manylinux2014_x86_64",
-                    "--platform=any",
-                    *pinned,
-                ],
+                pip_target_argv(target, pinned),
                 "base-image-deps.log",
             )
             layer = self.store.add_layer(
@@ -286,6 +269,17 @@ class BaseImageBuilder:
             self.store.write_image(base_config(), [layer], ref_name)
         finally:
             shutil.rmtree(target, ignore_errors=True)
+
+
+def pip_target_argv(target: Path, requirements: list[str], *options: str) -> list[str]:
+    """pip installing ``requirements`` into ``target`` as wheels for the images' CPython 3.11
+    and glibc, whatever interpreter runs it."""
+    return [
+        sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", *options,
+        "--target", str(target), "--only-binary=:all:", "--implementation=cp",
+        "--python-version=3.11", "--abi=cp311", "--platform=manylinux_2_17_x86_64",
+        "--platform=manylinux2014_x86_64", "--platform=any", *requirements,
+    ]  # fmt: skip
 
 
 #: Bumped when the top layer's layout changes (not its runtime files, which are hashed).

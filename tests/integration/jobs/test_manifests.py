@@ -72,7 +72,9 @@ def service_account_kubeconfig(cluster: LocalCluster, path: Path) -> Path:
     return path
 
 
-def test_operator_deployment_is_one_replica_recreate(installed: LocalCluster) -> None:
+def test_operator_deployment_is_a_rolling_pair_named_for_the_lease(
+    installed: LocalCluster,
+) -> None:
     rendered = list(
         yaml.safe_load_all(installed.kubectl("kustomize", str(REPO / "manifests")).stdout)
     )
@@ -82,8 +84,15 @@ def test_operator_deployment_is_one_replica_recreate(installed: LocalCluster) ->
         if d["kind"] == "Deployment" and d["metadata"]["name"] == "racetrack-operator"
     ]
     assert deployment["metadata"]["namespace"] == "racetrack-system"
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    # Two replicas, one reconciling (the Lease); a rollout never has none running.
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+    }
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    identity = {e["name"]: e for e in container["env"]}["RACETRACK_IDENTITY"]
+    assert identity["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert {d["metadata"]["name"] for d in rendered if d["kind"] == "CustomResourceDefinition"} == {
         p.name.removesuffix(".yaml") for p in (REPO / "crds").glob("*.racetrack.io.yaml")
     }
@@ -128,6 +137,17 @@ def test_token_secrets_are_deleted_only_in_the_platform_namespace(installed: Loc
         ).stdout.strip()
 
     assert (can_delete("racetrack-system"), can_delete("default")) == ("yes", "no")
+
+
+def test_the_lease_is_writable_only_in_the_platform_namespace(installed: LocalCluster) -> None:
+    def can(verb: str, namespace: str) -> str:
+        return installed.kubectl(
+            "auth", "can-i", verb, "leases.coordination.k8s.io", "-n", namespace, "--as", SA,
+            check=False,
+        ).stdout.strip()  # fmt: skip
+
+    assert [can(verb, "racetrack-system") for verb in ("get", "create", "update")] == ["yes"] * 3
+    assert (can("update", "default"), can("delete", "racetrack-system")) == ("no", "no")
 
 
 def test_operator_works_with_only_its_service_account(

@@ -1,10 +1,12 @@
-"""A Lease (``coordination.k8s.io/v1``) that lets one replica at a time write audit events.
+"""A Lease (``coordination.k8s.io/v1``) that lets one replica at a time do a job: the
+webhooks' auditor writing audit events, the operator reconciling.
 
 The holder renews it every third of its duration; another replica takes it over once it has
 not been renewed for a whole duration, or at once when the holder released it on shutdown.
 Writes carry the Lease's resourceVersion, so two replicas never both believe they hold it
 after the same read. A holder that cannot renew for two thirds of a duration steps down by
-itself, before anyone may take over.
+itself, before anyone may take over, unless it is asked to keep leading while the API server
+is unreachable (then it steps down when a read shows another holder).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import datetime
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import urllib3
 
 from racetrack_kube.client import ApiError, Kube
 
@@ -44,6 +48,9 @@ class LeaseElector:
         duration: float,
         on_lead: Callable[[], Awaitable[None]],
         on_lose: Callable[[], None],
+        role: str,
+        activity: str,
+        step_down_when_unreachable: bool = True,
     ) -> None:
         self.kube = kube
         self.path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
@@ -53,18 +60,31 @@ class LeaseElector:
         self.duration = duration
         self.on_lead = on_lead
         self.on_lose = on_lose
+        #: Who holds it, for the log: "the auditor's Lease".
+        self.role = role
+        #: What it stops doing when it steps down: "auditing".
+        self.activity = activity
+        #: False: keep leading while the API server cannot be reached (no one else can take
+        #: the Lease then either) and look again every second, stepping down as soon as a
+        #: read shows another holder.
+        self.step_down_when_unreachable = step_down_when_unreachable
         self.leading = False
         self._renewed: datetime.datetime | None = None
 
     async def run(self) -> None:
         try:
             while True:
+                interval = self.duration / 3
                 try:
                     await self._round()
-                except (ApiError, OSError) as error:
-                    log.warning("Renewing the auditor's Lease failed: %s", str(error)[:200])
-                self._step_down_if_stale()
-                await asyncio.sleep(self.duration / 3)
+                except (ApiError, OSError, urllib3.exceptions.HTTPError) as error:
+                    # No answer at all comes as urllib3's errors, which are not OSErrors.
+                    log.warning("Renewing the %s's Lease failed: %s", self.role, str(error)[:200])
+                    if not self.step_down_when_unreachable:
+                        interval = min(interval, 1.0)
+                if self.step_down_when_unreachable:
+                    self._step_down_if_stale()
+                await asyncio.sleep(interval)
         finally:
             if self.leading:
                 self.leading = False
@@ -85,9 +105,9 @@ class LeaseElector:
             body["spec"]["holderIdentity"] = None
             body["spec"]["leaseDurationSeconds"] = 1
             await self.kube.replace(self.path, body)
-            log.info("Released the auditor's Lease %s.", self.name)
-        except (ApiError, OSError) as error:
-            log.warning("Releasing the auditor's Lease failed: %s", str(error)[:200])
+            log.info("Released the %s's Lease %s.", self.role, self.name)
+        except (ApiError, OSError, urllib3.exceptions.HTTPError) as error:
+            log.warning("Releasing the %s's Lease failed: %s", self.role, str(error)[:200])
 
     async def _round(self) -> None:
         lease = await self.kube.get(self.path)
@@ -107,7 +127,9 @@ class LeaseElector:
         )
         if holder != self.identity and not expired:
             if self.leading:
-                log.warning("%s holds the auditor's Lease now; stopped auditing.", holder)
+                log.warning(
+                    "%s holds the %s's Lease now; stopped %s.", holder, self.role, self.activity
+                )
                 self.leading = False
                 self.on_lose()
             return
@@ -122,15 +144,15 @@ class LeaseElector:
         self._renewed = now
         if not self.leading:
             self.leading = True
-            log.info("Took the auditor's Lease %s as %s.", self.name, self.identity)
+            log.info("Took the %s's Lease %s as %s.", self.role, self.name, self.identity)
             await self.on_lead()
 
     def _step_down_if_stale(self) -> None:
         if not self.leading or self._renewed is None:
             return
         if (_now() - self._renewed).total_seconds() > self.duration * 2 / 3:
-            # Before anyone else may take over (a whole duration), stop writing.
-            log.warning("Could not renew the auditor's Lease in time; stepping down.")
+            # Before anyone else may take over (a whole duration), stop.
+            log.warning("Could not renew the %s's Lease in time; stepping down.", self.role)
             self.leading = False
             self.on_lose()
 

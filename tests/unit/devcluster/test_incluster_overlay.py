@@ -1,0 +1,43 @@
+"""The overlay ``racetrack dev up --in-cluster`` writes: our images from the cluster's
+registry, and every webhook called on the node's address with the CA that signed it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from racetrack_devcluster import incluster
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_every_webhook_is_called_on_the_node_port_with_the_ca() -> None:
+    kustomization = incluster.overlay("127.0.0.1:5555", "0.1.0-new", "0.1.0", "Q0E=", "10.237.0.2",
+                                      "../../manifests/dev")  # fmt: skip
+    configurations = [
+        d for d in yaml.safe_load_all((REPO / "manifests/webhooks/webhooks.yaml").read_text()) if d
+    ]
+    by_target = {(p["target"]["kind"], p["target"]["name"]): yaml.safe_load(p["patch"])
+                 for p in kustomization["patches"]}  # fmt: skip
+    for configuration in configurations:
+        operations = by_target[(configuration["kind"], configuration["metadata"]["name"])]
+        assert len(operations) == len(configuration["webhooks"])
+        for operation, webhook in zip(operations, configuration["webhooks"], strict=True):
+            path = webhook["clientConfig"]["service"]["path"]
+            assert operation["value"] == {
+                "url": f"https://10.237.0.2:{incluster.WEBHOOKS_NODE_PORT}{path}",
+                "caBundle": "Q0E=",
+            }
+    service = by_target[("Service", "racetrack-webhooks")]
+    assert {"op": "add", "path": "/spec/type", "value": "NodePort"} in service
+
+
+def test_images_come_from_the_cluster_registry_with_the_asked_tags() -> None:
+    kustomization = incluster.overlay("127.0.0.1:5555", "0.1.0-new", "0.1.0", "", "10.0.0.1",
+                                      "../../manifests/dev")  # fmt: skip
+    assert kustomization["resources"] == ["../../manifests/dev"]
+    assert {(i["newName"], i["newTag"]) for i in kustomization["images"]} == {
+        ("127.0.0.1:5555/racetrack/operator", "0.1.0-new"),
+        ("127.0.0.1:5555/racetrack/haproxy", "0.1.0"),
+    }
