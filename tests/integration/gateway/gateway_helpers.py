@@ -5,7 +5,6 @@ can cut the agent off from the API server."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import dataclasses
 import datetime
@@ -30,6 +29,7 @@ from gateway_harness import (  # type: ignore[import-not-found]
     free_port,
     short_dir,
 )
+from integration.identity.identity_helpers import wait_token  # type: ignore[import-not-found]
 from racetrack_api import labels, tokens
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_gateway.haproxy.runtime import Runtime, RuntimeApiError
@@ -233,30 +233,11 @@ def issued_token(
     resource: str,
     name: str,
     namespace: str | None = None,
-    other_than: str = "",
+    other_than: str | None = None,
 ) -> str:
     """The token the operator issued (read from its Secret, as ``racetrack token`` does), once
     the subject publishes its hash; ``other_than``: wait for a new one (after a reset)."""
-    where = ["-n", namespace] if namespace else []
-
-    def published() -> str | None:
-        found = cluster.kubectl("get", resource, name, *where, "-o", "json", check=False)
-        if found.returncode != 0:
-            return None
-        status = (json.loads(found.stdout).get("status") or {}).get("token") or {}
-        if not status.get("hashes"):
-            return None
-        secret = cluster.kubectl(
-            "get", "secret", status["secretName"], "-n", status["secretNamespace"],
-            "-o", "jsonpath={.data.token}", check=False,
-        )  # fmt: skip
-        if secret.returncode != 0 or not secret.stdout:
-            return None
-        token = base64.b64decode(secret.stdout).decode()
-        fresh = tokens.token_hash(token) in status["hashes"] and token != other_than
-        return token if fresh else None
-
-    token: str = eventually(published, 60, f"the operator issues {resource} {name} a token")
+    token: str = wait_token(cluster, resource, name, namespace, other_than)
     return token
 
 

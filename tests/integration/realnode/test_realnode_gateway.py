@@ -9,7 +9,6 @@ is the one the operator issued: the User's from its Secret, the family's in the 
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import httpx
 import pytest
 from realnode_helpers import eventually, push_adder_image  # type: ignore[import-not-found]
 
-from racetrack_api import tokens
+from integration.identity.identity_helpers import wait_token  # type: ignore[import-not-found]
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_devcluster.realnode import baseimage
 from racetrack_images import oci
@@ -65,24 +64,6 @@ def apply(cluster: LocalCluster, *objects: dict[str, Any]) -> None:
     cluster.kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(o) for o in objects))
 
 
-def issued_token(cluster: LocalCluster, resource: str, name: str) -> str | None:
-    """The token the operator issued, once the subject publishes its hash."""
-    found = cluster.kubectl("get", resource, name, "-o", "json", check=False)
-    if found.returncode != 0:
-        return None
-    status = (json.loads(found.stdout).get("status") or {}).get("token") or {}
-    if not status.get("hashes"):
-        return None
-    secret = cluster.kubectl(
-        "get", "secret", status["secretName"], "-n", status["secretNamespace"],
-        "-o", "jsonpath={.data.token}", check=False,
-    )  # fmt: skip
-    if secret.returncode != 0 or not secret.stdout:
-        return None
-    token = base64.b64decode(secret.stdout).decode()
-    return token if tokens.token_hash(token) in status["hashes"] else None
-
-
 def ready(cluster: LocalCluster, name: str) -> None:
     waited = cluster.kubectl(
         "wait", f"rtjob/{name}", "--for=condition=Ready", "--timeout=180s", check=False
@@ -124,7 +105,7 @@ def test_real_pods_are_called_through_the_gateway_from_the_host_and_from_a_job(
     )
     ready(cluster, "sum-v1-0-0")
     ready(cluster, "chain-v1-0-0")
-    token = eventually(lambda: issued_token(cluster, "rtuser", "caller"))
+    token = wait_token(cluster, "rtuser", "caller")
     headers = {"X-Racetrack-Auth": token}
 
     def call(path: str, body: dict[str, Any]) -> httpx.Response | None:
