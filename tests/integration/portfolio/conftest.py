@@ -15,7 +15,9 @@ from racetrack_devcluster.launcher import LocalCluster
 from racetrack_devcluster.webhooks import DevWebhooks
 
 
-@pytest.fixture(scope="package")
+# Module scope: these folders are not packages, so a "package" fixture would live until the
+# end of the session, and its auditor would keep the audit Lease from the webhooks' own tests.
+@pytest.fixture(scope="module")
 def webhooks(
     cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DevWebhooks]:
