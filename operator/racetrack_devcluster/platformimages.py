@@ -49,7 +49,7 @@ from racetrack_images.registry import Reference, Registry
 DISTRIBUTION = "racetrack-operator"
 RECIPE_VERSION = "1"
 #: Bumped when the operator dependency layer's recipe changes (not its pins, which are hashed).
-DEPS_RECIPE_VERSION = "2"
+DEPS_RECIPE_VERSION = "3"
 OPERATOR_REPOSITORY = "racetrack/operator"
 BUILDER_REPOSITORY = builderimage.BUILDER_REPOSITORY
 HAPROXY_REPOSITORY = "racetrack/haproxy"
@@ -126,6 +126,18 @@ def dependency_pins() -> list[str]:
                 continue
             pending.append((requirement.name, frozenset(requirement.extras)))
     return [pins[name] for name in sorted(pins)]
+
+
+def without_scripts(record: str) -> str:
+    """A wheel's RECORD without its console scripts (``bin/``), which the layer leaves out:
+    pip writes the interpreter that ran it into each script, so their hashes in RECORD would
+    change with the checkout's path and the layer would not be reproducible."""
+    kept = []
+    for line in record.splitlines(keepends=True):
+        parts = [part for part in line.split(",", 1)[0].split("/") if part != ".."]
+        if parts[:1] != ["bin"]:
+            kept.append(line)
+    return "".join(kept)
 
 
 def lock_text(pins: list[str]) -> str:
@@ -257,6 +269,8 @@ class PlatformImageBuilder(builderimage.BuilderImageBuilder):
                 baseimage.pip_target_argv(target, pins, "--no-deps"),
                 "operator-image-deps.log",
             )
+            for record in target.glob("*.dist-info/RECORD"):
+                record.write_text(without_scripts(record.read_text()))
             # Bytecode in the layer: compiling the Kubernetes client's thousands of modules
             # at every start takes longer than a liveness probe waits on a loaded node (the
             # root filesystem is read-only, so nothing is ever cached). Checked against a
@@ -269,7 +283,7 @@ class PlatformImageBuilder(builderimage.BuilderImageBuilder):
                     "-s", str(target), "-p", f"/{baseimage.SITE_PACKAGES}", str(target),
                 ],
                 "operator-image-compile.log",
-            )  # fmt: skip  # fmt: skip
+            )  # fmt: skip
             layer = self.store.add_layer(
                 lambda tar: oci.add_tree(
                     tar,

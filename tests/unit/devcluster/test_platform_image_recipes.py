@@ -175,3 +175,15 @@ def test_each_containerfile_starts_what_our_image_starts(
         assert f"CMD {list(config.cmd)}".replace("'", '"') in text
     if config.entrypoint is not None:
         assert f"ENTRYPOINT {list(config.entrypoint)}".replace("'", '"') in text
+
+
+def test_the_dependency_layer_records_no_console_scripts() -> None:
+    record = (
+        "idna/__init__.py,sha256=abc,849\n"
+        "../../bin/idna,sha256=EP6baG,166\n"
+        "bin/other,sha256=x,1\n"
+        "idna-3.20.dist-info/RECORD,,\n"
+    )
+    assert platformimages.without_scripts(record) == (
+        "idna/__init__.py,sha256=abc,849\nidna-3.20.dist-info/RECORD,,\n"
+    )
