@@ -120,7 +120,7 @@ def agent(cluster: LocalCluster) -> Component:
 
 
 def stop_leftover_haproxy(folder: Path) -> None:
-    """Stop an HAProxy still answering on ``folder``'s socket (its agent was killed)."""
+    """Stop an HAProxy left running on ``folder``'s files (its agent was killed)."""
     path = folder / "haproxy.sock"
     with contextlib.suppress(OSError, ValueError), socket.socket(socket.AF_UNIX) as sock:
         sock.settimeout(2)
@@ -132,5 +132,13 @@ def stop_leftover_haproxy(folder: Path) -> None:
         for line in answer.decode(errors="replace").splitlines():
             if line.startswith("Pid: "):
                 os.kill(int(line.removeprefix("Pid: ")), signal.SIGTERM)
+    # A soft-stopped HAProxy (its agent stopped it, then was killed before it exited) no
+    # longer answers on the socket but may still hold connections: find it by its config.
+    config = str(folder / "haproxy.cfg").encode()
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if config in argv and any(arg.endswith(b"haproxy") for arg in argv):
+                os.kill(int(proc.name), signal.SIGTERM)
     if folder.name.startswith("racetrack-gateway-"):
         shutil.rmtree(folder, ignore_errors=True)
