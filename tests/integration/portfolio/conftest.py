@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from portfolio_helpers import OperatorProcess  # type: ignore[import-not-found]
 
+from integration.webhooks.webhook_helpers import serving_webhooks  # type: ignore[import-not-found]
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_devcluster.webhooks import DevWebhooks
 
@@ -21,20 +22,7 @@ from racetrack_devcluster.webhooks import DevWebhooks
 def webhooks(
     cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DevWebhooks]:
-    active = cluster.kubectl(
-        "get", "maintenances", "-o", "jsonpath={.items[?(@.spec.active==true)].metadata.name}"
-    ).stdout.strip()
-    assert not active, f"an active Maintenance from another test would refuse ours: {active}"
-    server = DevWebhooks(cluster, tmp_path_factory.mktemp("webhooks"), {})
-    server.prepare()
-    server.start()
-    server.register()
-    try:
-        server.wait_registered()
-        yield server
-    finally:
-        server.unregister()
-        server.stop()
+    yield from serving_webhooks(cluster, tmp_path_factory.mktemp("webhooks"), {})
 
 
 def _namespace(cluster: LocalCluster, prefix: str) -> Iterator[str]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from webhook_helpers import Identity  # type: ignore[import-not-found]
+from webhook_helpers import Identity, serving_webhooks  # type: ignore[import-not-found]
 
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_devcluster.webhooks import DevWebhooks
@@ -29,20 +29,7 @@ TEST_SETTINGS = {
 def webhooks(
     cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DevWebhooks]:
-    active = cluster.kubectl(
-        "get", "maintenances", "-o", "jsonpath={.items[?(@.spec.active==true)].metadata.name}"
-    ).stdout.strip()
-    assert not active, f"an active Maintenance from another test would refuse ours: {active}"
-    server = DevWebhooks(cluster, tmp_path_factory.mktemp("webhooks"), dict(TEST_SETTINGS))
-    server.prepare()
-    server.start()
-    server.register()
-    try:
-        server.wait_registered()
-        yield server
-    finally:
-        server.unregister()
-        server.stop()
+    yield from serving_webhooks(cluster, tmp_path_factory.mktemp("webhooks"), dict(TEST_SETTINGS))
 
 
 @pytest.fixture

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from racetrack_devcluster.launcher import LocalCluster, run_kubectl
-from racetrack_devcluster.webhooks import PLATFORM_NAMESPACE, client_kubeconfig
+from racetrack_devcluster.webhooks import PLATFORM_NAMESPACE, DevWebhooks, client_kubeconfig
 from support import eventually  # type: ignore[import-not-found]
 
 REPO = Path(__file__).resolve().parents[3]
@@ -107,3 +108,24 @@ def wait_for_event(
 
 def actions(events: list[dict[str, Any]]) -> list[str]:
     return [event["spec"]["action"] for event in events]
+
+
+def serving_webhooks(
+    cluster: LocalCluster, folder: Path, settings: dict[str, str]
+) -> Iterator[DevWebhooks]:
+    """The webhooks running and registered on ``cluster`` for as long as the caller keeps
+    them, then unregistered and stopped (for fixtures)."""
+    active = cluster.kubectl(
+        "get", "maintenances", "-o", "jsonpath={.items[?(@.spec.active==true)].metadata.name}"
+    ).stdout.strip()
+    assert not active, f"an active Maintenance from another test would refuse ours: {active}"
+    server = DevWebhooks(cluster, folder, settings)
+    server.prepare()
+    server.start()
+    server.register()
+    try:
+        server.wait_registered()
+        yield server
+    finally:
+        server.unregister()
+        server.stop()
