@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -142,4 +144,23 @@ def install(
     if waited.returncode != 0:
         pods = kubectl("get", "pods", "-n", PLATFORM, check=False).stdout
         raise InstallError(f"the platform did not become Available: {waited.stderr}\n{pods}")
+    wait_reachable(address, WEBHOOKS_NODE_PORT)
     return folder
+
+
+def wait_reachable(address: str, port: int, timeout: float = 120.0) -> None:
+    """Wait until ``address:port`` accepts connections. An Available Deployment is not yet a
+    reachable node port: kube-proxy programs the port from the EndpointSlice a moment later,
+    and until then the API server's webhook calls are refused, and so is every change."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((address, port), timeout=2):
+                return
+        except OSError as error:
+            if time.monotonic() > deadline:
+                raise InstallError(
+                    f"the webhooks are Available but {address}:{port} refuses connections "
+                    f"after {timeout:.0f} s ({error}); check kube-proxy on the node"
+                ) from error
+            time.sleep(0.5)

@@ -3,8 +3,10 @@ registry, and every webhook called on the node's address with the CA that signed
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+import pytest
 import yaml
 
 from racetrack_devcluster import incluster
@@ -41,3 +43,18 @@ def test_images_come_from_the_cluster_registry_with_the_asked_tags() -> None:
         ("127.0.0.1:5555/racetrack/operator", "0.1.0-new"),
         ("127.0.0.1:5555/racetrack/haproxy", "0.1.0"),
     }
+
+
+def test_wait_reachable_returns_once_the_port_accepts_connections() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        incluster.wait_reachable("127.0.0.1", listener.getsockname()[1], timeout=5)
+
+
+def test_wait_reachable_names_the_address_when_it_keeps_refusing() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # bound, never listening: connections are refused
+        with pytest.raises(incluster.InstallError, match=f"127.0.0.1:{port} refuses"):
+            incluster.wait_reachable("127.0.0.1", port, timeout=1)
