@@ -17,6 +17,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
+from racetrack_api import jobphase
 from racetrack_api.permissions import Grant
 from racetrack_api.v1alpha1.permission import SubjectKind
 from racetrack_gateway import model
@@ -88,7 +89,7 @@ class Index:
             self._dirty.add(("family", key[1]))
         elif kind == "Job":
             self._job(key, model.job(new) if new is not None else None)
-            self._replace(self.last_calls, key, model.last_call_time(new) if new else None)
+            self._replace(self.last_calls, key, jobphase.last_call(new) if new else None)
         elif kind == "Service":
             address = model.service_address(new) if new is not None else None
             self.services.pop(key, None)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pydantic
 
+from racetrack_api.jobphase import parse_time
 from racetrack_api.permissions import Grant, SubjectRef, grant_of
 from racetrack_api.v1alpha1 import API_VERSION, Permission
 from racetrack_api.v1alpha1.permission import Scope, SubjectKind
@@ -116,16 +117,6 @@ def _dict(value: Any) -> JsonDict:
     return value if isinstance(value, dict) else {}
 
 
-def _time(value: Any) -> datetime.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
-
-
 def _hashes(raw: JsonDict) -> tuple[tuple[str, ...], datetime.datetime | None]:
     token = _dict(_dict(raw.get("status")).get("token"))
     hashes = token.get("hashes")
@@ -134,7 +125,7 @@ def _hashes(raw: JsonDict) -> tuple[tuple[str, ...], datetime.datetime | None]:
         for h in (hashes if isinstance(hashes, list) else [])
         if isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdefABCDEF" for c in h)
     )
-    return valid, _time(token.get("expiresAt"))
+    return valid, parse_time(token.get("expiresAt"))
 
 
 def caller(kind: SubjectKind, raw: JsonDict) -> Caller | None:
@@ -174,10 +165,6 @@ def job(raw: JsonDict) -> JobView | None:
         public_endpoints=public,
         upstream_override=override,
     )
-
-
-def last_call_time(raw: JsonDict) -> datetime.datetime | None:
-    return _time(_dict(raw.get("status")).get("lastCallTime"))
 
 
 def family_status(raw: JsonDict) -> FamilyStatusView | None:
