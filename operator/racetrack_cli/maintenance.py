@@ -2,7 +2,8 @@
 
 ``on`` creates (or updates) a cluster-scoped Maintenance with ``spec.active: true`` and the
 message people see when their change is refused; ``off`` sets every active one to
-``active: false`` (kept, so ``kubectl get rtmaint`` still shows the last window). Both are
+``active: false`` (kept, so ``kubectl get rtmaint`` still shows the last window), or only the
+one named with ``--name`` when several teams hold windows of their own. Both are
 audited by the webhooks; among racetrack Users only admins may switch maintenance.
 """
 
@@ -38,6 +39,10 @@ def register(commands: Any) -> None:
     )
     on.add_argument("--block-calls", action="store_true", help="also answer calls to jobs with 503")
     off = actions.add_parser("off", help="accept job changes again")
+    off.add_argument(
+        "--name",
+        help="end only this Maintenance (default: every active one, as the guard checks them all)",
+    )
     status = actions.add_parser("status", help="whether maintenance is on, and why")
     for sub in (on, off, status):
         kubeargs.add_cluster_arguments(sub, None)
@@ -55,11 +60,18 @@ async def _maintenance(args: argparse.Namespace) -> None:
             await turn_on(kube, args.name, args.message, args.block_calls)
             print(f"Maintenance is on ({args.name}): job changes are refused.")
         elif args.action == "off":
-            names = await turn_off(kube)
-            if names:
-                print(f"Maintenance is off ({', '.join(names)}): job changes are accepted.")
+            names = await turn_off(kube, args.name)
+            still_on = [item["metadata"]["name"] for item in await active_maintenances(kube)]
+            if not names:
+                print(
+                    f"Maintenance {args.name} was not on."
+                    if args.name
+                    else "Maintenance was not on."
+                )
+            elif still_on:
+                print(f"Maintenance {', '.join(names)} ended; still on: {', '.join(still_on)}.")
             else:
-                print("Maintenance was not on.")
+                print(f"Maintenance is off ({', '.join(names)}): job changes are accepted.")
         else:
             active = await active_maintenances(kube)
             if not active:
@@ -88,10 +100,12 @@ async def turn_on(kube: Api, name: str, message: str, block_calls: bool) -> None
         await kube.merge_patch(paths.racetrack(Maintenance, None, name), {"spec": spec})
 
 
-async def turn_off(kube: Api) -> list[str]:
+async def turn_off(kube: Api, only: str | None = None) -> list[str]:
     names = []
     for item in await active_maintenances(kube):
         name = str(item["metadata"]["name"])
+        if only is not None and name != only:
+            continue
         await kube.merge_patch(
             paths.racetrack(Maintenance, None, name), {"spec": {"active": False}}
         )

@@ -131,8 +131,18 @@ def test_maintenance_refuses_a_redeploy_until_it_is_off(
     )
     assert on.returncode == 0, on.stderr
     try:
+        other = f"{window}-db"
+        on_too = racetrack(
+            "maintenance", "on", "--name", other, "-m", "DB move", kubeconfig=kubeconfig
+        )
+        assert on_too.returncode == 0, on_too.stderr
+        ended = racetrack("maintenance", "off", "--name", other, kubeconfig=kubeconfig)
+        assert ended.stdout == f"Maintenance {other} ended; still on: {window}.\n"
+        again = racetrack("maintenance", "off", "--name", other, kubeconfig=kubeconfig)
+        assert again.stdout == f"Maintenance {other} was not on.\n"
         status = racetrack("maintenance", "status", kubeconfig=kubeconfig)
         assert f"Maintenance is on ({window}): Node upgrade" in status.stdout
+        assert other not in status.stdout
         refused = racetrack("redeploy", name, "-n", namespace, kubeconfig=kubeconfig)
         assert refused.returncode == 1
         assert "Racetrack is currently in maintenance mode" in refused.stderr

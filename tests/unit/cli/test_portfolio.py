@@ -160,6 +160,7 @@ def test_every_admin_command_is_registered_with_kubectls_flags() -> None:
         ["redeploy", "adder-v1-0-0", "-n", "ml", "--wait"],
         ["maintenance", "on", "-m", "Upgrade"],
         ["maintenance", "off"],
+        ["maintenance", "off", "--name", "db-move"],
     ):
         args = parser.parse_args([*argv, "--kubeconfig", "/k", "--context", "c"])
         assert (args.kubeconfig, args.context) == ("/k", "c")
