@@ -51,6 +51,9 @@ class Context:
     identity: IdentityState = dataclasses.field(default_factory=IdentityState)
     # Work that runs for as long as the operator does (the purge timer).
     timers: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
+    # Set when a Job without a purge score appears or a version goes: the portfolio changed,
+    # and the purge timer runs a pass soon instead of at its next interval.
+    purge_due: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         if isinstance(self.recorder, KopfRecorder):

@@ -137,6 +137,8 @@ async def job_seen(ctx: Context, namespace: str, name: str, raw: dict[str, Any])
     """The Job's watch delivered it: reconcile unless only our own status write changed."""
     state = ctx.jobs.get((namespace, name))
     known = state.job if state is not None else None
+    if state is None and "purge" not in (raw.get("status") or {}):
+        ctx.purge_due.set()
     if needs_apply(known, state is not None and state.applied, raw):
         await reconcile_job(ctx, namespace, name, raw)
 
@@ -178,6 +180,7 @@ async def build_seen(
 
 def job_deleted(ctx: Context, namespace: str, name: str, family: str) -> None:
     forget(ctx, namespace, name)
+    ctx.purge_due.set()  # the older versions of its family have one newer version less
     if family:
         # The family forgets this version; the family itself stays (see JobFamily's docs).
         request_sync(ctx, namespace, family)

@@ -6,6 +6,10 @@ should carry, and merge-patches ``status.purge`` of only those whose score or re
 changed, naming no other field: ``lastCallTime`` belongs to the gateway and the rest of the
 status to the Job's reconciliation. An unchanged portfolio costs one list per interval.
 
+A new Job (and the older versions it outscores) would show no score until the next interval;
+so a Job seen without one, or a deleted Job, sets ``Context.purge_due`` and a pass follows
+after ``SETTLE_SECONDS``, which gathers a burst of applies into one list.
+
 Why one timer for all Jobs rather than kopf's per-object ``@kopf.timer``: kopf puts a
 finalizer on every object with a timer, so deleting a Job would wait for a running operator,
 and the newer-versions count needs the family's other Jobs anyway.
@@ -26,6 +30,8 @@ from racetrack_operator.render.purgefacts import purge_updates
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime.datetime]
+
+SETTLE_SECONDS = 5.0
 
 
 def _utcnow() -> datetime.datetime:
@@ -70,6 +76,7 @@ async def purge_timer(ctx: Context, clock: Clock = _utcnow) -> None:
     the next one tries again."""
     interval = ctx.settings.purge_interval_seconds
     while True:
+        ctx.purge_due.clear()  # what changes during this pass asks for the next one
         try:
             written = await refresh_purge(ctx, clock())
         except asyncio.CancelledError:
@@ -79,4 +86,12 @@ async def purge_timer(ctx: Context, clock: Clock = _utcnow) -> None:
         else:
             if written:
                 log.info("Refreshed the purge score of %d Job(s).", written)
-        await asyncio.sleep(interval)
+        await _next_pass(ctx, interval)
+
+
+async def _next_pass(ctx: Context, interval: float) -> None:
+    try:
+        await asyncio.wait_for(ctx.purge_due.wait(), timeout=interval)
+    except TimeoutError:
+        return
+    await asyncio.sleep(min(SETTLE_SECONDS, interval))

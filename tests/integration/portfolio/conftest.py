@@ -43,8 +43,14 @@ def platform(cluster: LocalCluster) -> Iterator[str]:
 
 
 @pytest.fixture
+def purge_interval() -> str:
+    """Seconds between the purge timer's regular passes; a test may override it."""
+    return "1"
+
+
+@pytest.fixture
 def operator(
-    cluster: LocalCluster, tmp_path: Path, namespace: str, platform: str
+    cluster: LocalCluster, tmp_path: Path, namespace: str, platform: str, purge_interval: str
 ) -> Iterator[OperatorProcess]:
     proc = OperatorProcess(
         cluster.kubeconfig,
@@ -54,7 +60,7 @@ def operator(
             "RACETRACK_PLATFORM_NAMESPACE": platform,
             "RACETRACK_METRICS_PORT": "0",
             "RACETRACK_LIVENESS_ENDPOINT": "",
-            "RACETRACK_PURGE_INTERVAL_SECONDS": "1",
+            "RACETRACK_PURGE_INTERVAL_SECONDS": purge_interval,
         },
     )
     proc.start()

@@ -95,3 +95,22 @@ def test_a_failing_job_scores_twenty_and_says_fix_or_remove(
     )
     wait_ready(cluster, namespace, name)
     assert wait_purge(cluster, namespace, name, 0.0)["status"]["purge"]["reasons"] == []
+
+
+@pytest.mark.parametrize("purge_interval", ["3600"])
+def test_a_new_version_is_scored_without_waiting_for_the_interval(
+    cluster: LocalCluster, namespace: str, operator: OperatorProcess
+) -> None:
+    family = family_name("prompt")
+    first, second = f"{family}-v1-0-0", f"{family}-v2-0-0"
+    apply(cluster, job(first, namespace, family, "1.0.0"), namespace)
+    wait_ready(cluster, namespace, first)
+    wait_purge(cluster, namespace, first, 0.0)
+    # The first has been scored; the hourly pass is an hour away, yet a new version counts.
+    apply(cluster, job(second, namespace, family, "2.0.0"), namespace)
+    assert wait_purge(cluster, namespace, first, 1.0)["status"]["purge"]["reasons"] == [
+        "It has 1 newer version."
+    ]
+    wait_purge(cluster, namespace, second, 0.0)
+    cluster.kubectl("delete", "rtjob", second, "-n", namespace)
+    wait_purge(cluster, namespace, first, 0.0)

@@ -14,6 +14,7 @@ from fake_kube import FakeKube  # type: ignore[import-not-found]
 from racetrack_api.v1alpha1 import Job
 from racetrack_api.v1alpha1.job import JobStatus, PurgeStatus
 from racetrack_kube import paths
+from racetrack_operator.reconcile import purge
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.purge import purge_timer, refresh_purge
 from racetrack_operator.render.status import status_patch
@@ -128,3 +129,26 @@ async def test_a_job_deleted_since_the_list_does_not_stop_the_others(ctx: Contex
     fake.list_objects = stale_list
     assert await refresh_purge(ctx, NOW) == 1
     assert fake.obj(path)["status"]["purge"]["score"] == 11.0
+
+
+async def test_a_due_pass_runs_before_the_interval(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = ctx.kube
+    assert isinstance(fake, FakeKube)
+    monkeypatch.setattr(purge, "SETTLE_SECONDS", 0.0)
+    ctx.settings = Settings(namespaces=("ml",), purge_interval_seconds=3600)
+    timer = asyncio.get_running_loop().create_task(purge_timer(ctx, lambda: NOW))
+    try:
+        await asyncio.sleep(0.05)  # the first pass, over no Jobs
+        path = put_job(fake, "adder-v1", "1.0.0")
+        await asyncio.sleep(0.05)
+        assert "purge" not in fake.obj(path)["status"], "no pass without a reason"
+        ctx.purge_due.set()
+        for _ in range(100):
+            if "purge" in fake.obj(path)["status"]:
+                break
+            await asyncio.sleep(0.01)
+        assert fake.obj(path)["status"]["purge"]["score"] == 10.0
+    finally:
+        timer.cancel()
