@@ -9,6 +9,7 @@
    new HAProxy process appears.
 4. Every ``stats_seconds`` it reads HAProxy's counters for metrics and writes the Jobs'
    last call times.
+5. It keeps the asynchronous calls HAProxy hands it (``asynccalls``).
 
 While the API server is away the informers keep what they had and retry; HAProxy keeps
 serving the last tables. Nothing here ever reads a Secret or holds a token.
@@ -34,6 +35,7 @@ from racetrack_api.v1alpha1 import (
     User,
 )
 from racetrack_gateway import health, lastcall, metrics, model, stats
+from racetrack_gateway.asynccalls import AsyncCalls
 from racetrack_gateway.haproxy.runtime import Runtime, RuntimeApiError
 from racetrack_gateway.haproxy.supervisor import Supervisor
 from racetrack_gateway.index import Index
@@ -71,6 +73,15 @@ class Agent:
         self._changed = asyncio.Event()
         self._written: dict[str, dict[str, str]] | None = None
         self._failing = False
+        self.async_calls = AsyncCalls(
+            self.config_input().replay_socket,
+            tracing_header=settings.tracing_header,
+            max_attempts=settings.async_max_attempts,
+            retry_seconds=settings.async_retry_seconds,
+            timeout_seconds=settings.async_timeout_seconds,
+            peers=settings.async_peers,
+            peer_port=settings.async_peer_port,
+        )
         self.supervisor = Supervisor(
             settings,
             self.runtime,
@@ -129,12 +140,15 @@ class Agent:
             tracing_header=s.tracing_header,
             caller_header=s.caller_header,
             server_timeout_seconds=s.server_timeout_seconds,
+            async_timeout_seconds=s.async_timeout_seconds,
         )
 
     # -- running -----------------------------------------------------------------------------
 
     async def run(self) -> None:
         self.settings.run_dir.mkdir(parents=True, exist_ok=True)
+        cfg = self.config_input()
+        await self.async_calls.start(cfg.async_socket)
         server = None
         if self.settings.http_port:
             server = health.serve(
@@ -164,6 +178,7 @@ class Agent:
                     await task
             if server is not None:
                 server.shutdown()
+            await self.async_calls.stop()
 
     async def _wait_listed(self, informers: list[Informer]) -> None:
         pending = list(informers)

@@ -81,6 +81,20 @@ class Settings:
     ``racetrack.io/gateway-upstream: HOST:PORT`` instead of the Job's Service address. For
     tests with job processes outside the cluster; anyone who may edit a Job could divert
     its calls with it, so it is off unless enabled here."""
+    async_max_attempts: int = 2
+    """RACETRACK_GATEWAY_ASYNC_MAX_ATTEMPTS: attempts of an asynchronous call whose job could
+    not be reached (1 = no retry)."""
+    async_retry_seconds: float = 10.0
+    """RACETRACK_GATEWAY_ASYNC_RETRY_SECONDS: the wait before such a call is tried again."""
+    async_timeout_seconds: int = 7200
+    """RACETRACK_GATEWAY_ASYNC_TIMEOUT_SECONDS: longest an asynchronous call may take."""
+    async_peers: str = ""
+    """RACETRACK_GATEWAY_ASYNC_PEERS: NAME or NAME:PORT, a DNS name resolving to every
+    gateway replica (a headless Service) and their peer port (default: this replica's); a
+    poll for a task another replica started is passed to them."""
+    async_peer_port: int = 7207
+    """RACETRACK_GATEWAY_ASYNC_PEER_PORT: where this replica answers its peers' polls
+    (only ``/pub/async/task/<id>/poll/local`` and ``/status/local``); 0 = not at all."""
 
     @property
     def socket_path(self) -> Path:
@@ -114,7 +128,10 @@ class Settings:
                 )
         if not 1 <= self.buckets <= 4096:
             raise SettingsError(f"{PREFIX}BUCKETS must be between 1 and 4096")
-        for name in ("resync_seconds", "stats_seconds", "last_call_seconds"):
+        for name in (
+            "resync_seconds", "stats_seconds", "last_call_seconds", "async_max_attempts",
+            "async_timeout_seconds",
+        ):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be positive")
 

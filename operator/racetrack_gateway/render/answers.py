@@ -91,6 +91,9 @@ def answers(token_header: str, state_map: str) -> dict[str, str]:
             f"Job {FAMILY} v{VERSION} has no server to take the call; try again shortly",
             **_job(),
         ),
+        "async-method.json": _body(
+            "Async Job Call request error: method not allowed", path=_text("path")
+        ),
         "400.json": _body("Bad request: malformed request, or headers too large"),
         "408.json": _body("Request timeout: the request was not received in time"),
         "500.json": _body("Internal gateway error"),

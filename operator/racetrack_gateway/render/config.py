@@ -20,6 +20,14 @@ The request's way through the frontend, in order (each refusal is JSON, see ``an
 8. The call goes to ``/pub/job/<family>/<resolved version><path>`` on the version's server,
    with the caller in the caller header, the request id, and no token headers: the job
    never sees the caller's token. Bodies stream both ways.
+
+Asynchronous calls take the same way: ``/pub/async/new/job/...`` (GET or POST) is read as
+``/pub/job/...`` and checked by steps 3-7 alike, then goes, with the version's backend and
+server in two headers, to the agent (``racetrack_gateway.asynccalls``) over a unix socket.
+The agent answers 201 with a task id and makes the call later through the ``async_replay``
+frontend, on another unix socket, which routes by those headers alone: it is reachable only
+from the run directory, never from the network. ``/pub/async/task/<id>/poll`` and
+``/status`` need no token (the task id is the secret) and go to the agent as they are.
 """
 
 from __future__ import annotations
@@ -36,6 +44,10 @@ PATH_TRICKS = r"(//|/\.\.?(/|$)|\\|%2[eEfF]|%5[cC]|%00)"
 #: Seconds HAProxy keeps an idle connection to a job before closing it; below the job
 #: runtime's keep-alive so HAProxy, not the job, closes idle connections.
 POOL_PURGE_SECONDS = 30
+#: Headers naming the backend and server of an asynchronous call's version (to the agent,
+#: and from it to ``async_replay``); a client's own are removed.
+ASYNC_BACKEND_HEADER = "X-Racetrack-Async-Backend"
+ASYNC_SERVER_HEADER = "X-Racetrack-Async-Server"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +60,8 @@ class ConfigInput:
     tracing_header: str = "X-Request-Tracing-Id"
     caller_header: str = "X-Caller-Name"
     server_timeout_seconds: int = 330
+    #: The longest an asynchronous call may take (the original's client timeout: 2 hours).
+    async_timeout_seconds: int = 7200
     #: server name -> "backend address", the servers present at start.
     servers: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
@@ -61,6 +75,16 @@ class ConfigInput:
     def socket(self) -> str:
         return str(self.run_dir / "haproxy.sock")
 
+    @property
+    def async_socket(self) -> str:
+        """Where the agent takes asynchronous calls and polls from HAProxy."""
+        return str(self.run_dir / "async.sock")
+
+    @property
+    def replay_socket(self) -> str:
+        """Where HAProxy takes the agent's asynchronous calls to job versions."""
+        return str(self.run_dir / "replay.sock")
+
 
 def server_params(address: str) -> str:
     """A job version's server: weight 0, so load balancing never picks it; only the
@@ -73,7 +97,7 @@ def server_line(name: str, address: str) -> str:
 
 
 def render_config(cfg: ConfigInput) -> str:
-    lines = [*_global(cfg), "", *_defaults(cfg), "", *_frontend(cfg), ""]
+    lines = [*_global(cfg), "", *_defaults(cfg), "", *_frontend(cfg), "", *_replay(cfg), ""]
     by_backend: dict[str, list[str]] = {}
     for name, value in sorted(cfg.servers.items()):
         backend, address = value.split(" ", 1)
@@ -81,6 +105,9 @@ def render_config(cfg: ConfigInput) -> str:
     for backend in keys.backends(cfg.buckets):
         lines += [
             f"backend {backend}",
+            # A replayed asynchronous call may take longer than a call (see _replay).
+            f"    http-request set-timeout server {cfg.async_timeout_seconds}s "
+            "if { var(txn.replay) -m bool }",
             "    use-server %[var(txn.server)] if TRUE",
             *(f"    server {line}" for line in by_backend.get(backend, [])),
             "",
@@ -89,6 +116,9 @@ def render_config(cfg: ConfigInput) -> str:
         "backend unrouted",
         f"    http-request return status 503 content-type application/json "
         f"lf-file {cfg.answer('no-server.json')}",
+        "",
+        "backend async_calls",
+        f"    server agent unix@{cfg.async_socket}",
         "",
     ]
     return "\n".join(lines)
@@ -186,31 +216,41 @@ def _frontend(cfg: ConfigInput) -> list[str]:
         f"    http-request set-var(txn.rid) req.fhdr({trace})",
         f"    http-after-response set-header {trace} %[var(txn.rid)] "
         "if { var(txn.rid) -m found }",
-        # 3. The route.
-        refuse(404, "not-a-route.json", "unless { path_beg /pub/job/ }"),
+        # 3. The route; an asynchronous call is read as the call it starts.
+        "    acl task path -m reg ^/pub/async/task/[^/]+/(poll|status)$",
+        "    http-request set-var(txn.async) bool(1) if { path_beg /pub/async/new/job/ }",
+        "    acl async var(txn.async) -m bool",
+        "    http-request return status 405 content-type application/json "
+        f'lf-file {cfg.answer("async-method.json")} hdr Allow "GET, POST" '
+        "if async !METH_GET !METH_POST",
+        '    http-request set-path "%[path,regsub(^/pub/async/new/job/,/pub/job/)]" if async',
+        refuse(404, "not-a-route.json", "if !task !{ path_beg /pub/job/ }"),
         refuse(400, "bad-path.json", f"if {{ path -m reg '{PATH_TRICKS}' }}"),
         "    http-request set-var(txn.fam) path,field(4,/)",
         "    http-request set-var(txn.req) path,field(5,/)",
         "    http-request set-var(txn.rest) path,regsub(^/pub/job/[^/]*/[^/]*,)",
+        refuse(404, "not-a-route.json", "if !task !{ var(txn.fam) -m len 1: }"),
+        refuse(404, "not-a-route.json", "if !task !{ var(txn.req) -m len 1: }"),
+        refuse(400, "many-tokens.json", f"if !task {{ req.fhdr_cnt({token}) gt 1 }}"),
+        # 4. Maintenance (a task started before it may still be polled).
         refuse(
-            404, "not-a-route.json", "unless { var(txn.fam) -m len 1: } { var(txn.req) -m len 1: }"
-        ),
-        refuse(400, "many-tokens.json", f"if {{ req.fhdr_cnt({token}) gt 1 }}"),
-        # 4. Maintenance.
-        refuse(
-            503, "maintenance.json", f"if {{ str({tables.MAINTENANCE_KEY}),map({state}) -m found }}"
+            503,
+            "maintenance.json",
+            f"if !task {{ str({tables.MAINTENANCE_KEY}),map({state}) -m found }}",
         ),
         # 5. The version.
         '    http-request set-var-fmt(txn.vkey) "%[var(txn.fam)]/%[var(txn.req)]"',
         f"    http-request set-var(txn.route) var(txn.vkey),map({versions})",
         "    acl routed var(txn.route) -m found",
-        refuse(404, "no-family.json", f"if !routed !{{ var(txn.fam),map({versions}) -m found }}"),
+        refuse(
+            404, "no-family.json", f"if !task !routed !{{ var(txn.fam),map({versions}) -m found }}"
+        ),
         refuse(
             404,
             "no-alias.json",
-            "if !routed { var(txn.req) -m reg '^(latest|[0-9.x]*x[0-9.x]*)$' }",
+            "if !task !routed { var(txn.req) -m reg '^(latest|[0-9.x]*x[0-9.x]*)$' }",
         ),
-        refuse(404, "no-version.json", "if !routed"),
+        refuse(404, "no-version.json", "if !task !routed"),
         "    http-request set-var(txn.state) var(txn.route),field(1,|)",
         "    http-request set-var(txn.ns) var(txn.route),field(2,|)",
         "    http-request set-var(txn.ver) var(txn.route),field(3,|)",
@@ -222,6 +262,7 @@ def _frontend(cfg: ConfigInput) -> list[str]:
         f"    acl public var(txn.pub),map_beg({cfg.map_path(tables.PUBLIC)}) -m found",
         "    acl public var(txn.ep) -m str /health/ /live/ /ready/",
         "    http-request set-var(txn.open) bool(1) if public",
+        "    http-request set-var(txn.open) bool(1) if task",
         "    acl open var(txn.open) -m bool",
     ]
     for header in TOKEN_HEADERS:
@@ -248,16 +289,39 @@ def _frontend(cfg: ConfigInput) -> list[str]:
     lines += [
         refuse(403, "forbidden.json", "if !open !allowed"),
         # 7. Serving?
-        refuse(503, "not-serving.json", f"unless {{ var(txn.state) -m str {tables.SERVING} }}"),
+        refuse(503, "not-serving.json", f"if !task !{{ var(txn.state) -m str {tables.SERVING} }}"),
         # 8. Forward.
-        '    http-request set-path "/pub/job/%[var(txn.fam)]/%[var(txn.ver)]%[var(txn.rest)]"',
+        '    http-request set-path "/pub/job/%[var(txn.fam)]/%[var(txn.ver)]%[var(txn.rest)]" '
+        "if !task",
+        f"    http-request del-header {ASYNC_BACKEND_HEADER}",
+        f"    http-request del-header {ASYNC_SERVER_HEADER}",
+        f"    http-request set-header {ASYNC_BACKEND_HEADER} %[var(txn.backend)] if async",
+        f"    http-request set-header {ASYNC_SERVER_HEADER} %[var(txn.server)] if async",
         *(f"    http-request del-header {header}" for header in TOKEN_HEADERS),
         f"    http-request del-header {cfg.caller_header}",
         f"    http-request set-header {cfg.caller_header} %[var(txn.caller)] "
         "if { var(txn.caller) -m found }",
         "    http-request set-header X-Forwarded-Host %[req.hdr(host)] "
         "if { req.hdr(host) -m found }",
+        "    use_backend async_calls if async || task",
         "    use_backend %[var(txn.backend)]",
         "    default_backend unrouted",
     ]
     return lines
+
+
+def _replay(cfg: ConfigInput) -> list[str]:
+    """The agent's way to a job version for an asynchronous call: the version checked and
+    resolved when the call was started, named by the two headers."""
+    return [
+        "frontend async_replay",
+        f"    bind unix@{cfg.replay_socket} mode 600",
+        "    http-request set-var(txn.replay) bool(1)",
+        f"    http-request set-var(txn.rid) req.fhdr({cfg.tracing_header})",
+        f"    http-request set-var(txn.backend) req.fhdr({ASYNC_BACKEND_HEADER})",
+        f"    http-request set-var(txn.server) req.fhdr({ASYNC_SERVER_HEADER})",
+        f"    http-request del-header {ASYNC_BACKEND_HEADER}",
+        f"    http-request del-header {ASYNC_SERVER_HEADER}",
+        "    use_backend %[var(txn.backend)]",
+        "    default_backend unrouted",
+    ]
