@@ -244,3 +244,28 @@ def test_tokens_never_appear_in_the_agents_or_haproxys_logs(stack: Stack) -> Non
     logs = stack.gateway.agent.logs() + stack.gateway.haproxy_log.read_text(errors="replace")
     assert f"/pub/job/{family}/1.0.0/api/v1/perform" in logs
     assert token not in logs and tokens.token_hash(token) not in logs
+
+
+def test_an_asynchronous_call_is_checked_started_and_polled_through_the_agents_gateway(
+    stack: Stack,
+) -> None:
+    ns, cluster, gateway = stack.namespace, stack.cluster, stack.gateway
+    family, portal = adder_family(stack), unique("portal")
+    apply(cluster, esc(ns, portal), permission(ns, unique("p"), "ExternalServiceConsumer",
+                                               portal, family=family))  # fmt: skip
+    token = issued_token(cluster, "esc", portal, ns)
+    path = f"/pub/async/new/job/{family}/latest/api/v1/perform"
+    started = until_status(lambda: gateway.call(path, token, a=40, b=2), 201)
+    task_id = started.json()["task_id"]
+    assert started.json() == {"task_id": task_id, "status": "ongoing"}
+    # Polled without a token: the task id is the secret.
+    answer = until_status(lambda: gateway.client.get(f"/pub/async/task/{task_id}/poll"), 200)
+    assert answer.json() == 42
+    status = gateway.client.get(f"/pub/async/task/{task_id}/status")
+    assert status.json() == {"task_id": task_id, "status": "completed"}
+    # Starting is refused as a call is: no token, and a token without the permission.
+    assert gateway.client.post(path, json={}).status_code == 401
+    other = unique("other")
+    apply(cluster, esc(ns, other))
+    refused = gateway.call(path, issued_token(cluster, "esc", other, ns), a=1, b=2)
+    assert refused.status_code == 403

@@ -117,6 +117,13 @@ def test_real_pods_are_called_through_the_gateway_from_the_host_and_from_a_job(
 
     direct = eventually(lambda: call("/pub/job/sum/latest/api/v1/perform", {"a": 40, "b": 2}))
     assert direct.json() == 42
+    # The same call made asynchronously: started, then polled (HAProxy runs in the node's
+    # network, the agent holding the tasks on the host; they meet on unix sockets).
+    started = httpx.post(f"{gateway_url}/pub/async/new/job/sum/latest/api/v1/perform",
+                         json={"a": 40, "b": 2}, headers=headers, timeout=30)  # fmt: skip
+    assert started.status_code == 201, started.text
+    polled = httpx.get(f"{gateway_url}/pub/async/task/{started.json()['task_id']}/poll", timeout=60)
+    assert (polled.status_code, polled.json()) == (200, 42)
     chained = eventually(
         lambda: call("/pub/job/chain/1.x/api/v1/perform", {"family": "sum", "a": 1, "b": 2})
     )
