@@ -65,7 +65,6 @@ class Agent:
         self.pusher = Pusher(
             self.runtime, {t: self.config_input().map_path(t) for t in tables.MAPS}
         )
-        self.metrics = metrics.create()
         self.lock = asyncio.Lock()
         self.synced = False
         """True once HAProxy holds complete tables (what /ready reports)."""
@@ -82,6 +81,7 @@ class Agent:
             peers=settings.async_peers,
             peer_port=settings.async_peer_port,
         )
+        self.metrics = metrics.create(self.async_calls.counts)
         self.supervisor = Supervisor(
             settings,
             self.runtime,

@@ -27,6 +27,7 @@ tasks it held: their polls answer 404, as for a forgotten task.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import json
 import logging
@@ -59,6 +60,20 @@ HOP_HEADERS = frozenset(
 )  # fmt: skip
 
 ONGOING, COMPLETED, FAILED = "ongoing", "completed", "failed"
+
+
+@dataclasses.dataclass
+class AsyncCounts:
+    """What the metrics say of asynchronous calls (the original pub's counters)."""
+
+    started: collections.Counter[tuple[str, str]] = dataclasses.field(
+        default_factory=collections.Counter
+    )
+    done: collections.Counter[tuple[str, str]] = dataclasses.field(
+        default_factory=collections.Counter
+    )
+    errors: int = 0
+    retried: int = 0
 
 
 class RetriableError(Exception):
@@ -156,6 +171,7 @@ class AsyncCalls:
         self.peers = peers
         self.peer_port = peer_port
         self.tasks: dict[str, Task] = {}
+        self.counts = AsyncCounts()
         self.call: Caller = self._call_through_haproxy
         self._background: set[asyncio.Task[None]] = set()
         self._runners: list[web.AppRunner] = []
@@ -215,6 +231,7 @@ class AsyncCalls:
             server=server,
         )
         self.tasks[task.id] = task
+        self.counts.started[(family, version)] += 1
         self._spawn(self._run(task))
         log.info("Async call %s started: %s %s (request %s).", task.id, task.method, task.url, rid)
         return json_response(201, {"task_id": task.id, "status": ONGOING})
@@ -274,12 +291,16 @@ class AsyncCalls:
                     task.status = FAILED
                     break
                 log.info("Async call %s: %s; trying again.", task.id, error)
+                self.counts.retried += 1
                 await asyncio.sleep(self.retry_seconds)
             except Exception as error:  # the task records why; the gateway goes on
                 task.error = f"making request to a job: {error}"
                 task.status = FAILED
                 break
         task.ended_at = time.time()
+        self.counts.done[(task.job_name, task.job_version)] += 1
+        if task.status == FAILED:
+            self.counts.errors += 1
         task.done.set()
         log.info("Async call %s %s after %d attempt(s).", task.id, task.status, task.attempts)
 
@@ -381,6 +402,8 @@ class AsyncCalls:
             return []
         host, _, port_text = self.peers.rpartition(":")
         if not (host and port_text.isdigit()):
+            if not self.peer_port:
+                return []
             host, port_text = self.peers, str(self.peer_port)
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(

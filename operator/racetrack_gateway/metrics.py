@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily, UnknownMetricFamily
 from prometheus_client.registry import Collector
 
+from racetrack_gateway.asynccalls import AsyncCounts
 from racetrack_gateway.index import ServerInfo
 from racetrack_gateway.stats import RESPONSE_CLASSES, Row
 
@@ -88,6 +89,36 @@ class JobCollector(Collector):
             yield answers
 
 
+class AsyncCollector(Collector):
+    """The asynchronous calls' counters, read from the agent's task server at scrape time."""
+
+    def __init__(self, counts: AsyncCounts) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[UnknownMetricFamily]:
+        started = UnknownMetricFamily(
+            "pub_async_job_calls_started", "Asynchronous calls started.", labels=JOB_LABELS
+        )
+        done = UnknownMetricFamily(
+            "pub_async_job_calls_done",
+            "Asynchronous calls ended (answered, or failed after every attempt).",
+            labels=JOB_LABELS,
+        )
+        for (family, version), count in sorted(self.counts.started.items()):
+            started.add_metric([family, version], count)
+        for (family, version), count in sorted(self.counts.done.items()):
+            done.add_metric([family, version], count)
+        errors = UnknownMetricFamily(
+            "pub_async_job_calls_errors", "Asynchronous calls that failed after every attempt."
+        )
+        errors.add_metric([], self.counts.errors)
+        retried = UnknownMetricFamily(
+            "pub_async_retried_task", "Attempts of asynchronous calls made again."
+        )
+        retried.add_metric([], self.counts.retried)
+        yield from (started, done, errors, retried)
+
+
 @dataclasses.dataclass
 class AgentMetrics:
     registry: CollectorRegistry
@@ -99,10 +130,12 @@ class AgentMetrics:
     last_change_seconds: Gauge
 
 
-def create() -> AgentMetrics:
+def create(async_counts: AsyncCounts | None = None) -> AgentMetrics:
     registry = CollectorRegistry()
     jobs = JobCollector()
     registry.register(jobs)
+    if async_counts is not None:
+        registry.register(AsyncCollector(async_counts))
     return AgentMetrics(
         registry=registry,
         jobs=jobs,

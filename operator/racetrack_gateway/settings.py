@@ -92,9 +92,10 @@ class Settings:
     """RACETRACK_GATEWAY_ASYNC_PEERS: NAME or NAME:PORT, a DNS name resolving to every
     gateway replica (a headless Service) and their peer port (default: this replica's); a
     poll for a task another replica started is passed to them."""
-    async_peer_port: int = 7207
+    async_peer_port: int = 0
     """RACETRACK_GATEWAY_ASYNC_PEER_PORT: where this replica answers its peers' polls
-    (only ``/pub/async/task/<id>/poll/local`` and ``/status/local``); 0 = not at all."""
+    (only ``/pub/async/task/<id>/poll/local`` and ``/status/local``); 0 = not at all, as
+    for a single gateway (the manifests set 7207)."""
 
     @property
     def socket_path(self) -> Path:

@@ -263,6 +263,10 @@ def test_an_asynchronous_call_is_checked_started_and_polled_through_the_agents_g
     assert answer.json() == 42
     status = gateway.client.get(f"/pub/async/task/{task_id}/status")
     assert status.json() == {"task_id": task_id, "status": "completed"}
+    metrics = httpx.get(f"http://127.0.0.1:{gateway.agent_port}/metrics", timeout=10).text
+    labels = f'job_name="{family}",job_version="1.0.0"'
+    assert f"pub_async_job_calls_started{{{labels}}} 1.0" in metrics
+    assert f"pub_async_job_calls_done{{{labels}}} 1.0" in metrics
     # Starting is refused as a call is: no token, and a token without the permission.
     assert gateway.client.post(path, json={}).status_code == 401
     other = unique("other")
