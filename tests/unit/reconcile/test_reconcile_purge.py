@@ -40,6 +40,15 @@ async def ctx() -> AsyncIterator[Context]:
     context.requeue.cancel_all()
 
 
+async def eventual_score(fake: FakeKube, path: str) -> float | None:
+    """The Job's purge score once the timer wrote one (None if it never did within 1 s)."""
+    for _ in range(100):
+        if "purge" in fake.obj(path)["status"]:
+            return float(fake.obj(path)["status"]["purge"]["score"])
+        await asyncio.sleep(0.01)
+    return None
+
+
 def put_job(fake: FakeKube, name: str, version: str, **status: Any) -> str:
     path = paths.racetrack(Job, "ml", name)
     fake.put(
@@ -99,11 +108,7 @@ async def test_the_timer_keeps_going_after_a_failed_pass(ctx: Context) -> None:
         await asyncio.sleep(0.05)
         assert "purge" not in fake.obj(path)["status"]
         fake.unavailable = False
-        for _ in range(100):
-            if "purge" in fake.obj(path)["status"]:
-                break
-            await asyncio.sleep(0.01)
-        assert fake.obj(path)["status"]["purge"]["score"] == 10.0
+        assert await eventual_score(fake, path) == 10.0
     finally:
         timer.cancel()
 
@@ -145,10 +150,6 @@ async def test_a_due_pass_runs_before_the_interval(
         await asyncio.sleep(0.05)
         assert "purge" not in fake.obj(path)["status"], "no pass without a reason"
         ctx.purge_due.set()
-        for _ in range(100):
-            if "purge" in fake.obj(path)["status"]:
-                break
-            await asyncio.sleep(0.01)
-        assert fake.obj(path)["status"]["purge"]["score"] == 10.0
+        assert await eventual_score(fake, path) == 10.0
     finally:
         timer.cancel()
