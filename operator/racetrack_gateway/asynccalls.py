@@ -40,6 +40,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
+from yarl import URL
 
 from racetrack_gateway.render.config import ASYNC_BACKEND_HEADER, ASYNC_SERVER_HEADER
 
@@ -224,7 +225,7 @@ class AsyncCalls:
             job_version=version,
             job_path=rest,
             method=request.method,
-            url=request.path_qs,
+            url=request.raw_path,  # as the client encoded it, query string included
             headers=passed_headers(request.headers),
             body=await request.read(),
             backend=backend,
@@ -316,7 +317,7 @@ class AsyncCalls:
                 aiohttp.ClientSession(connector=connector, timeout=timeout) as session,
                 session.request(
                     task.method,
-                    f"http://gateway{task.url}",
+                    URL(f"http://gateway{task.url}", encoded=True),
                     headers=headers,
                     data=task.body,
                     allow_redirects=False,

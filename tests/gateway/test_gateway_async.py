@@ -94,13 +94,13 @@ def test_the_job_sees_the_resolved_version_and_the_caller_never_a_token(
     gateway: HAProxy, world: Scene, tasks: TaskServer
 ) -> None:
     started = start(
-        gateway, "echo/1.x/api/v1/perform?x=1", world.tokens[ALICE],
+        gateway, "echo/1.x/api/v1/a%20b?x=%2B1", world.tokens[ALICE],
         method="GET", headers={"X-Caller-Name": "User root", "X-Request-Tracing-Id": "t-1"},
     )  # fmt: skip
     assert started.status_code == 201, started.text
     seen = poll(gateway, started.json()["task_id"]).json()
     assert seen["method"] == "GET"
-    assert seen["path"] == "/pub/job/echo/1.0.0/api/v1/perform?x=1"
+    assert seen["path"] == "/pub/job/echo/1.0.0/api/v1/a%20b?x=%2B1"  # as the client encoded it
     headers = seen["headers"]
     assert headers["x-caller-name"] == "User alice"
     assert headers["x-request-tracing-id"] == "t-1"
