@@ -99,6 +99,7 @@ def _target(settings: Settings) -> python3.Target:
         cache_repository=settings.need("RACETRACK_DEPENDENCY_CACHE"),
         repository=settings.need("RACETRACK_IMAGE_REPOSITORY"),
         version=settings.need("RACETRACK_IMAGE_VERSION"),
+        platform_version=settings.get("RACETRACK_PLATFORM_VERSION"),
     )
 
 
@@ -135,6 +136,7 @@ def _dockerfile(settings: Settings, timings: report.Timings) -> dict[str, Any]:
         build_arg_names=[name for name in names.split(",") if name],
         secrets_dir=Path(secrets) if secrets else None,
         ca_file=settings.get("SSL_CERT_FILE"),
+        platform_version=settings.get("RACETRACK_PLATFORM_VERSION"),
         timings=timings,
     )
 

@@ -44,6 +44,9 @@ _IRRELEVANT_PIP = frozenset(
 REVISION_LABEL = "org.opencontainers.image.revision"
 SOURCE_LABEL = "org.opencontainers.image.source"
 HISTORY_AUTHOR = "racetrack-builder"
+#: The platform version that built the image, as the original Racetrack gave its jobs. It is
+#: in the image, not the Deployment, so upgrading the platform rolls no job.
+PLATFORM_VERSION_ENV = "DEPLOYED_BY_RACETRACK_VERSION"
 
 
 def pip_settings(env: Mapping[str, str]) -> dict[str, str]:
@@ -84,17 +87,20 @@ def job_config(
     revision: str,
     source: str,
     with_packages: bool,
+    platform_version: str | None = None,
 ) -> dict[str, Any]:
     """The job image's config: the base's, with the new layers, where the code runs from,
-    and labels saying what it was built from."""
+    the platform version that built it, and labels saying what it was built from."""
     config = copy.deepcopy(dict(base))
     runtime: dict[str, Any] = dict(config.get("config") or {})
-    ours = ("VENV_PACKAGES_PATH=", "GIT_VERSION=")
+    ours = ("VENV_PACKAGES_PATH=", "GIT_VERSION=", f"{PLATFORM_VERSION_ENV}=")
     env = [item for item in runtime.get("Env") or [] if not item.startswith(ours)]
     if with_packages:
         env.append(f"VENV_PACKAGES_PATH=/{PACKAGES_DIR}")
     # What the runtime's /health reports as the job's version of its source.
     env.append(f"GIT_VERSION={revision}")
+    if platform_version:
+        env.append(f"{PLATFORM_VERSION_ENV}={platform_version}")
     runtime["Env"] = env
     runtime["WorkingDir"] = f"/{CODE_DIR}"
     # The Deployment names the entrypoint (JOB_ENTRYPOINT_PATH), so one image serves any.

@@ -118,6 +118,15 @@ def classify(output: str) -> BuildFailure:
     )
 
 
+def with_platform_version(dockerfile: str, version: str | None) -> str:
+    """The Dockerfile with the platform's version set in the final image's environment, by
+    an ``ENV`` after its last instruction (the last stage is the image; pure)."""
+    if not version:
+        return dockerfile
+    separator = "" if dockerfile.endswith("\n") or not dockerfile else "\n"
+    return f"{dockerfile}{separator}ENV {compose.PLATFORM_VERSION_ENV}={json.dumps(version)}\n"
+
+
 def secret_files(directory: Path | None, scratch: Path) -> dict[str, Path]:
     """Each key of the mounted build Secret by name, and all of them as ``build_secrets``
     (``KEY=value`` lines, the file the original Racetrack mounted)."""
@@ -175,6 +184,7 @@ def build(
     secrets_dir: Path | None,
     ca_file: str | None,
     timings: report.Timings,
+    platform_version: str | None = None,
 ) -> dict[str, str]:
     """Build the source with its Dockerfile (or the rendered one) and push; what was pushed."""
     scratch = Path(os.environ.get("TMPDIR", "/tmp"))
@@ -183,18 +193,19 @@ def build(
     daemon = Daemon(runtime_dir, home / ".local/share/buildkit", scratch / "buildkitd.toml")
     daemon.config.write_text(daemon_config(registry_name, endpoint, [ca_file] if ca_file else []))
     context = workspace / SOURCE
-    dockerfile_dir = context
-    if dockerfile is not None:
-        dockerfile_dir = scratch / "dockerfile"
-        dockerfile_dir.mkdir(parents=True, exist_ok=True)
-        (dockerfile_dir / "Dockerfile").write_text(dockerfile)
-    elif not (context / "Dockerfile").is_file():
-        raise BuildFailure(
-            report.IMAGE_BUILD_FAILED,
-            "there is no Dockerfile at the root of the job's directory: add one, or fix "
-            "spec.git.directory",
-            permanent=True,
-        )
+    if dockerfile is None:
+        if not (context / "Dockerfile").is_file():
+            raise BuildFailure(
+                report.IMAGE_BUILD_FAILED,
+                "there is no Dockerfile at the root of the job's directory: add one, or fix "
+                "spec.git.directory",
+                permanent=True,
+            )
+        dockerfile = (context / "Dockerfile").read_text()
+    # Built from a copy beside the context: the job's source stays as fetched.
+    dockerfile_dir = scratch / "dockerfile"
+    dockerfile_dir.mkdir(parents=True, exist_ok=True)
+    (dockerfile_dir / "Dockerfile").write_text(with_platform_version(dockerfile, platform_version))
     revision = (workspace / REVISION).read_text().strip()
     tag = compose.image_tag(version, revision)
     host = urllib.parse.urlsplit(endpoint).netloc

@@ -45,6 +45,8 @@ class Target:
     cache_repository: str
     repository: str
     version: str
+    #: The platform's version, baked into the image's environment (none: not set).
+    platform_version: str | None = None
 
 
 def _registry_failure(
@@ -219,7 +221,7 @@ def image(
         diff_ids = [*([deps["diff_id"]] if deps.get("layer") else []), code.diff_id]
         config = compose.job_config(
             base["config"], diff_ids, revision=revision, source=source_url,
-            with_packages=bool(deps.get("layer")),
+            with_packages=bool(deps.get("layer")), platform_version=target.platform_version,
         )  # fmt: skip
         config_blob = store.put_json(config, oci.CONFIG_TYPE)
         layers = [

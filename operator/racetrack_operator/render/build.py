@@ -31,6 +31,7 @@ from racetrack_api.labels import (
     LABEL_JOB,
 )
 from racetrack_api.v1alpha1 import Job
+from racetrack_api.version import __version__ as PLATFORM_VERSION
 from racetrack_operator.render import names
 from racetrack_operator.render.problems import Problem
 from racetrack_operator.settings import Settings
@@ -196,6 +197,9 @@ def _target_env(job: Job, plan: BuildPlan, settings: Settings) -> dict[str, str]
         "RACETRACK_IMAGE_REPOSITORY": plan.repository,
         "RACETRACK_IMAGE_VERSION": job.spec.version,
         "RACETRACK_SOURCE_URL": _source_url(job),
+        # Baked into the image as DEPLOYED_BY_RACETRACK_VERSION: in the Deployment it would
+        # roll every job whenever the operator is upgraded.
+        "RACETRACK_PLATFORM_VERSION": PLATFORM_VERSION,
     }
 
 

@@ -105,3 +105,22 @@ def test_without_requirements_there_is_no_packages_path_and_history_still_matche
 def test_tags_name_the_version_and_the_revision() -> None:
     assert compose.image_tag("1.2.3-rc.1", "3f2a9c1d0b7e55aa") == "1.2.3-rc.1-3f2a9c1d0b7e"
     assert compose.image_tag("1.0.0", "sha256:" + "ab" * 32) == "1.0.0-abababababab"
+
+
+def test_the_platform_version_that_built_the_image_is_in_its_environment() -> None:
+    original = base()
+    # A base (or an earlier job image) carrying another version: ours replaces it.
+    original["config"]["Env"].append(f"{compose.PLATFORM_VERSION_ENV}=0.0.9")
+    config = compose.job_config(
+        original, ["sha256:code"], revision="abc", source="", with_packages=False,
+        platform_version="1.4.0",
+    )  # fmt: skip
+    assert config["config"]["Env"] == [
+        "PATH=/usr/bin",
+        "GIT_VERSION=abc",
+        "DEPLOYED_BY_RACETRACK_VERSION=1.4.0",
+    ]
+    unknown = compose.job_config(
+        base(), ["sha256:code"], revision="abc", source="", with_packages=False
+    )
+    assert not any(e.startswith("DEPLOYED_BY_") for e in unknown["config"]["Env"])

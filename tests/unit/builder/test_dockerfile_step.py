@@ -103,3 +103,15 @@ def test_pip_failures_are_permanent_unless_the_network_failed() -> None:
     retried = "WARNING: Retrying ... Max retries exceeded with url: /simple/x/"
     network = python3.classify_pip(f"{retried}\nERROR: Could not find a version\n")
     assert not network.permanent and "(will retry)" in network.message
+
+
+def test_the_platform_version_is_set_in_the_final_image_after_the_last_instruction() -> None:
+    user = 'FROM python:3.11 AS build\nRUN make\nFROM debian\nCMD ["serve"]'
+    assert dockerfile.with_platform_version(user, "1.4.0") == (
+        'FROM python:3.11 AS build\nRUN make\nFROM debian\nCMD ["serve"]\n'
+        'ENV DEPLOYED_BY_RACETRACK_VERSION="1.4.0"\n'
+    )
+    assert dockerfile.with_platform_version("FROM a\n", "1.4.0").endswith(
+        'FROM a\nENV DEPLOYED_BY_RACETRACK_VERSION="1.4.0"\n'
+    )
+    assert dockerfile.with_platform_version("FROM a\n", None) == "FROM a\n"

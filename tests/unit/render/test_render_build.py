@@ -11,6 +11,7 @@ from racetrack_api import conditions as c
 from racetrack_api.jobtypes import resolve_job_type
 from racetrack_api.labels import LABEL_BUILD_OF, LABEL_JOB
 from racetrack_api.v1alpha1 import Job
+from racetrack_api.version import __version__
 from racetrack_operator.render import build
 from racetrack_operator.render.problems import Problem
 from racetrack_operator.settings import Settings
@@ -173,6 +174,8 @@ def test_a_python3_build_runs_two_restricted_steps() -> None:
     assert env["PIP_INDEX_URL"] == "https://pypi.example.org/simple"
     assert env["RACETRACK_IMAGE_REPOSITORY"] == "racetrack/jobs/adder"
     assert env["RACETRACK_EXTRA_CA_DIR"] == build.CA_DIR
+    # The image gets the platform's version, so the Deployment need not (see the builder).
+    assert env["RACETRACK_PLATFORM_VERSION"] == __version__
     fetch = {e["name"]: e["value"] for e in steps[0]["env"]}
     assert (fetch["RACETRACK_GIT_REMOTE"], fetch["RACETRACK_GIT_BRANCH"]) == (GIT["remote"], "main")
     assert fetch["RACETRACK_GIT_DIRECTORY"] == "jobs/adder"
@@ -228,6 +231,7 @@ def test_a_dockerfile_build_runs_rootless_buildkit_with_only_what_it_needs() -> 
     assert env["RACETRACK_BUILD_ARGS"] == "GREETING,PIP_INDEX_URL,RACETRACK_BASE_IMAGE"
     assert env["RACETRACK_BUILD_SECRETS"] == build.BUILD_SECRETS_DIR
     assert "RACETRACK_DOCKERFILE" not in env  # the job's own Dockerfile
+    assert env["RACETRACK_PLATFORM_VERSION"] == __version__
     mounts = {m["mountPath"] for m in main["volumeMounts"]}
     assert {"/home/user/.local/share/buildkit", "/run/user/1000", build.BUILD_SECRETS_DIR} <= mounts
     # The fetch step stays restricted.
