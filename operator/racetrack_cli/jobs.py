@@ -1,5 +1,6 @@
 """``racetrack list``, ``racetrack delete NAME [VERSION]``, ``racetrack logs NAME [VERSION]``:
 the everyday loop over deployed Jobs, by family name and version as Racetrack users say them.
+``list -o json|yaml`` is for scripts; ``logs --follow`` streams (see ``logstream``).
 
 Without a VERSION a command means the family's latest: the highest Ready release, else the
 highest version there is (``delete`` instead asks, when the family has several versions).
@@ -15,7 +16,7 @@ from typing import Any
 
 from racetrack_api.semver import is_stable, semver_key
 from racetrack_api.v1alpha1 import Job
-from racetrack_cli import endpoints, kubeargs, progress
+from racetrack_cli import endpoints, kubeargs, logstream, output, progress
 from racetrack_cli.kubeargs import CommandError
 from racetrack_kube import paths
 from racetrack_kube.client import Kube
@@ -26,6 +27,7 @@ BUILD_JOB_LABEL = "batch.kubernetes.io/job-name"
 def register(commands: Any) -> None:
     listing = commands.add_parser("list", help="list deployed jobs: family, version, status")
     listing.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    output.add_output_argument(listing)
     kubeargs.add_cluster_arguments(listing, "namespace (default: the kubeconfig context's)")
     listing.set_defaults(handler=_list)
 
@@ -38,6 +40,10 @@ def register(commands: Any) -> None:
     _name_version(logs)
     logs.add_argument("--tail", type=int, default=-1, help="lines per container (default: all)")
     logs.add_argument("--build", action="store_true", help="the newest build's log instead")
+    logs.add_argument(
+        "-f", "--follow", action="store_true",
+        help="keep printing new lines until the pods' containers end (or Ctrl-C)",
+    )  # fmt: skip
     kubeargs.add_cluster_arguments(logs, "namespace (default: the kubeconfig context's)")
     logs.set_defaults(handler=_logs)
 
@@ -65,9 +71,36 @@ def resolve(jobs: Sequence[dict[str, Any]], version: str | None) -> dict[str, An
     return max(jobs, key=key)
 
 
+def _ordered(jobs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(jobs, key=lambda j: (j["spec"]["name"], semver_key(j["spec"]["version"])))
+
+
+def records(jobs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``racetrack list -o json|yaml``: one record per Job, by family and version, with what
+    the table shows (a timestamp instead of an age) and where the job runs."""
+    listed = []
+    for job in _ordered(jobs):
+        metadata, status = job["metadata"], job.get("status") or {}
+        listed.append(
+            {
+                "namespace": metadata.get("namespace", ""),
+                "name": job["spec"]["name"],
+                "version": job["spec"]["version"],
+                "status": progress.progress(job).phase,
+                "reason": progress.condition(job, "Ready").get("reason"),
+                "owner_email": job["spec"].get("ownerEmail", ""),
+                "created": metadata.get("creationTimestamp"),
+                "job": metadata["name"],
+                "image": status.get("image"),
+                "url": status.get("url"),
+            }
+        )
+    return listed
+
+
 def rows(jobs: Sequence[dict[str, Any]], now: datetime.datetime, namespaces: bool) -> list[str]:
     """``racetrack list``'s table, by family and version."""
-    ordered = sorted(jobs, key=lambda j: (j["spec"]["name"], semver_key(j["spec"]["version"])))
+    ordered = _ordered(jobs)
     header = ["NAMESPACE"] if namespaces else []
     table = [[*header, "NAME", "VERSION", "STATUS", "REASON", "OWNER", "AGE", "JOB"]]
     for job in ordered:
@@ -118,6 +151,10 @@ async def _print_list(args: argparse.Namespace) -> None:
         jobs = await kube.list_objects(paths.racetrack(Job, namespace))
     finally:
         kube.close()
+    if args.output != "table":
+        # An empty list stays a valid document for scripts.
+        sys.stdout.write(output.dump(records(jobs), args.output))
+        return
     if not jobs:
         where = "any namespace" if namespace is None else f"namespace {namespace}"
         print(f"No jobs in {where}.", file=sys.stderr)
@@ -174,7 +211,10 @@ async def _delete_job(args: argparse.Namespace) -> None:
 
 
 def _logs(args: argparse.Namespace) -> int:
-    return kubeargs.run("logs", lambda: _print_logs(args))
+    try:
+        return kubeargs.run("logs", lambda: _print_logs(args))
+    except KeyboardInterrupt:  # how --follow ends on a running job
+        return 130
 
 
 async def _print_logs(args: argparse.Namespace) -> None:
@@ -192,6 +232,9 @@ async def _print_logs(args: argparse.Namespace) -> None:
         pods = await kube.list_objects(paths.pods(namespace), label_selector=selector)
         if not pods:
             raise CommandError(f"no pods for {selector} yet (see `racetrack list`)")
+        if args.follow:
+            await logstream.follow(kube, namespace, pods, args.build, args.tail)
+            return
         for pod in sorted(pods, key=lambda p: str(p["metadata"].get("creationTimestamp"))):
             await _pod_logs(kube, namespace, pod, args, several=len(pods) > 1)
     finally:
@@ -201,11 +244,7 @@ async def _print_logs(args: argparse.Namespace) -> None:
 async def _pod_logs(
     kube: Kube, namespace: str, pod: dict[str, Any], args: argparse.Namespace, several: bool
 ) -> None:
-    spec = pod.get("spec") or {}
-    if args.build:
-        containers = [c["name"] for c in (*spec.get("initContainers", []), *spec["containers"])]
-    else:
-        containers = ["job"]
+    containers = logstream.containers(pod, args.build)
     paint = endpoints.Painter(sys.stdout)
     pod_name = pod["metadata"]["name"]
     for container in containers:

@@ -175,13 +175,17 @@ class Kube:
         self,
         path: str,
         query: list[tuple[str, str]],
-        read_timeout: float,
+        read_timeout: float | None,
         accept: str = "application/json",
+        *,
+        keep_blank: bool = False,
     ) -> Iterator[bytes]:
-        """The lines of a streaming GET (a watch), read in the calling thread.
+        """The lines of a streaming GET (a watch, a followed log), read in the calling thread.
 
         ``read_timeout`` bounds the silence between two chunks, so a watch whose connection
-        died without a word is noticed; watches ask for bookmarks to stay talkative.
+        died without a word is noticed; watches ask for bookmarks to stay talkative. A
+        followed log may be silent for hours: None waits. Blank lines are dropped unless
+        ``keep_blank`` (a log's are its own).
         """
         _, url, headers, _, _ = self._api.param_serialize(
             method="GET",
@@ -205,7 +209,7 @@ class Kube:
             for chunk in response.stream(64 * 1024, decode_content=True):
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
-                yield from (line for line in lines if line.strip())
+                yield from (line for line in lines if keep_blank or line.strip())
             if pending.strip():
                 yield pending
         finally:
