@@ -137,6 +137,10 @@ def _dockerfile(settings: Settings, timings: report.Timings) -> dict[str, Any]:
         secrets_dir=Path(secrets) if secrets else None,
         ca_file=settings.get("SSL_CERT_FILE"),
         platform_version=settings.get("RACETRACK_PLATFORM_VERSION"),
+        mirrors=dockerfile.mirrors_of(
+            settings.get("RACETRACK_REGISTRY_MIRRORS") or "",
+            settings.need("RACETRACK_REGISTRY_URL"),
+        ),
         timings=timings,
     )
 

@@ -9,6 +9,8 @@ privileged container; see the pod's security context in the operator's build ren
 The image is pushed through the registry's endpoint for pods; when images are named by
 another host (a node-local name), BuildKit gets that host as a mirror of the endpoint, so
 ``FROM <registry>/racetrack/python3-base`` resolves the same way it does on the nodes.
+Registries named in ``RACETRACK_REGISTRY_MIRRORS`` are pulled from their mirror, so a
+Dockerfile's ``FROM python:3.11-slim-bookworm`` builds where docker.io cannot be reached.
 """
 
 from __future__ import annotations
@@ -50,13 +52,33 @@ class Daemon:
         return f"unix://{self.runtime_dir}/buildkit/buildkitd.sock"
 
 
-def daemon_config(registry_name: str, endpoint: str, ca_files: list[str]) -> str:
-    """buildkitd.toml: the OCI worker only, and how to reach the registry (pure)."""
+def mirrors_of(setting: str, endpoint: str) -> dict[str, str]:
+    """``RACETRACK_REGISTRY_MIRRORS`` (``docker.io``, ``docker.io=HOST``, comma-separated)
+    as registry -> mirror host; a name alone is mirrored by the cluster's registry (pure)."""
+    host = urllib.parse.urlsplit(endpoint).netloc
+    mirrors = {}
+    for item in filter(None, (part.strip() for part in setting.split(","))):
+        name, _, mirror = item.partition("=")
+        mirrors[name] = mirror or host
+    return mirrors
+
+
+def daemon_config(
+    registry_name: str,
+    endpoint: str,
+    ca_files: list[str],
+    mirrors: Mapping[str, str] | None = None,
+) -> str:
+    """buildkitd.toml: the OCI worker only, how to reach the registry, and which registries
+    ``FROM`` pulls from a mirror (pure)."""
     parsed = urllib.parse.urlsplit(endpoint)
     host = parsed.netloc
     lines = ["[worker.oci]", "  enabled = true", "[worker.containerd]", "  enabled = false"]
     if registry_name and registry_name != host:
         lines += [f'[registry."{registry_name}"]', f'  mirrors = ["{host}"]']
+    for name, mirror in sorted((mirrors or {}).items()):
+        if name not in (registry_name, host):
+            lines += [f'[registry."{name}"]', f"  mirrors = [{json.dumps(mirror)}]"]
     lines += [f'[registry."{host}"]', f"  http = {'true' if parsed.scheme == 'http' else 'false'}"]
     if ca_files:
         lines.append("  ca = [" + ", ".join(json.dumps(path) for path in ca_files) + "]")
@@ -185,13 +207,16 @@ def build(
     ca_file: str | None,
     timings: report.Timings,
     platform_version: str | None = None,
+    mirrors: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Build the source with its Dockerfile (or the rendered one) and push; what was pushed."""
     scratch = Path(os.environ.get("TMPDIR", "/tmp"))
     runtime_dir = Path(os.environ.get("XDG_RUNTIME_DIR", str(scratch / "run")))
     home = Path(os.environ.get("HOME", str(scratch)))
     daemon = Daemon(runtime_dir, home / ".local/share/buildkit", scratch / "buildkitd.toml")
-    daemon.config.write_text(daemon_config(registry_name, endpoint, [ca_file] if ca_file else []))
+    daemon.config.write_text(
+        daemon_config(registry_name, endpoint, [ca_file] if ca_file else [], mirrors)
+    )
     context = workspace / SOURCE
     if dockerfile is None:
         if not (context / "Dockerfile").is_file():

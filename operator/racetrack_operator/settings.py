@@ -112,6 +112,11 @@ class Settings:
     build_env: tuple[str, ...] = ()
     """RACETRACK_BUILD_ENV: comma-separated NAME=VALUE given to every build, under the Job's
     own buildEnv (a package index: PIP_INDEX_URL=..., or PIP_NO_INDEX=1,PIP_FIND_LINKS=...)."""
+    build_registry_mirrors: tuple[str, ...] = ()
+    """RACETRACK_BUILD_REGISTRY_MIRRORS: comma-separated registries whose images Dockerfile
+    builds pull from a mirror, as air-gapped clusters do: ``docker.io`` alone is mirrored by
+    RACETRACK_REGISTRY (it holds copies under the same names: ``library/python:3.11-slim``),
+    ``docker.io=HOST`` by the registry at HOST."""
     build_ca_configmap: str = ""
     """RACETRACK_BUILD_CA_CONFIGMAP: a ConfigMap in each Job's namespace whose keys are PEM
     certificates builds trust besides the system's (kube-root-ca.crt: the cluster's CA)."""
@@ -166,6 +171,14 @@ class Settings:
                 raise SettingsError(
                     f"{PREFIX}BUILD_ENV must be comma-separated NAME=VALUE pairs, not {item!r}"
                 )
+        for item in settings.build_registry_mirrors:
+            name, _, host = item.partition("=")
+            if not _REGISTRY_NAME.fullmatch(name) or (host and not _REGISTRY_NAME.fullmatch(host)):
+                raise SettingsError(
+                    f"{PREFIX}BUILD_REGISTRY_MIRRORS must be comma-separated registry names, "
+                    "each alone or as NAME=HOST (docker.io or docker.io=mirror.example.org), "
+                    f"not {item!r}"
+                )
         base = settings.python3_base_image
         if base and settings.registry and not base.startswith(settings.registry + "/"):
             raise SettingsError(
@@ -192,6 +205,7 @@ class Settings:
         return (*self.namespaces, self.platform_namespace)
 
 
+_REGISTRY_NAME = re.compile(r"[A-Za-z0-9.-]+(:[0-9]+)?")
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 

@@ -34,6 +34,7 @@ from racetrack_devcluster.realnode import (
     cgroups,
     cleanup,
     containerd,
+    mirrorimages,
     pause,
     registry,
     sourceserver,
@@ -202,6 +203,8 @@ def start(
         handle.base_image = (
             f"{handle.registry_host}/{baseimage.REPOSITORY}:{options.base_image.tag}"
         )
+        # What public Dockerfiles start FROM, under docker.io's names (see mirrorimages).
+        mirrorimages.seed(store, options.base_image, handle.registry_host, images)
     if options.builders is not None:
         handle.builder_image, handle.buildkit_image = push_builders(
             store, options.builders, handle.registry_host, images
@@ -301,4 +304,6 @@ def operator_env(handle: RealNodeHandle) -> dict[str, str]:
         "RACETRACK_PYTHON3_BASE_IMAGE": handle.base_image,
         "RACETRACK_BUILD_ENV": f"PIP_NO_INDEX=1,PIP_FIND_LINKS={handle.wheels_url}",
         "RACETRACK_BUILD_CA_CONFIGMAP": "kube-root-ca.crt",
+        # FROM python:... pulls the copies the local registry holds (see mirrorimages).
+        "RACETRACK_BUILD_REGISTRY_MIRRORS": mirrorimages.MIRRORED_REGISTRY,
     }

@@ -299,6 +299,8 @@ def desired_build_job(job: Job, plan: BuildPlan, settings: Settings) -> dict[str
         }
         if plan.dockerfile is not None:
             env["RACETRACK_DOCKERFILE"] = plan.dockerfile
+        if settings.build_registry_mirrors:
+            env["RACETRACK_REGISTRY_MIRRORS"] = ",".join(settings.build_registry_mirrors)
         mounts = [
             *ca,
             {"name": "buildkit-state", "mountPath": "/home/user/.local/share/buildkit"},

@@ -115,3 +115,16 @@ def test_the_platform_version_is_set_in_the_final_image_after_the_last_instructi
         'FROM a\nENV DEPLOYED_BY_RACETRACK_VERSION="1.4.0"\n'
     )
     assert dockerfile.with_platform_version("FROM a\n", None) == "FROM a\n"
+
+
+def test_mirrored_registries_are_pulled_from_the_cluster_registry_or_their_own_mirror() -> None:
+    endpoint = "http://10.237.0.1:5000"
+    mirrors = dockerfile.mirrors_of("docker.io, ghcr.io=mirror.example.org", endpoint)
+    assert mirrors == {"docker.io": "10.237.0.1:5000", "ghcr.io": "mirror.example.org"}
+    assert dockerfile.mirrors_of("", endpoint) == {}
+    text = dockerfile.daemon_config("127.0.0.1:5000", endpoint, [], mirrors)
+    # FROM python:3.11-slim-bookworm is docker.io/library/python: pulled from the endpoint,
+    # which is plain HTTP here.
+    assert '[registry."docker.io"]\n  mirrors = ["10.237.0.1:5000"]' in text
+    assert '[registry."ghcr.io"]\n  mirrors = ["mirror.example.org"]' in text
+    assert '[registry."10.237.0.1:5000"]\n  http = true' in text

@@ -33,6 +33,10 @@ def test_settings_from_env() -> None:
         ({"RACETRACK_MAX_CONCURRENT_BUILDS": "0"}, "RACETRACK_MAX_CONCURRENT_BUILDS must be at"),
         ({"RACETRACK_BUILD_ENV": "PIP_PRE"}, "RACETRACK_BUILD_ENV must be comma-separated NAME"),
         (
+            {"RACETRACK_BUILD_REGISTRY_MIRRORS": "https://docker.io"},
+            "RACETRACK_BUILD_REGISTRY_MIRRORS must be comma-separated registry names",
+        ),
+        (
             {
                 "RACETRACK_REGISTRY": "registry.example.org",
                 "RACETRACK_PYTHON3_BASE_IMAGE": "docker.io/library/python:3.11",
@@ -60,6 +64,10 @@ def test_build_settings() -> None:
         "PIP_FIND_LINKS": "https://10.237.0.1/wheels/",
     }
     assert Settings(registry="registry.example.org").registry_url == "https://registry.example.org"
+    mirrored = Settings.from_env(
+        {"RACETRACK_BUILD_REGISTRY_MIRRORS": "docker.io,ghcr.io=mirror.example.org:5000"}
+    )
+    assert mirrored.build_registry_mirrors == ("docker.io", "ghcr.io=mirror.example.org:5000")
 
 
 def test_the_platform_namespace_is_always_watched() -> None:

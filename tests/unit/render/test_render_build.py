@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -232,6 +233,10 @@ def test_a_dockerfile_build_runs_rootless_buildkit_with_only_what_it_needs() -> 
     assert env["RACETRACK_BUILD_SECRETS"] == build.BUILD_SECRETS_DIR
     assert "RACETRACK_DOCKERFILE" not in env  # the job's own Dockerfile
     assert env["RACETRACK_PLATFORM_VERSION"] == __version__
+    assert "RACETRACK_REGISTRY_MIRRORS" not in env  # none configured
+    mirrored = dataclasses.replace(SETTINGS, build_registry_mirrors=("docker.io",))
+    [with_mirrors] = rendered(job, mirrored)["spec"]["template"]["spec"]["containers"]
+    assert {"name": "RACETRACK_REGISTRY_MIRRORS", "value": "docker.io"} in with_mirrors["env"]
     mounts = {m["mountPath"] for m in main["volumeMounts"]}
     assert {"/home/user/.local/share/buildkit", "/run/user/1000", build.BUILD_SECRETS_DIR} <= mounts
     # The fetch step stays restricted.
