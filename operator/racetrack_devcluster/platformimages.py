@@ -170,12 +170,7 @@ def write_code_layer(tar: tarfile.TarFile, files: dict[str, bytes]) -> None:
     baseimage.add_packages(tar, files, command, command_script(module, function))
     for command, (module, function) in others:
         oci.add_file(tar, f"usr/local/bin/{command}", command_script(module, function), 0o755)
-    link = tarfile.TarInfo("usr/local/bin/python")
-    link.type = tarfile.SYMTYPE
-    link.linkname = "/usr/bin/python3"
-    link.mode = 0o777
-    link.uname = link.gname = "root"
-    tar.addfile(link)
+    baseimage.add_python_link(tar)
     baseimage.add_skeleton(tar)
 
 

@@ -301,6 +301,17 @@ def add_skeleton(tar: tarfile.TarFile) -> None:
                 oci.add_directory(tar, folder, mode=mode if folder == path else 0o755)
 
 
+def add_python_link(tar: tarfile.TarFile) -> None:
+    """``/usr/local/bin/python``, for commands that say ``python`` (Debian names it
+    ``python3`` only)."""
+    link = tarfile.TarInfo("usr/local/bin/python")
+    link.type = tarfile.SYMTYPE
+    link.linkname = "/usr/bin/python3"
+    link.mode = 0o777
+    link.uname = link.gname = "root"
+    tar.addfile(link)
+
+
 def base_config() -> oci.ImageConfig:
     return oci.ImageConfig(
         cmd=["racetrack-job", "run"],

@@ -50,12 +50,7 @@ def _write_python_layer(tar: tarfile.TarFile) -> None:
     baseimage.add_skeleton(tar)
     for folder in ("usr", "usr/local", "usr/local/bin"):
         oci.add_directory(tar, folder)
-    link = tarfile.TarInfo("usr/local/bin/python")
-    link.type = tarfile.SYMTYPE
-    link.linkname = "/usr/bin/python3"
-    link.mode = 0o777
-    link.uname = link.gname = "root"
-    tar.addfile(link)
+    baseimage.add_python_link(tar)
 
 
 def python_image(store: oci.BlobStore, base: baseimage.BaseImage) -> str:

@@ -223,6 +223,23 @@ def test_a_call_needs_the_callers_token_where_the_endpoint_is_not_public(
     eventually(answered)
 
 
+def deploy_sample(
+    cluster: LocalCluster, gateway_url: str, folder: str, name: str, *extra: str
+) -> str:
+    """``racetrack deploy`` of ``examples/jobs/<folder>`` unchanged into a namespace of its
+    own, under ``name``, ``perform`` open to anonymous callers; the version it deployed."""
+    cluster.kubectl("create", "namespace", name)
+    deployed = racetrack(
+        cluster, "deploy", str(REPO / "examples" / "jobs" / folder), "-n", name,
+        "--build-context", "local", "--registry", handle(cluster).registry_host,
+        "--gateway", gateway_url, "-e", f"name={name}",
+        "-e", "public_endpoints=[/api/v1/perform]", *extra,
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+    url = deployed.stdout.splitlines()[3].removeprefix("URL:").strip()
+    return url.split("/")[-4]
+
+
 SIGNED = hmac.new(b"change-me", b"hello", hashlib.sha256).hexdigest()
 HASHED = hashlib.sha256(hashlib.sha256(b"racetrack").digest()).hexdigest()
 _DIE = random.Random(1)
@@ -264,18 +281,8 @@ def test_example_job_folders_deploy_unchanged_and_answer_through_the_gateway(
     answer: object,
 ) -> None:
     cluster = operator_cluster
-    namespace = f"cli-{folder}"
-    cluster.kubectl("create", "namespace", namespace)
     name = f"cli-{folder}"
-    deployed = racetrack(
-        cluster, "deploy", str(REPO / "examples" / "jobs" / folder), "-n", namespace,
-        "--build-context", "local", "--registry", handle(cluster).registry_host,
-        "--gateway", gateway_url, "-e", f"name={name}",
-        "-e", "public_endpoints=[/api/v1/perform]", *extra,
-    )  # fmt: skip
-    assert deployed.returncode == 0, deployed.stderr
-    url = deployed.stdout.splitlines()[3].removeprefix("URL:").strip()
-    version = url.split("/")[-4]
+    version = deploy_sample(cluster, gateway_url, folder, name, *extra)
     called = first_call(cluster, name, version, json.dumps(body), "--gateway", gateway_url)
     assert called.returncode == 0, called.stderr
     if answer is None:  # greets whoever called (an anonymous caller has no name)
@@ -284,23 +291,6 @@ def test_example_job_folders_deploy_unchanged_and_answer_through_the_gateway(
         assert json.loads(called.stdout) == answer
     if folder == "primer":
         assert version == "0.0.1"
-
-
-def deploy_sample(
-    cluster: LocalCluster, gateway_url: str, folder: str, name: str, *extra: str
-) -> str:
-    """``racetrack deploy`` of ``examples/jobs/<folder>`` unchanged into a namespace of its
-    own, under ``name``, ``perform`` open to anonymous callers; the version it deployed."""
-    cluster.kubectl("create", "namespace", name)
-    deployed = racetrack(
-        cluster, "deploy", str(REPO / "examples" / "jobs" / folder), "-n", name,
-        "--build-context", "local", "--registry", handle(cluster).registry_host,
-        "--gateway", gateway_url, "-e", f"name={name}",
-        "-e", "public_endpoints=[/api/v1/perform]", *extra,
-    )  # fmt: skip
-    assert deployed.returncode == 0, deployed.stderr
-    url = deployed.stdout.splitlines()[3].removeprefix("URL:").strip()
-    return url.split("/")[-4]
 
 
 def test_a_call_longer_than_perform_timeout_is_answered_504_and_the_job_keeps_serving(
