@@ -149,6 +149,29 @@ def with_platform_version(dockerfile: str, version: str | None) -> str:
     return f"{dockerfile}{separator}ENV {compose.PLATFORM_VERSION_ENV}={json.dumps(version)}\n"
 
 
+def write_dockerfile(
+    context: Path, rendered: str | None, platform_version: str | None, directory: Path
+) -> Path:
+    """The folder of the Dockerfile to build: the rendered one, else the job's own, with
+    the platform's version added. A copy beside the context: the source stays as fetched."""
+    own = context / "Dockerfile"
+    if rendered is None and not own.is_file():
+        raise BuildFailure(
+            report.IMAGE_BUILD_FAILED,
+            "there is no Dockerfile at the root of the job's directory: add one, or fix "
+            "spec.git.directory",
+            permanent=True,
+        )
+    text = own.read_text() if rendered is None else rendered
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "Dockerfile").write_text(with_platform_version(text, platform_version))
+    # BuildKit reads the ignore file beside the Dockerfile before the context's .dockerignore.
+    ignore = context / "Dockerfile.dockerignore"
+    if rendered is None and ignore.is_file():
+        (directory / ignore.name).write_bytes(ignore.read_bytes())
+    return directory
+
+
 def secret_files(directory: Path | None, scratch: Path) -> dict[str, Path]:
     """Each key of the mounted build Secret by name, and all of them as ``build_secrets``
     (``KEY=value`` lines, the file the original Racetrack mounted)."""
@@ -218,19 +241,7 @@ def build(
         daemon_config(registry_name, endpoint, [ca_file] if ca_file else [], mirrors)
     )
     context = workspace / SOURCE
-    if dockerfile is None:
-        if not (context / "Dockerfile").is_file():
-            raise BuildFailure(
-                report.IMAGE_BUILD_FAILED,
-                "there is no Dockerfile at the root of the job's directory: add one, or fix "
-                "spec.git.directory",
-                permanent=True,
-            )
-        dockerfile = (context / "Dockerfile").read_text()
-    # Built from a copy beside the context: the job's source stays as fetched.
-    dockerfile_dir = scratch / "dockerfile"
-    dockerfile_dir.mkdir(parents=True, exist_ok=True)
-    (dockerfile_dir / "Dockerfile").write_text(with_platform_version(dockerfile, platform_version))
+    dockerfile_dir = write_dockerfile(context, dockerfile, platform_version, scratch / "dockerfile")
     revision = (workspace / REVISION).read_text().strip()
     tag = compose.image_tag(version, revision)
     host = urllib.parse.urlsplit(endpoint).netloc

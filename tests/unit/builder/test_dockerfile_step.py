@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from racetrack_builder import dockerfile, python3, report
 
 DAEMON = dockerfile.Daemon(
@@ -128,3 +130,28 @@ def test_mirrored_registries_are_pulled_from_the_cluster_registry_or_their_own_m
     assert '[registry."docker.io"]\n  mirrors = ["10.237.0.1:5000"]' in text
     assert '[registry."ghcr.io"]\n  mirrors = ["mirror.example.org"]' in text
     assert '[registry."10.237.0.1:5000"]\n  http = true' in text
+
+
+def test_the_jobs_own_dockerfile_is_built_from_a_copy_and_its_source_left_as_fetched(
+    tmp_path: Path,
+) -> None:
+    context = tmp_path / "source"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM python:3.11-slim-bookworm\n")
+    (context / "Dockerfile.dockerignore").write_text("secrets/\n")
+    built = dockerfile.write_dockerfile(context, None, "1.4.0", tmp_path / "dockerfile")
+    assert (built / "Dockerfile").read_text() == (
+        'FROM python:3.11-slim-bookworm\nENV DEPLOYED_BY_RACETRACK_VERSION="1.4.0"\n'
+    )
+    assert (built / "Dockerfile.dockerignore").read_text() == "secrets/\n"
+    assert (context / "Dockerfile").read_text() == "FROM python:3.11-slim-bookworm\n"
+    rendered = dockerfile.write_dockerfile(context, "FROM base\n", None, tmp_path / "rendered")
+    assert (rendered / "Dockerfile").read_text() == "FROM base\n"
+
+
+def test_without_a_dockerfile_the_build_fails_for_good_naming_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(
+        report.BuildFailure, match=r"add one, or fix spec\.git\.directory"
+    ) as failed:
+        dockerfile.write_dockerfile(tmp_path, None, "1.4.0", tmp_path / "dockerfile")
+    assert failed.value.permanent
