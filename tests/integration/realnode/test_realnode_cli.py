@@ -341,7 +341,14 @@ def test_the_chain_sample_calls_the_adder_sample_with_its_familys_token(
         cluster.kubectl("apply", "-f", "-", input=json.dumps(permission))
         for folder, extra in (
             ("adder", []),  # not public: only chain may call it
-            ("chain", ["-e", "public_endpoints=[/api/v1/perform, /api/v1/from-async-code]"]),
+            (
+                "chain",
+                [
+                    "-e",
+                    "public_endpoints=[/api/v1/perform, /api/v1/from-async-code, "
+                    "/api/v1/in-background]",
+                ],
+            ),
         ):
             deployed = racetrack(
                 cluster, "deploy", str(REPO / "examples" / "jobs" / folder), "-n", namespace,
@@ -361,6 +368,13 @@ def test_the_chain_sample_calls_the_adder_sample_with_its_familys_token(
         )  # fmt: skip
         assert from_async.returncode == 0, from_async.stderr
         assert json.loads(from_async.stdout) == 1
+        # async_job_call: started at the gateway's /pub/async/new/job/adder/..., then polled
+        in_background = racetrack(
+            cluster, "call", "chain", '{"a": 2.4, "b": 0.3}', "--gateway", gateway_url,
+            "--endpoint", "/api/v1/in-background",
+        )  # fmt: skip
+        assert in_background.returncode == 0, in_background.stderr
+        assert json.loads(in_background.stdout) == 3
 
         # Without the Permission, the gateway refuses chain's call, and chain says so.
         cluster.kubectl("delete", "rtperm", "chain-calls-adder", "-n", namespace)
