@@ -87,9 +87,11 @@ def overlay(registry: str, operator_tag: str, haproxy_tag: str, ca_bundle: str, 
     }
 
 
-def serving_certificate(directory: Path, node_ip: str) -> tuple[pki.KeyPair, str]:
-    """The webhooks' serving pair (for their Service name and the node's address), made
-    once and kept in ``directory``; with the CA's certificate as a caBundle."""
+def serving_certificate(
+    directory: Path, server_ips: tuple[str, ...] = ()
+) -> tuple[pki.KeyPair, str]:
+    """The webhooks' serving pair (for their Service name and ``server_ips``), made once and
+    kept in ``directory``; with the CA's certificate as a caBundle."""
     directory.mkdir(parents=True, exist_ok=True)
     ca = pki.KeyPair(directory / "ca.crt", directory / "ca.key")
     serving = pki.KeyPair(directory / "serving.crt", directory / "serving.key")
@@ -97,7 +99,7 @@ def serving_certificate(directory: Path, node_ip: str) -> tuple[pki.KeyPair, str
         authority = pki.CertificateAuthority.create(directory)
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, WEBHOOKS_HOST)])
         authority.issue(
-            directory, "serving", subject, server_names=[WEBHOOKS_HOST], server_ips=[node_ip]
+            directory, "serving", subject, server_names=[WEBHOOKS_HOST], server_ips=list(server_ips)
         )
     return serving, base64.b64encode(ca.cert.read_bytes()).decode()
 
@@ -122,18 +124,26 @@ def install(
     """Write the overlay into ``folder`` and apply it; wait until every Deployment is
     Available. Applying again (a new ``operator_tag``) is an upgrade."""
     address = node_ip(kubectl)
-    serving, ca_bundle = serving_certificate(folder / "pki", address)
+    serving, ca_bundle = serving_certificate(folder / "pki", (address,))
     base = os.path.relpath(DEV_OVERLAY, folder)
     version = platformimages.package_version()
     kustomization = overlay(registry, operator_tag, version, ca_bundle, address, base)
     (folder / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    apply_overlay(kubectl, folder, serving, progress)
+    wait_reachable(address, WEBHOOKS_NODE_PORT)
+    return folder
+
+
+def apply_overlay(kubectl: Kubectl, folder: Path, serving: pki.KeyPair, progress: Progress) -> None:
+    """The namespace, the webhooks' TLS Secret from ``serving``, then the overlay in
+    ``folder``, server-side; wait until every Deployment of the platform is Available."""
     kubectl("apply", "--server-side", "-f", str(REPO / "manifests/install/namespace.yaml"))
     secret = kubectl(
         "create", "secret", "tls", "racetrack-webhooks-tls", "-n", PLATFORM,
         f"--cert={serving.cert}", f"--key={serving.key}", "--dry-run=client", "-o", "yaml",
     ).stdout  # fmt: skip
     kubectl("apply", "--server-side", "-f", "-", input=secret)
-    progress(f"Installing the platform in the cluster from {registry} (kubectl apply -k {folder})")
+    progress(f"Installing the platform in the cluster (kubectl apply --server-side -k {folder})")
     applied = kubectl("apply", "--server-side", "-k", str(folder), check=False)
     if applied.returncode != 0:
         raise InstallError(f"kubectl apply -k {folder} failed: {applied.stderr.strip()}")
@@ -144,8 +154,6 @@ def install(
     if waited.returncode != 0:
         pods = kubectl("get", "pods", "-n", PLATFORM, check=False).stdout
         raise InstallError(f"the platform did not become Available: {waited.stderr}\n{pods}")
-    wait_reachable(address, WEBHOOKS_NODE_PORT)
-    return folder
 
 
 def wait_reachable(address: str, port: int, timeout: float = 120.0) -> None:
