@@ -10,6 +10,7 @@ from typing import Any
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.kind import cluster, engine, nodeimage, platform
 from racetrack_devcluster.kind import example as kind_example
+from racetrack_devcluster.realnode import baseimage
 
 
 def register(actions: Any) -> None:
@@ -48,7 +49,10 @@ def register(actions: Any) -> None:
     status = steps.add_parser("status", help="say whether the kind cluster runs")
     status.set_defaults(handler=_status)
 
-    image = steps.add_parser("node-image", help="make the node image now (cached) and name it")
+    image = steps.add_parser(
+        "node-image",
+        help="make the node image and the platform's images now (cached) and name them",
+    )
     image.add_argument(
         "--if-possible",
         action="store_true",
@@ -112,6 +116,8 @@ def _status(args: argparse.Namespace) -> int:
     print(f"kind cluster {cluster.CLUSTER_NAME}: node image {state.node_image}")
     print(f"KUBECONFIG={state.kubeconfig}")
     print(f"dockerd pid {docker.pid()}, DOCKER_HOST=unix://{docker.socket}")
+    if state.install_dir:
+        print(f"Gateway: http://127.0.0.1:{state.gateway_port}/pub/job/NAME/VERSION/...")
     return 0
 
 
@@ -120,12 +126,18 @@ def _node_image(args: argparse.Namespace) -> int:
     if not support.ok:
         _err(f"racetrack dev kind node-image: {cluster.not_possible_message(support.reason)}")
         return 0 if args.if_possible else 1
+    cache = BinaryCache(progress=_err)
     try:
-        image = nodeimage.NodeImageBuilder(BinaryCache(progress=_err), _err).ensure()
+        image = nodeimage.NodeImageBuilder(cache, _err).ensure()
+        # What kind up puts into the cluster: the platform, and the example job's base.
+        names = platform.image_names(platform.platform_images(cache.cache_dir, _err))
+        baseimage.BaseImageBuilder(cache.cache_dir, _err).ensure()
     except (RuntimeError, OSError) as error:
         _err(f"racetrack dev kind node-image: {error}")
         return 1
     print(image.name)
     for name in image.preloaded:
         print(f"  preloaded: {name}")
+    for name in names:
+        print(f"  platform (kind load at kind up): {name}")
     return 0
