@@ -136,10 +136,17 @@ class KindCluster:
         names = platform.image_names(platform.platform_images(self.cache.cache_dir, self.progress))
         self.load_images(names)
         kubectl = platform.kubectl_for(self.kubectl, self.kubeconfig)
+        started = time.monotonic()
         try:
-            return platform.install(kubectl, self.state_dir / "install", list(names), self.progress)
+            folder = platform.install(
+                kubectl, self.state_dir / "install", list(names), self.progress
+            )
         except incluster.InstallError as error:
             raise platform.PlatformError(str(error)) from error
+        self.progress(
+            f"The platform is Available and admits Jobs ({time.monotonic() - started:.0f} s)"
+        )
+        return folder
 
     def load_images(self, names: dict[str, str]) -> None:
         """Put the store's images (full name -> ref name) into the node unless it has them."""
