@@ -59,22 +59,19 @@ def overlay(registry: str, operator_tag: str, haproxy_tag: str, ca_bundle: str, 
             ),
         }
     ]
-    webhooks = yaml.safe_load_all((REPO / "manifests/webhooks/webhooks.yaml").read_text())
-    for configuration in filter(None, webhooks):
-        operations = [
-            {
-                "op": "replace",
-                "path": f"/webhooks/{index}/clientConfig",
-                "value": {
-                    "url": f"https://{node_ip}:{WEBHOOKS_NODE_PORT}"
-                    + webhook["clientConfig"]["service"]["path"],
-                    "caBundle": ca_bundle,
-                },
-            }
-            for index, webhook in enumerate(configuration["webhooks"])
-        ]
-        target = {"kind": configuration["kind"], "name": configuration["metadata"]["name"]}
-        patches.append({"target": target, "patch": yaml.safe_dump(operations)})
+
+    def call_on_node_port(index: int, webhook: dict[str, Any]) -> dict[str, Any]:
+        path = webhook["clientConfig"]["service"]["path"]
+        return {
+            "op": "replace",
+            "path": f"/webhooks/{index}/clientConfig",
+            "value": {
+                "url": f"https://{node_ip}:{WEBHOOKS_NODE_PORT}{path}",
+                "caBundle": ca_bundle,
+            },
+        }
+
+    patches += webhook_patches(call_on_node_port)
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -85,6 +82,20 @@ def overlay(registry: str, operator_tag: str, haproxy_tag: str, ca_bundle: str, 
         ],
         "patches": patches,
     }
+
+
+def webhook_patches(
+    operation: Callable[[int, dict[str, Any]], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """A kustomize patch per webhook configuration of manifests/webhooks: ``operation`` of
+    each of its webhooks (by index), as a JSON patch."""
+    patches = []
+    configurations = yaml.safe_load_all((REPO / "manifests/webhooks/webhooks.yaml").read_text())
+    for configuration in filter(None, configurations):
+        operations = [operation(*item) for item in enumerate(configuration["webhooks"])]
+        target = {"kind": configuration["kind"], "name": configuration["metadata"]["name"]}
+        patches.append({"target": target, "patch": yaml.safe_dump(operations)})
+    return patches
 
 
 def serving_certificate(

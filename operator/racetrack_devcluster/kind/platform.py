@@ -69,21 +69,16 @@ def overlay(base: str, names: list[str], ca_bundle: str) -> dict[str, Any]:
     for name in names:
         repository, tag = name.rsplit(":", 1)
         images.append({"name": repository, "newTag": tag})
-    patches = []
-    webhooks = yaml.safe_load_all((REPO / "manifests/webhooks/webhooks.yaml").read_text())
-    for configuration in filter(None, webhooks):
-        operations = [
-            {"op": "add", "path": f"/webhooks/{index}/clientConfig/caBundle", "value": ca_bundle}
-            for index in range(len(configuration["webhooks"]))
-        ]
-        target = {"kind": configuration["kind"], "name": configuration["metadata"]["name"]}
-        patches.append({"target": target, "patch": yaml.safe_dump(operations)})
+
+    def trust(index: int, _webhook: dict[str, Any]) -> dict[str, Any]:
+        return {"op": "add", "path": f"/webhooks/{index}/clientConfig/caBundle", "value": ca_bundle}
+
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": [base],
         "images": images,
-        "patches": patches,
+        "patches": incluster.webhook_patches(trust),
     }
 
 
