@@ -23,7 +23,7 @@ from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.kind import archive, cluster, engine, images, nodeimage, platform
 from racetrack_devcluster.kind import example as kind_example
 from racetrack_devcluster.launcher import run_kubectl
-from racetrack_devcluster.processes import PortAllocator
+from racetrack_devcluster.processes import PortAllocator, port_is_free
 
 pytestmark = [pytest.mark.kind, pytest.mark.timeout(1500)]
 
@@ -50,14 +50,17 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[cluster.KindC
     state_dir = tmp_path_factory.mktemp("kind-state")
     running = cluster.KindCluster(state_dir, BinaryCache(), print)
     before = _host_network()
+    gateway_port = PortAllocator().claim("kind gateway")
     try:
-        state = running.up(gateway_port=PortAllocator().claim("kind gateway"))
+        state = running.up(gateway_port=gateway_port)
         assert _host_network()["docker_chains"] == before["docker_chains"]
+        assert not port_is_free(gateway_port)  # Docker's proxy holds it for the node port
         yield running, state.gateway_port
     finally:
         left = running.down(purge=True)
         assert left == []
         assert _host_network() == before
+        assert port_is_free(gateway_port)
 
 
 @pytest.fixture(scope="module")
