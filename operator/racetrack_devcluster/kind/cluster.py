@@ -6,7 +6,7 @@ image into it when it lacks that exact image, and creates the cluster ``racetrac
 the platform inside the cluster (:mod:`.platform`), and with ``--example`` runs
 :mod:`.example`.
 
-``down`` stops the operator, deletes the cluster and anything else our engine holds
+``down`` deletes the cluster and anything else our engine holds
 (containers, networks, volumes), stops the engine and checks that no container, network
 or mount of ours is left. The loaded node image stays in the engine's data root so the
 next ``up`` is quick; ``down --purge`` removes that too.
@@ -152,10 +152,25 @@ class KindCluster:
         """Put the store's images (full name -> ref name) into the node unless it has them."""
 
         def lacks(name: str) -> bool:
-            found = self.engine.docker(
-                "exec", NODE_CONTAINER, "crictl", "inspecti", "--quiet", name, check=False
+            """Whether the node holds no image by that name, or another one than ours (an
+            example image's tag does not change with its content)."""
+            found = self.store.manifest(names[name])
+            assert found is not None  # image_names and the example only name made images
+            held = self.engine.docker(
+                "exec",
+                NODE_CONTAINER,
+                "crictl",
+                "inspecti",
+                "--quiet",
+                "--output=json",
+                name,
+                check=False,
             )
-            return not found.strip()
+            try:
+                held_id = json.loads(held)["status"]["id"]
+            except (ValueError, KeyError, TypeError):
+                return True
+            return bool(held_id != found[1]["config"]["digest"])
 
         def load(bundle: Path) -> None:
             self.run_kind("load", "image-archive", str(bundle), f"--name={CLUSTER_NAME}")
