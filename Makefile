@@ -51,14 +51,17 @@ images: prereqs
 
 # kind, the local cluster Kubernetes users run, on a Docker engine of our own with a node
 # image made here from Debian packages and Go modules (docs/kind.md): the cluster, the
-# operator against it, and the example adder Job deployed and called. The first run builds
-# the node image's parts from Go modules and Debian packages (long on 2 cores, see
-# docs/kind.md); later runs reuse them and take about a minute and a half.
+# platform installed in it with manifests/kind from the images made here (kind load), and the
+# example adder Job deployed and called through the gateway on http://127.0.0.1:8080
+# (KIND_GATEWAY_PORT=... for another host port). The first run builds the node image's parts
+# (long on 2 cores, see docs/kind.md); later runs reuse them and take about three minutes.
+KIND_GATEWAY_PORT ?= 8080
 kind-up: binaries
-	$(BIN)/racetrack dev kind up --example
+	$(BIN)/racetrack dev kind up --example --gateway-port $(KIND_GATEWAY_PORT)
 
-# The kind node image alone (cached), made before the tests so the kind tier's fixture only
-# finds it; where kind cannot run it says why and the tier is skipped with that reason.
+# The kind node image and the platform's images (cached), made before the tests so the kind
+# tier's fixture only finds them; where kind cannot run it says why and the tier is skipped
+# with that reason.
 kind-image: binaries
 	$(BIN)/racetrack dev kind node-image --if-possible
 

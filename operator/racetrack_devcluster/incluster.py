@@ -59,22 +59,19 @@ def overlay(registry: str, operator_tag: str, haproxy_tag: str, ca_bundle: str, 
             ),
         }
     ]
-    webhooks = yaml.safe_load_all((REPO / "manifests/webhooks/webhooks.yaml").read_text())
-    for configuration in filter(None, webhooks):
-        operations = [
-            {
-                "op": "replace",
-                "path": f"/webhooks/{index}/clientConfig",
-                "value": {
-                    "url": f"https://{node_ip}:{WEBHOOKS_NODE_PORT}"
-                    + webhook["clientConfig"]["service"]["path"],
-                    "caBundle": ca_bundle,
-                },
-            }
-            for index, webhook in enumerate(configuration["webhooks"])
-        ]
-        target = {"kind": configuration["kind"], "name": configuration["metadata"]["name"]}
-        patches.append({"target": target, "patch": yaml.safe_dump(operations)})
+
+    def call_on_node_port(index: int, webhook: dict[str, Any]) -> dict[str, Any]:
+        path = webhook["clientConfig"]["service"]["path"]
+        return {
+            "op": "replace",
+            "path": f"/webhooks/{index}/clientConfig",
+            "value": {
+                "url": f"https://{node_ip}:{WEBHOOKS_NODE_PORT}{path}",
+                "caBundle": ca_bundle,
+            },
+        }
+
+    patches += webhook_patches(call_on_node_port)
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -87,9 +84,25 @@ def overlay(registry: str, operator_tag: str, haproxy_tag: str, ca_bundle: str, 
     }
 
 
-def serving_certificate(directory: Path, node_ip: str) -> tuple[pki.KeyPair, str]:
-    """The webhooks' serving pair (for their Service name and the node's address), made
-    once and kept in ``directory``; with the CA's certificate as a caBundle."""
+def webhook_patches(
+    operation: Callable[[int, dict[str, Any]], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """A kustomize patch per webhook configuration of manifests/webhooks: ``operation`` of
+    each of its webhooks (by index), as a JSON patch."""
+    patches = []
+    configurations = yaml.safe_load_all((REPO / "manifests/webhooks/webhooks.yaml").read_text())
+    for configuration in filter(None, configurations):
+        operations = [operation(*item) for item in enumerate(configuration["webhooks"])]
+        target = {"kind": configuration["kind"], "name": configuration["metadata"]["name"]}
+        patches.append({"target": target, "patch": yaml.safe_dump(operations)})
+    return patches
+
+
+def serving_certificate(
+    directory: Path, server_ips: tuple[str, ...] = ()
+) -> tuple[pki.KeyPair, str]:
+    """The webhooks' serving pair (for their Service name and ``server_ips``), made once and
+    kept in ``directory``; with the CA's certificate as a caBundle."""
     directory.mkdir(parents=True, exist_ok=True)
     ca = pki.KeyPair(directory / "ca.crt", directory / "ca.key")
     serving = pki.KeyPair(directory / "serving.crt", directory / "serving.key")
@@ -97,7 +110,7 @@ def serving_certificate(directory: Path, node_ip: str) -> tuple[pki.KeyPair, str
         authority = pki.CertificateAuthority.create(directory)
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, WEBHOOKS_HOST)])
         authority.issue(
-            directory, "serving", subject, server_names=[WEBHOOKS_HOST], server_ips=[node_ip]
+            directory, "serving", subject, server_names=[WEBHOOKS_HOST], server_ips=list(server_ips)
         )
     return serving, base64.b64encode(ca.cert.read_bytes()).decode()
 
@@ -122,18 +135,26 @@ def install(
     """Write the overlay into ``folder`` and apply it; wait until every Deployment is
     Available. Applying again (a new ``operator_tag``) is an upgrade."""
     address = node_ip(kubectl)
-    serving, ca_bundle = serving_certificate(folder / "pki", address)
+    serving, ca_bundle = serving_certificate(folder / "pki", (address,))
     base = os.path.relpath(DEV_OVERLAY, folder)
     version = platformimages.package_version()
     kustomization = overlay(registry, operator_tag, version, ca_bundle, address, base)
     (folder / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    apply_overlay(kubectl, folder, serving, progress)
+    wait_reachable(address, WEBHOOKS_NODE_PORT)
+    return folder
+
+
+def apply_overlay(kubectl: Kubectl, folder: Path, serving: pki.KeyPair, progress: Progress) -> None:
+    """The namespace, the webhooks' TLS Secret from ``serving``, then the overlay in
+    ``folder``, server-side; wait until every Deployment of the platform is Available."""
     kubectl("apply", "--server-side", "-f", str(REPO / "manifests/install/namespace.yaml"))
     secret = kubectl(
         "create", "secret", "tls", "racetrack-webhooks-tls", "-n", PLATFORM,
         f"--cert={serving.cert}", f"--key={serving.key}", "--dry-run=client", "-o", "yaml",
     ).stdout  # fmt: skip
     kubectl("apply", "--server-side", "-f", "-", input=secret)
-    progress(f"Installing the platform in the cluster from {registry} (kubectl apply -k {folder})")
+    progress(f"Installing the platform in the cluster (kubectl apply --server-side -k {folder})")
     applied = kubectl("apply", "--server-side", "-k", str(folder), check=False)
     if applied.returncode != 0:
         raise InstallError(f"kubectl apply -k {folder} failed: {applied.stderr.strip()}")
@@ -144,8 +165,6 @@ def install(
     if waited.returncode != 0:
         pods = kubectl("get", "pods", "-n", PLATFORM, check=False).stdout
         raise InstallError(f"the platform did not become Available: {waited.stderr}\n{pods}")
-    wait_reachable(address, WEBHOOKS_NODE_PORT)
-    return folder
 
 
 def wait_reachable(address: str, port: int, timeout: float = 120.0) -> None:

@@ -8,8 +8,9 @@ import sys
 from typing import Any
 
 from racetrack_devcluster.build import BinaryCache
-from racetrack_devcluster.kind import cluster, engine, nodeimage
+from racetrack_devcluster.kind import cluster, engine, nodeimage, platform
 from racetrack_devcluster.kind import example as kind_example
+from racetrack_devcluster.realnode import baseimage
 
 
 def register(actions: Any) -> None:
@@ -18,10 +19,24 @@ def register(actions: Any) -> None:
     )
     steps = kind.add_subparsers(dest="kind_action", required=True, metavar="ACTION")
 
-    up = steps.add_parser("up", help="make the node image (first time only), create the cluster")
-    up.add_argument("--no-operator", action="store_true", help="only the cluster, no operator")
+    up = steps.add_parser(
+        "up", help="make the node image (first time only), create the cluster, install the platform"
+    )
     up.add_argument(
-        "--example", action="store_true", help="then deploy examples/adder.yaml and call it"
+        "--no-platform",
+        action="store_true",
+        help="only the cluster: no operator, gateway, webhooks",
+    )
+    up.add_argument(
+        "--gateway-port",
+        type=int,
+        default=platform.DEFAULT_GATEWAY_PORT,
+        help="the host port (on 127.0.0.1) the gateway's node port is mapped to (default: 8080)",
+    )
+    up.add_argument(
+        "--example",
+        action="store_true",
+        help="then deploy examples/adder.yaml and call it through the gateway",
     )
     up.set_defaults(handler=_up)
 
@@ -34,7 +49,10 @@ def register(actions: Any) -> None:
     status = steps.add_parser("status", help="say whether the kind cluster runs")
     status.set_defaults(handler=_status)
 
-    image = steps.add_parser("node-image", help="make the node image now (cached) and name it")
+    image = steps.add_parser(
+        "node-image",
+        help="make the node image and the platform's images now (cached) and name them",
+    )
     image.add_argument(
         "--if-possible",
         action="store_true",
@@ -50,9 +68,11 @@ def _err(message: str) -> None:
 def _up(args: argparse.Namespace) -> int:
     kind = cluster.KindCluster(cluster.default_state_dir(), BinaryCache(progress=_err), _err)
     try:
-        state = kind.up(with_operator=not args.no_operator)
+        state = kind.up(with_platform=not args.no_platform, gateway_port=args.gateway_port)
         if args.example:
-            kind_example.run(kind)
+            if args.no_platform:
+                raise cluster.KindError("--example calls the job through the platform's gateway")
+            kind_example.run(kind, state.gateway_port)
     except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
         detail = getattr(error, "stderr", None)
         _err(f"racetrack dev kind up: {error}{f': {detail}' if detail else ''}")
@@ -60,6 +80,9 @@ def _up(args: argparse.Namespace) -> int:
     print(f"kind cluster {cluster.CLUSTER_NAME} ready (node image {state.node_image}).")
     print(f"KUBECONFIG={state.kubeconfig}")
     print(f"Docker engine: DOCKER_HOST=unix://{kind.engine.socket}")
+    if state.install_dir:
+        print(f"Platform installed from {state.install_dir} (kubectl apply --server-side -k)")
+        print(f"Gateway: http://127.0.0.1:{state.gateway_port}/pub/job/NAME/VERSION/...")
     print("Stop it with: racetrack dev kind down")
     return 0
 
@@ -93,6 +116,8 @@ def _status(args: argparse.Namespace) -> int:
     print(f"kind cluster {cluster.CLUSTER_NAME}: node image {state.node_image}")
     print(f"KUBECONFIG={state.kubeconfig}")
     print(f"dockerd pid {docker.pid()}, DOCKER_HOST=unix://{docker.socket}")
+    if state.install_dir:
+        print(f"Gateway: http://127.0.0.1:{state.gateway_port}/pub/job/NAME/VERSION/...")
     return 0
 
 
@@ -101,12 +126,18 @@ def _node_image(args: argparse.Namespace) -> int:
     if not support.ok:
         _err(f"racetrack dev kind node-image: {cluster.not_possible_message(support.reason)}")
         return 0 if args.if_possible else 1
+    cache = BinaryCache(progress=_err)
     try:
-        image = nodeimage.NodeImageBuilder(BinaryCache(progress=_err), _err).ensure()
+        image = nodeimage.NodeImageBuilder(cache, _err).ensure()
+        # What kind up puts into the cluster: the platform, and the example job's base.
+        names = platform.image_names(platform.platform_images(cache.cache_dir, _err))
+        baseimage.BaseImageBuilder(cache.cache_dir, _err).ensure()
     except (RuntimeError, OSError) as error:
         _err(f"racetrack dev kind node-image: {error}")
         return 1
     print(image.name)
     for name in image.preloaded:
         print(f"  preloaded: {name}")
+    for name in names:
+        print(f"  platform (kind load at kind up): {name}")
     return 0

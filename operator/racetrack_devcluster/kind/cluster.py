@@ -2,11 +2,11 @@
 
 ``up`` makes what is missing (node image, tools), starts our Docker engine, loads the node
 image into it when it lacks that exact image, and creates the cluster ``racetrack`` with
-:mod:`.config`. Then, as the dev cluster does, it runs the operator as a host process
-against the cluster's kubeconfig (with the racetrack.io CRDs applied), and with
-``--example`` runs :mod:`.example`.
+:mod:`.config` (the gateway's node port on a host port, 8080 unless told). Then it installs
+the platform inside the cluster (:mod:`.platform`), and with ``--example`` runs
+:mod:`.example`.
 
-``down`` stops the operator, deletes the cluster and anything else our engine holds
+``down`` deletes the cluster and anything else our engine holds
 (containers, networks, volumes), stops the engine and checks that no container, network
 or mount of ours is left. The loaded node image stays in the engine's data root so the
 next ``up`` is quick; ``down --purge`` removes that too.
@@ -15,25 +15,23 @@ next ``up`` is quick; ``down --purge`` removes that too.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from racetrack_devcluster import addons, devstate
-from racetrack_devcluster.apiclient import http_ok
+from racetrack_devcluster import devstate, incluster
 from racetrack_devcluster.build import BinaryCache
-from racetrack_devcluster.kind import archive, config, engine, nodeimage, tools
-from racetrack_devcluster.launcher import run_kubectl
-from racetrack_devcluster.processes import PortAllocator
+from racetrack_devcluster.kind import archive, config, engine, nodeimage, platform, tools
+from racetrack_devcluster.processes import port_is_free
 from racetrack_devcluster.realnode import cleanup
 from racetrack_images import oci
 
 CLUSTER_NAME = "racetrack"
+#: kind names a one-node cluster's node container after the cluster.
+NODE_CONTAINER = f"{CLUSTER_NAME}-control-plane"
 _STATE_FILE = "kind-state.json"
 
 Progress = Callable[[str], None]
@@ -48,9 +46,9 @@ class KindState:
     kubeconfig: str
     kubectl: str
     node_image: str
-    operator_pid: int = 0
-    operator_start_ticks: int = 0
-    log_dir: str = ""
+    gateway_port: int = platform.DEFAULT_GATEWAY_PORT
+    #: The overlay applied (empty: the cluster alone).
+    install_dir: str = ""
 
 
 def default_state_dir() -> Path:
@@ -105,7 +103,9 @@ class KindCluster:
 
     # -- up ---------------------------------------------------------------------------------
 
-    def up(self, with_operator: bool = True) -> KindState:
+    def up(
+        self, with_platform: bool = True, gateway_port: int = platform.DEFAULT_GATEWAY_PORT
+    ) -> KindState:
         support = engine.check()
         if not support.ok:
             raise KindError(not_possible_message(support.reason))
@@ -114,22 +114,74 @@ class KindCluster:
         node = nodeimage.NodeImageBuilder(self.cache, self.progress).ensure()
         self.engine.start(self.progress)
         self.ensure_loaded(node)
+        previous = read_state(self.state_dir)
         if CLUSTER_NAME in self.run_kind("get", "clusters").split():
             self.progress(f"kind cluster {CLUSTER_NAME} is already running")
             self.run_kind(
                 "export", "kubeconfig", "--name", CLUSTER_NAME, f"--kubeconfig={self.kubeconfig}"
             )
+            # Its port mapping was fixed when it was made.
+            if previous is not None:
+                gateway_port = previous.gateway_port
         else:
-            self._create(node)
-        state = read_state(self.state_dir)
-        if state is None or state.node_image != node.name or not _alive(state):
-            state = KindState(
-                str(self.kubeconfig), str(self.kubectl), node.name, log_dir=str(self.log_dir)
-            )
-            if with_operator:
-                state = self._start_operator(state)
-            _write_state(self.state_dir, state)
+            self._create(node, gateway_port)
+        state = KindState(str(self.kubeconfig), str(self.kubectl), node.name, gateway_port)
+        if with_platform:
+            state = replace(state, install_dir=str(self.install_platform()))
+        _write_state(self.state_dir, state)
         return state
+
+    def install_platform(self) -> Path:
+        """The operator, gateway and webhooks as pods, from images made here (:mod:`.platform`)."""
+        names = platform.image_names(platform.platform_images(self.cache.cache_dir, self.progress))
+        self.load_images(names)
+        kubectl = platform.kubectl_for(self.kubectl, self.kubeconfig)
+        started = time.monotonic()
+        try:
+            folder = platform.install(
+                kubectl, self.state_dir / "install", list(names), self.progress
+            )
+        except incluster.InstallError as error:
+            raise platform.PlatformError(str(error)) from error
+        self.progress(
+            f"The platform is Available and admits Jobs ({time.monotonic() - started:.0f} s)"
+        )
+        return folder
+
+    def load_images(self, names: dict[str, str]) -> None:
+        """Put the store's images (full name -> ref name) into the node unless it has them."""
+
+        def lacks(name: str) -> bool:
+            """Whether the node holds no image by that name, or another one than ours (an
+            example image's tag does not change with its content)."""
+            found = self.store.manifest(names[name])
+            assert found is not None  # image_names and the example only name made images
+            held = self.engine.docker(
+                "exec",
+                NODE_CONTAINER,
+                "crictl",
+                "inspecti",
+                "--quiet",
+                "--output=json",
+                name,
+                check=False,
+            )
+            try:
+                held_id = json.loads(held)["status"]["id"]
+            except (ValueError, KeyError, TypeError):
+                return True
+            return bool(held_id != found[1]["config"]["digest"])
+
+        def load(bundle: Path) -> None:
+            self.run_kind("load", "image-archive", str(bundle), f"--name={CLUSTER_NAME}")
+
+        started = time.monotonic()
+        loaded = platform.load_images(self.store, names, lacks, load, self.state_dir)
+        if loaded:
+            self.progress(
+                f"Loaded {', '.join(loaded)} into the cluster with kind load image-archive "
+                f"in {time.monotonic() - started:.0f} s"
+            )
 
     def run_kind(self, *args: str, stream: bool = False) -> str:
         binary = tools.ensure_kind(self.cache)
@@ -183,9 +235,15 @@ class KindCluster:
             if line != node.name:
                 self.engine.docker("image", "rm", line, check=False)
 
-    def _create(self, node: nodeimage.NodeImage) -> None:
+    def _create(self, node: nodeimage.NodeImage, gateway_port: int) -> None:
+        if not port_is_free(gateway_port):
+            raise KindError(
+                f"host port {gateway_port} (the gateway's, mapped to node port "
+                f"{platform.GATEWAY_NODE_PORT}) is in use; free it or choose another with "
+                "--gateway-port (make kind-up KIND_GATEWAY_PORT=...)"
+            )
         config_path = self.state_dir / "kind-config.yaml"
-        config_path.write_text(config.render(node.name))
+        config_path.write_text(config.render(node.name, gateway_port=gateway_port))
         self.progress(f"Creating kind cluster {CLUSTER_NAME} (node image {node.name})")
         started = time.monotonic()
         self.run_kind(
@@ -199,46 +257,10 @@ class KindCluster:
         )
         self.progress(f"Created kind cluster {CLUSTER_NAME} in {time.monotonic() - started:.0f} s")
 
-    def _start_operator(self, state: KindState) -> KindState:
-        root = addons.repository_root()
-        run_kubectl(
-            self.kubectl, self.kubeconfig, "apply", "--server-side", "-k", str(root / "crds")
-        )
-        # The platform namespace, as manifests/ makes it: the auth key and Users' tokens.
-        for namespace in addons.NAMESPACES:
-            namespace_yaml = f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n"
-            run_kubectl(self.kubectl, self.kubeconfig, "apply", "-f", "-", input=namespace_yaml)
-        ports = PortAllocator()
-        metrics_port = ports.claim("racetrack-operator metrics")
-        liveness = f"http://127.0.0.1:{ports.claim('racetrack-operator liveness')}/healthz"
-        log_path = self.log_dir / "racetrack-operator.log"
-        with log_path.open("a") as log:
-            process = subprocess.Popen(
-                list(addons.OPERATOR_COMMAND),
-                env=addons.operator_env(self.kubeconfig, metrics_port, liveness, {}),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        while not _answers(liveness):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise KindError(f"the operator did not start; log: {log_path}")
-            time.sleep(0.5)
-        self.progress(f"Operator running against kind (pid {process.pid}; log: {log_path})")
-        ticks = devstate.process_start_ticks(process.pid) or 0
-        return KindState(
-            **{**asdict(state), "operator_pid": process.pid, "operator_start_ticks": ticks}
-        )
-
     # -- down --------------------------------------------------------------------------------
 
     def down(self, purge: bool = False) -> list[str]:
         """Remove everything ``up`` made; returns what is left (empty when all is gone)."""
-        state = read_state(self.state_dir)
-        if state is not None:
-            _stop_operator(state)
         if self.engine.data_root.exists() and engine.check().ok:
             self.engine.start(self.progress)
             if CLUSTER_NAME in self.run_kind("get", "clusters").split():
@@ -276,27 +298,3 @@ def leftovers(state_dir: Path, docker: engine.DockerEngine) -> list[str]:
         found.append(f"dockerd (pid {docker.pid()})")
     found += [f"process {pid}" for pid in cleanup.processes_naming(str(docker.run_dir))]
     return found
-
-
-def _alive(state: KindState) -> bool:
-    return bool(state.operator_pid) and engine.still_running(
-        state.operator_pid, state.operator_start_ticks
-    )
-
-
-def _stop_operator(state: KindState) -> None:
-    if not _alive(state):
-        return
-    os.kill(state.operator_pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while _alive(state) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if _alive(state):
-        os.kill(state.operator_pid, signal.SIGKILL)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return http_ok(url)
-    except OSError:
-        return False

@@ -10,6 +10,8 @@ What this machine kind needs beyond kind's defaults, each for a reason seen here
   may lower an OOM score; containerd then clamps pods' scores to its own instead of failing
   every sandbox.
 - The API server on 127.0.0.1 (kind's default too), published by Docker's userland proxy.
+- The gateway's node port (30080, ``manifests/kind``) on the host's 127.0.0.1, port 8080
+  unless told, as ``manifests/kind/cluster.yaml`` maps it.
 """
 
 from __future__ import annotations
@@ -30,8 +32,23 @@ CONTAINERD_PATCH = """\
 """
 
 
-def cluster_config(node_image: str, workers: int = 0) -> dict[str, Any]:
-    nodes: list[dict[str, Any]] = [{"role": "control-plane", "image": node_image}]
+GATEWAY_NODE_PORT = 30080
+
+
+def cluster_config(
+    node_image: str, workers: int = 0, gateway_port: int | None = None
+) -> dict[str, Any]:
+    control_plane: dict[str, Any] = {"role": "control-plane", "image": node_image}
+    if gateway_port is not None:
+        control_plane["extraPortMappings"] = [
+            {
+                "containerPort": GATEWAY_NODE_PORT,
+                "hostPort": gateway_port,
+                "listenAddress": "127.0.0.1",
+                "protocol": "TCP",
+            }
+        ]
+    nodes: list[dict[str, Any]] = [control_plane]
     nodes += [{"role": "worker", "image": node_image} for _ in range(workers)]
     return {
         "kind": "Cluster",
@@ -43,5 +60,5 @@ def cluster_config(node_image: str, workers: int = 0) -> dict[str, Any]:
     }
 
 
-def render(node_image: str, workers: int = 0) -> str:
-    return yaml.safe_dump(cluster_config(node_image, workers), sort_keys=False)
+def render(node_image: str, workers: int = 0, gateway_port: int | None = None) -> str:
+    return yaml.safe_dump(cluster_config(node_image, workers, gateway_port), sort_keys=False)

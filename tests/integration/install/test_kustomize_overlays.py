@@ -117,6 +117,21 @@ def test_the_kind_overlay_exposes_the_gateway_on_the_port_kind_maps(
     assert service["spec"]["ports"][0]["nodePort"] == mapping["containerPort"]
 
 
+def test_the_kind_overlay_runs_one_replica_of_each_deployment(cluster: LocalCluster) -> None:
+    """A kind cluster is one node: second replicas would only compete for its CPU."""
+    replicas = {
+        d["metadata"]["name"]: d["spec"]["replicas"]
+        for d in rendered(cluster, "manifests/kind")
+        if d["kind"] == "Deployment"
+    }
+    assert replicas == dict.fromkeys(
+        ("racetrack-operator", "racetrack-gateway", "racetrack-webhooks"), 1
+    )
+    base = {d["metadata"]["name"]: d["spec"]["replicas"]
+            for d in rendered(cluster, "manifests/dev") if d["kind"] == "Deployment"}  # fmt: skip
+    assert set(base.values()) == {2}
+
+
 def test_a_second_server_side_apply_changes_nothing(platform_namespace: LocalCluster) -> None:
     documents = [
         d for d in rendered(platform_namespace, "manifests/dev") if d["kind"] not in WEBHOOK_KINDS
