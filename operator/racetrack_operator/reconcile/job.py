@@ -151,8 +151,14 @@ async def deployment_seen(
     ctx: Context, namespace: str, job: str, deployment: dict[str, Any]
 ) -> None:
     """The Job's Deployment changed: refresh the Job's status from it."""
+    key = (namespace, job)
     view = rollouts.deployment_view(deployment)
-    ctx.deployments[(namespace, job)] = view
+    state = ctx.jobs.get(key)
+    if state is not None and state.applied and ctx.deployments.get(key) == view:
+        # Nothing the status reads changed (a revision annotation, a condition's heartbeat):
+        # the last refresh from this very view stands.
+        return
+    ctx.deployments[key] = view
     try:
         await sync_job(ctx, namespace, job, apply=False, deployment=view, defer_progress=True)
     except Exception:

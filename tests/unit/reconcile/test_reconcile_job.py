@@ -19,6 +19,7 @@ from fake_kube import FakeKube  # type: ignore[import-not-found]
 from racetrack_api import conditions as c
 from racetrack_api.v1alpha1 import Job, JobFamily
 from racetrack_kube import paths
+from racetrack_operator.reconcile import job as job_module
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.job import (
     deployment_deleted,
@@ -363,3 +364,26 @@ async def test_a_rollout_that_finishes_first_needs_only_the_ready_write(ctx: Con
     assert condition(ctx, c.READY) == ("True", c.REASON_JOB_READY)
     await asyncio.sleep(0.4)
     assert status_writes(ctx) == written + 1
+
+
+async def test_a_deployment_event_that_changes_nothing_status_reads_costs_no_refresh(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await apply_job(ctx, adder())
+    await roll_out(ctx)
+    refreshed: list[str] = []
+    real_sync = job_module.sync_job
+
+    async def counting_sync(*args: Any, **kwargs: Any) -> Any:
+        refreshed.append(args[2])
+        return await real_sync(*args, **kwargs)
+
+    monkeypatch.setattr(job_module, "sync_job", counting_sync)
+    deployment = copy.deepcopy(kube(ctx).obj(DEPLOYMENT))
+    deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "2"
+    deployment["metadata"]["resourceVersion"] = "999"
+    await deployment_seen(ctx, NS, NAME, deployment)
+    assert refreshed == []
+    await roll_out(ctx, available=1)  # a replica lost: that is news
+    assert refreshed == [NAME]
+    assert condition(ctx, c.READY) == ("False", c.REASON_ROLLOUT_IN_PROGRESS)
