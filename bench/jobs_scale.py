@@ -41,10 +41,10 @@ from pathlib import Path
 
 from jobs_convergence import (
     Bench,
+    cpu_seconds,
     create_all,
-    jobs_reported_ready,
-    managed_writes,
     operator_rss_mib,
+    restart_operator,
     settle,
 )
 from profile_summary import summarise
@@ -52,17 +52,6 @@ from racetrack_devcluster import addons
 from racetrack_devcluster.build import Binaries, BinaryCache
 from racetrack_devcluster.flags import SimulatedCapacity
 from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
-
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
 
 
 def peak_mib(pid: int) -> float:
@@ -123,35 +112,6 @@ def measure_floor(running: LocalCluster, jobs: int, burst: int) -> Floor:
     return Floor(backlog, on_top)
 
 
-def reported_ready(metrics_url: str) -> int:
-    """The operator's count of Ready Jobs; 0 while its metrics are not served yet (they start
-    with its start-up handler, after its liveness endpoint answers)."""
-    try:
-        return jobs_reported_ready(metrics_url)
-    except OSError:
-        return 0
-
-
-def restart(running: LocalCluster, jobs: int, timeout: float) -> tuple[float, int, float]:
-    """Seconds until a restarted operator reports ``jobs`` Ready Jobs, the writes it made and
-    the CPU seconds it spent until then."""
-    settle(running, timeout=120)
-    old = next(c for c in running.components if c.name == addons.OPERATOR_COMPONENT)
-    old.stop()
-    running.components.remove(old)
-    writes_before = managed_writes(running)
-    started = time.monotonic()
-    metrics_url = addons.start_operator(running)
-    while reported_ready(metrics_url) < jobs:
-        if time.monotonic() - started > timeout:
-            raise TimeoutError(f"the restarted operator did not report {jobs} Ready Jobs")
-        time.sleep(0.2)
-    caught_up = time.monotonic() - started
-    cpu = cpu_seconds(operator_pid(running))
-    time.sleep(2.0)  # late Deployment events would write now, if anything were amiss
-    return caught_up, managed_writes(running) - writes_before, cpu
-
-
 def racetrack_requests(running: LocalCluster) -> Counter[str]:
     """Requests the API server served on racetrack.io objects (the operator is their only
     client during a phase), by verb, resource and subresource."""
@@ -207,7 +167,9 @@ def measure_operator(running: LocalCluster, jobs: int, burst: int, profile: Path
         spent = per_job(requests_before, racetrack_requests(running), jobs)
         print(f"  racetrack.io requests per Job in the backlog: {spent}")
 
-        caught_up, writes, restart_cpu = restart(running, jobs, timeout=max(300, jobs * 0.2))
+        caught_up, writes, restart_cpu = restart_operator(
+            running, jobs, timeout=max(300, jobs * 0.2), settle_timeout=120
+        )
         print(f"  restart caught up ({load()})")
 
         settle(running, timeout=120)
