@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 SYSTEM_PACKAGES := chromium nginx wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-packages prereqs binaries dev down kind-up kind-down kind-image images test lint format typecheck unit integration manifests bench clean
+.PHONY: install system-packages prereqs binaries dev down kind-up kind-down kind-image images test lint format typecheck unit integration manifests bench profile clean
 
 install: $(STAMP)
 
@@ -118,6 +118,14 @@ bench: system-packages binaries
 	$(BIN)/python bench/gateway_propagation.py
 	$(BIN)/python bench/webhooks_admission.py
 	$(BIN)/python bench/purge_timer.py
+
+# Where the operator's CPU goes: py-spy samples it while PROFILE_JOBS Jobs converge (see
+# docs/performance.md); the collapsed stacks are kept in PROFILE_OUT for a flame graph.
+PROFILE_JOBS ?= 2000
+PROFILE_OUT ?= /tmp/racetrack-operator-profile.txt
+profile: binaries
+	$(BIN)/python bench/jobs_scale.py --skip-floor --jobs $(PROFILE_JOBS) --burst 100 \
+		--profile $(PROFILE_OUT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import statistics
 import sys
@@ -313,8 +314,13 @@ def managed_writes(cluster: LocalCluster) -> int:
 
 
 def jobs_reported_ready(metrics_url: str) -> int:
-    with urllib.request.urlopen(metrics_url, timeout=5) as answer:
-        text = answer.read().decode()
+    """The operator's count of Ready Jobs; 0 while its metrics are not served yet (they start
+    with its start-up handler, after its liveness endpoint answers)."""
+    try:
+        with urllib.request.urlopen(metrics_url, timeout=5) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return 0
     found = re.search(r'^racetrack_jobs\{condition="Ready",status="True"\} (\S+)$', text, re.M)
     return int(float(found.group(1))) if found else 0
 
@@ -333,9 +339,24 @@ def settle(cluster: LocalCluster, timeout: float = 60.0) -> None:
     raise TimeoutError(f"writes did not stop within {timeout} s")
 
 
-def restart_operator(cluster: LocalCluster, jobs: int, timeout: float) -> tuple[float, int]:
-    """Seconds until a restarted operator reports ``jobs`` Ready Jobs, and the writes made."""
-    settle(cluster)
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+
+
+def restart_operator(
+    cluster: LocalCluster, jobs: int, timeout: float, settle_timeout: float = 60.0
+) -> tuple[float, int, float]:
+    """Seconds until a restarted operator reports ``jobs`` Ready Jobs, the writes made, and
+    the CPU seconds the new process spent until then."""
+    settle(cluster, settle_timeout)
     old = next(c for c in cluster.components if c.name == addons.OPERATOR_COMPONENT)
     old.stop()
     cluster.components.remove(old)
@@ -347,8 +368,10 @@ def restart_operator(cluster: LocalCluster, jobs: int, timeout: float) -> tuple[
             raise TimeoutError(f"the restarted operator did not report {jobs} Ready Jobs")
         time.sleep(0.2)
     caught_up = time.monotonic() - started
+    new = next(c for c in cluster.components if c.name == addons.OPERATOR_COMPONENT)
+    cpu = cpu_seconds(new.pid or 0)
     time.sleep(2.0)  # late Deployment events would write now, if anything were amiss
-    return caught_up, managed_writes(cluster) - writes_before
+    return caught_up, managed_writes(cluster) - writes_before, cpu
 
 
 def row(label: str, ours: list[float], floor: list[float]) -> str:
@@ -421,7 +444,7 @@ def main() -> int:
                 bench.jobs.wait_for(names, timeout=900)
                 converged = max(bench.jobs.ready_at[n] for n in names) - started
                 memory.append(operator_rss_mib(bench.cluster))
-                caught_up, writes = restart_operator(bench.cluster, args.backlog, timeout=300)
+                caught_up, writes, _ = restart_operator(bench.cluster, args.backlog, timeout=300)
                 restarts.append(caught_up)
             totals.append(converged)
             ratios.append(converged / floor_total)

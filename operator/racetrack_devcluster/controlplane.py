@@ -15,7 +15,8 @@ from racetrack_devcluster.apiclient import ApiServerClient, http_ok, secure_heal
 from racetrack_devcluster.build import Binaries
 from racetrack_devcluster.processes import Probe, Spawn
 
-FAKE_NODE_NAME = "kwok-node-0"
+#: The first simulated node; the only one unless more are asked for.
+FAKE_NODE_NAME = f"{flags.FAKE_NODE_PREFIX}0"
 
 
 def start_etcd(spawn: Spawn, binaries: Binaries, data_dir: Path, client: int, peer: int) -> Probe:
@@ -80,10 +81,23 @@ def start_controllers(
 
 
 def start_kwok(
-    spawn: Spawn, binaries: Binaries, kubeconfig: Path, port: int, api: ApiServerClient
+    spawn: Spawn,
+    binaries: Binaries,
+    kubeconfig: Path,
+    port: int,
+    api: ApiServerClient,
+    capacity: flags.SimulatedCapacity,
 ) -> None:
-    """kwok and its fake Node."""
-    lease = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{FAKE_NODE_NAME}"
+    """kwok and its fake Nodes."""
+    leases = [
+        f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}"
+        for name in capacity.node_names()
+    ]
+
+    def hand_over_leases() -> None:
+        for lease in leases:
+            api.delete(lease)
+
     spawn(
         "kwok",
         flags.kwok(binaries, kubeconfig, port),
@@ -93,9 +107,10 @@ def start_kwok(
         # (kwok retries only refused connections, timeouts, 503 and 429). A restarted kwok
         # lists every pod and plays what is left, as a kubelet's periodic status sync would.
         restart_with=("etcd",),
-        # Each kwok process holds the node's lease under a new random identity, so a
-        # restarted one waited for the dead one's lease to expire (40 s) before it played
-        # any pod. It is ours and dead: hand the node over at once.
-        before_restart=lambda: api.delete(lease),
+        # Each kwok process holds the nodes' leases under a new random identity, so a
+        # restarted one waited for the dead one's leases to expire (40 s) before it played
+        # any pod. They are ours and dead: hand the nodes over at once.
+        before_restart=hand_over_leases,
     )
-    api.create_if_missing("/api/v1/nodes", flags.fake_node_manifest(FAKE_NODE_NAME))
+    for name in capacity.node_names():
+        api.create_if_missing("/api/v1/nodes", flags.fake_node_manifest(name, capacity))

@@ -6,6 +6,7 @@ machines like ours (two cores, no container engine, loopback only).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,9 +119,46 @@ def kwok(binaries: Binaries, kubeconfig: Path, port: int) -> list[str]:
     ]
 
 
-def fake_node_manifest(name: str) -> dict[str, Any]:
-    # Room for benchmarks with thousands of Jobs next to as many plain Deployments.
-    capacity = {"cpu": "256", "memory": "1Ti", "pods": "10000"}
+#: What one job pod requests at the operator's default resources (its Settings'
+#: ``default_memory_min`` and ``default_cpu_min``); the simulated nodes are sized in these.
+JOB_POD_MEMORY_MIB = 256
+JOB_POD_MILLICPU = 10
+
+
+@dataclass(frozen=True)
+class SimulatedCapacity:
+    """How many simulated (kwok) nodes there are and how many job pods each one holds.
+
+    kwok plays pods, it runs none, so capacity costs nothing: the default holds 12,000 job
+    pods at the default requests on one node, room for 10,000 Jobs next to a burst and the
+    platform's own pods, so scale runs measure the operator and not the fake node's limits.
+    """
+
+    nodes: int = 1
+    job_pods_per_node: int = 12_000
+
+    def __post_init__(self) -> None:
+        if self.nodes < 1 or self.job_pods_per_node < 1:
+            raise ValueError(f"a simulated cluster needs at least one node and pod: {self}")
+
+    def node_names(self) -> list[str]:
+        return [f"{FAKE_NODE_PREFIX}{index}" for index in range(self.nodes)]
+
+    def node_capacity(self) -> dict[str, str]:
+        pods = self.job_pods_per_node
+        return {
+            "cpu": f"{max(256_000, pods * JOB_POD_MILLICPU)}m",
+            "memory": f"{max(1024 * 1024, pods * JOB_POD_MEMORY_MIB)}Mi",
+            "pods": str(pods),
+        }
+
+
+#: Simulated nodes are named ``kwok-node-0``, ``kwok-node-1``, ...
+FAKE_NODE_PREFIX = "kwok-node-"
+
+
+def fake_node_manifest(name: str, capacity: SimulatedCapacity | None = None) -> dict[str, Any]:
+    resources = (capacity or SimulatedCapacity()).node_capacity()
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -134,5 +172,5 @@ def fake_node_manifest(name: str) -> dict[str, Any]:
                 "type": "kwok",
             },
         },
-        "status": {"allocatable": capacity, "capacity": capacity},
+        "status": {"allocatable": resources, "capacity": resources},
     }

@@ -21,6 +21,7 @@ Anything that fails during start stops everything started so far before the erro
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import time
@@ -29,10 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from racetrack_devcluster import clusterdata, controlplane, pki
+from racetrack_devcluster import clusterdata, controlplane, flags, pki
 from racetrack_devcluster.apiclient import ApiServerClient
 from racetrack_devcluster.build import Binaries
-from racetrack_devcluster.controlplane import FAKE_NODE_NAME
 from racetrack_devcluster.healing import Healer, HealingThread
 from racetrack_devcluster.processes import Component, PortAllocator, Probe, wait_until
 from racetrack_devcluster.realnode import setup as realnode
@@ -65,6 +65,8 @@ class ClusterOptions:
     #: Namespaces made once the API server is ready, before anything else runs: the racetrack
     #: platform namespace, which ``manifests/`` creates on a real cluster.
     namespaces: tuple[str, ...] = ()
+    #: How many simulated nodes, each holding how many job pods (ignored with a real node).
+    simulated: flags.SimulatedCapacity = field(default_factory=flags.SimulatedCapacity)
 
 
 class LocalCluster:
@@ -241,8 +243,12 @@ class LocalCluster:
                 interval=0.5,
             )
         else:
-            controlplane.start_kwok(self.spawn, self.binaries, self.kubeconfig, ports["kwok"], api)
-            self.wait(f"node {FAKE_NODE_NAME} to be Ready", lambda: api.node_ready(FAKE_NODE_NAME))
+            simulated = self.options.simulated
+            controlplane.start_kwok(
+                self.spawn, self.binaries, self.kubeconfig, ports["kwok"], api, simulated
+            )
+            for name in simulated.node_names():
+                self.wait(f"node {name} to be Ready", functools.partial(api.node_ready, name))
         self.wait(
             "the default ServiceAccount",
             lambda: api.exists("/api/v1/namespaces/default/serviceaccounts/default"),

@@ -73,6 +73,11 @@ class Settings:
     does not answer (refused, timed out, 5xx, 429). Watches and reconciliations keep trying
     that often for as long as it takes, so the operator catches up within about this long of
     the API server's return; errors about a request itself back off up to a minute."""
+    progress_write_seconds: float = 1.0
+    """RACETRACK_PROGRESS_WRITE_SECONDS: how long a Job's status waits to report a rollout's
+    progress (replica counts, condition messages) when no condition flipped: progress made
+    meanwhile shares the write, and a rollout that finishes first needs only the Ready one.
+    Flips are written at once. 0 writes every change at once."""
     family_sync_seconds: float = 1.0
     """RACETRACK_FAMILY_SYNC_SECONDS: how long a JobFamily's status update waits after one of
     its versions changed, so the versions that follow within that time share one update

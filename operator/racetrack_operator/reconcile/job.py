@@ -37,7 +37,7 @@ from racetrack_operator.render.jobs import event_ref, needs_apply
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
 from racetrack_operator.render.pods import LOG_TAIL_LINES, find_unhealthy, log_tail
 from racetrack_operator.render.problems import Problem
-from racetrack_operator.render.status import events, job_status, status_patch
+from racetrack_operator.render.status import events, job_status, progress_only, status_patch
 from racetrack_operator.render.tokens import FamilyToken
 
 log = logging.getLogger(__name__)
@@ -60,12 +60,14 @@ async def sync_job(
     deployment: dict[str, Any] | None = None,
     raw: dict[str, Any] | None = None,
     look_at_pods: bool = False,
+    defer_progress: bool = False,
 ) -> Outcome | None:
     """Returns None when the Job is gone or being deleted, or the refresh was merged.
 
     ``raw`` is the Job as kopf handed it to a handler (saves a read); ``deployment`` is what
     the Deployment watch just reported; ``look_at_pods`` reads the pods of an unavailable Job
-    to find a failing one and its last log lines.
+    to find a failing one and its last log lines; ``defer_progress`` leaves a status that
+    only reports rollout progress to a refresh a little later (``progress_write_seconds``).
     """
     key = (namespace, name)
     if not apply:
@@ -82,7 +84,9 @@ async def sync_job(
             if not apply:
                 deployment = ctx.waiting_refresh.pop(key, deployment)
                 registered = False
-            result = await _sync_locked(ctx, key, apply, deployment, raw, look_at_pods)
+            result = await _sync_locked(
+                ctx, key, apply, deployment, raw, look_at_pods, defer_progress
+            )
     except Exception:
         metrics.ERRORS.labels("Job").inc()
         metrics.RECONCILES.labels("Job", "error").inc()
@@ -147,10 +151,16 @@ async def deployment_seen(
     ctx: Context, namespace: str, job: str, deployment: dict[str, Any]
 ) -> None:
     """The Job's Deployment changed: refresh the Job's status from it."""
+    key = (namespace, job)
     view = rollouts.deployment_view(deployment)
-    ctx.deployments[(namespace, job)] = view
+    state = ctx.jobs.get(key)
+    if state is not None and state.applied and ctx.deployments.get(key) == view:
+        # Nothing the status reads changed (a revision annotation, a condition's heartbeat):
+        # the last refresh from this very view stands.
+        return
+    ctx.deployments[key] = view
     try:
-        await sync_job(ctx, namespace, job, apply=False, deployment=view)
+        await sync_job(ctx, namespace, job, apply=False, deployment=view, defer_progress=True)
     except Exception:
         # kopf does not retry watch handlers; a full reconciliation later reads afresh.
         log.exception("Refreshing Job %s/%s failed; reconciling it again soon.", namespace, job)
@@ -205,6 +215,7 @@ def forget(ctx: Context, namespace: str, name: str) -> None:
         ctx.identity.family_jobs.get((namespace, state.job.spec.name), set()).discard(name)
     ctx.requeue.cancel((namespace, name))
     ctx.requeue.cancel(("unhealthy", namespace, name))
+    ctx.requeue.cancel(("progress", namespace, name))
     ctx.requeue.cancel(("build", namespace, name))
     ctx.builds.forget((namespace, name))
     metrics.JOB_CONDITIONS.forget(namespace, name)
@@ -217,6 +228,7 @@ async def _sync_locked(
     deployment: dict[str, Any] | None,
     raw: dict[str, Any] | None,
     look_at_pods: bool,
+    defer_progress: bool = False,
 ) -> tuple[Outcome, str] | None:
     """The Outcome, and the family to tell about it ("" for none); None if the Job is gone."""
     state = ctx.jobs.get(key)
@@ -248,6 +260,8 @@ async def _sync_locked(
         build=state.build.status,
         built=state.build.built,
     )
+    if defer_progress and _defer_progress(ctx, key, old, new):
+        return Outcome(state.problem, c.is_true(old.conditions, c.READY)), ""
     written = await _write_status(ctx, key, state, old, new)
     if written is None:
         return None
@@ -331,6 +345,26 @@ async def _watch_unhealthy(
     return unhealthy
 
 
+def _defer_progress(ctx: Context, key: Key, old: JobStatus, new: JobStatus) -> bool:
+    """Leave a status that only reports rollout progress to a refresh a moment later, merged
+    with whatever the Deployment reports meanwhile: a rollout's replica counts move on most
+    of its Deployment's events, and each write is one more Job event for every watcher."""
+    delay = ctx.settings.progress_write_seconds
+    if delay <= 0 or status_patch(old, new) is None or not progress_only(old, new):
+        return False
+    namespace, name = key
+
+    async def refresh() -> None:
+        try:
+            await sync_job(ctx, namespace, name, apply=False)
+        except Exception:
+            log.exception("Refreshing Job %s/%s failed; reconciling it again soon.", *key)
+            ctx.requeue.schedule(key, 1.0, functools.partial(reconcile_job, ctx, *key))
+
+    ctx.requeue.schedule(("progress", namespace, name), delay, refresh)
+    return True
+
+
 async def _write_status(
     ctx: Context, key: Key, state: JobState, old: JobStatus, new: JobStatus
 ) -> bool | None:
@@ -349,6 +383,8 @@ async def _write_status(
                 return None
             raise
         state.job = state.job.model_copy(update={"status": new})
+        # A progress report waiting for its turn is in this write already.
+        ctx.requeue.cancel(("progress", namespace, name))
     for event in events(old, new):
         ctx.recorder.post(event_ref(state.job), event.type, event.reason, event.message)
     metrics.JOB_CONDITIONS.record(

@@ -241,3 +241,26 @@ def build_events(old: JobStatus, new: JobStatus) -> list[Event]:
     if built_.status == "False" and finished:
         out.append(Event("Warning", "BuildFailed", f"{built_.reason}: {built_.message}"))
     return out
+
+
+#: Status fields that count how far a rollout got; they change on most Deployment events.
+_PROGRESS_FIELDS = ("replicas", "readyReplicas", "availableReplicas", "updatedReplicas")
+
+
+def progress_only(old: JobStatus, new: JobStatus) -> bool:
+    """Whether ``new`` tells nothing ``old`` does not besides how far a rollout got: replica
+    counts and condition messages. Every condition's status and reason, the generation
+    observed, the image, URL, build and unhealthy pod are the same, so no event is due and
+    kstatus readers (``kubectl wait``, Argo CD, Flux) would conclude the same from both."""
+
+    def phase(status: JobStatus) -> dict[str, Any]:
+        wire = status.to_wire()
+        for field in (*_PROGRESS_FIELDS, *GATEWAY_STATUS_FIELDS, *PURGE_STATUS_FIELDS):
+            wire.pop(field, None)
+        wire["conditions"] = [
+            (cond.type, cond.status, cond.reason, cond.observed_generation)
+            for cond in status.conditions
+        ]
+        return wire
+
+    return phase(old) == phase(new)

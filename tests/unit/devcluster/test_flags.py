@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from racetrack_devcluster import flags, pki
 from racetrack_devcluster.build import BinaryCache
+from racetrack_operator.settings import Settings
 
 
 def test_kwok_manages_only_annotated_nodes_with_a_long_lease_and_a_wide_pod_range() -> None:
@@ -17,7 +20,43 @@ def test_kwok_manages_only_annotated_nodes_with_a_long_lease_and_a_wide_pod_rang
     assert "--cidr=10.244.0.0/16" in argv
     node = flags.fake_node_manifest("kwok-node-0")
     assert node["metadata"]["annotations"][flags.FAKE_NODE_ANNOTATION] == "fake"
-    assert int(node["status"]["allocatable"]["pods"]) >= 2500
+
+
+def _mebibytes(quantity: str) -> float:
+    units = {"Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
+    return float(quantity[:-2]) * units[quantity[-2:]]
+
+
+def _millicpu(quantity: str) -> float:
+    return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
+
+
+def _job_pods_that_fit(capacity: flags.SimulatedCapacity) -> int:
+    """How many job pods at the operator's default requests the scheduler can place."""
+    settings = Settings()
+    allocatable = flags.fake_node_manifest("n", capacity)["status"]["allocatable"]
+    per_node = min(
+        int(allocatable["pods"]),
+        int(_mebibytes(allocatable["memory"]) // _mebibytes(settings.default_memory_min)),
+        int(_millicpu(allocatable["cpu"]) // _millicpu(settings.default_cpu_min)),
+    )
+    return per_node * len(capacity.node_names())
+
+
+def test_the_default_simulated_node_holds_ten_thousand_job_pods_at_default_resources() -> None:
+    assert _job_pods_that_fit(flags.SimulatedCapacity()) >= 10_000
+
+
+def test_simulated_capacity_scales_with_nodes_and_pods_per_node() -> None:
+    capacity = flags.SimulatedCapacity(nodes=3, job_pods_per_node=20_000)
+    assert capacity.node_names() == ["kwok-node-0", "kwok-node-1", "kwok-node-2"]
+    assert _job_pods_that_fit(capacity) == 60_000
+    assert _job_pods_that_fit(flags.SimulatedCapacity(job_pods_per_node=500)) == 500
+
+
+def test_a_simulated_cluster_without_nodes_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one node"):
+        flags.SimulatedCapacity(nodes=0)
 
 
 def test_apiserver_listens_on_loopback_without_the_endpoint_reconciler(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from fake_kube import FakeKube  # type: ignore[import-not-found]
 from racetrack_api import conditions as c
 from racetrack_api.v1alpha1 import Job, JobFamily
 from racetrack_kube import paths
+from racetrack_operator.reconcile import job as job_module
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.job import (
     deployment_deleted,
@@ -325,3 +327,63 @@ async def test_status_writes_keep_the_last_call_time_the_gateway_wrote(ctx: Cont
         restarted.requeue.cancel_all()
         if restarted.family_syncs is not None:
             restarted.family_syncs.cancel()
+
+
+def status_writes(ctx: Context) -> int:
+    return len(kube(ctx).writes_to(JOB + "/status"))
+
+
+async def test_rollout_progress_shares_one_status_write_and_ready_is_written_at_once(
+    ctx: Context,
+) -> None:
+    ctx.settings = dataclasses.replace(ctx.settings, progress_write_seconds=0.2)
+    await apply_job(ctx, adder())  # two replicas
+    written = status_writes(ctx)
+    await roll_out(ctx, available=0)
+    await roll_out(ctx, available=1)
+    # Only counts moved: nothing written yet...
+    assert status_writes(ctx) == written
+    assert kube(ctx).obj(JOB)["status"].get("updatedReplicas", 0) == 0
+    # ...then one write reports where the rollout got.
+    await until(lambda: status_writes(ctx) == written + 1)
+    status = kube(ctx).obj(JOB)["status"]
+    assert (status["updatedReplicas"], status["availableReplicas"]) == (2, 1)
+    await asyncio.sleep(0.3)
+    assert status_writes(ctx) == written + 1
+    await roll_out(ctx)
+    assert condition(ctx, c.READY) == ("True", c.REASON_JOB_READY)  # no waiting for a flip
+    assert status_writes(ctx) == written + 2
+
+
+async def test_a_rollout_that_finishes_first_needs_only_the_ready_write(ctx: Context) -> None:
+    ctx.settings = dataclasses.replace(ctx.settings, progress_write_seconds=0.2)
+    await apply_job(ctx, adder())
+    written = status_writes(ctx)
+    await roll_out(ctx, available=0)
+    await roll_out(ctx)
+    assert condition(ctx, c.READY) == ("True", c.REASON_JOB_READY)
+    await asyncio.sleep(0.4)
+    assert status_writes(ctx) == written + 1
+
+
+async def test_a_deployment_event_that_changes_nothing_status_reads_costs_no_refresh(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await apply_job(ctx, adder())
+    await roll_out(ctx)
+    refreshed: list[str] = []
+    real_sync = job_module.sync_job
+
+    async def counting_sync(*args: Any, **kwargs: Any) -> Any:
+        refreshed.append(args[2])
+        return await real_sync(*args, **kwargs)
+
+    monkeypatch.setattr(job_module, "sync_job", counting_sync)
+    deployment = copy.deepcopy(kube(ctx).obj(DEPLOYMENT))
+    deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "2"
+    deployment["metadata"]["resourceVersion"] = "999"
+    await deployment_seen(ctx, NS, NAME, deployment)
+    assert refreshed == []
+    await roll_out(ctx, available=1)  # a replica lost: that is news
+    assert refreshed == [NAME]
+    assert condition(ctx, c.READY) == ("False", c.REASON_ROLLOUT_IN_PROGRESS)

@@ -14,7 +14,7 @@ from racetrack_operator.render.diff import merge_patch
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
 from racetrack_operator.render.problems import Problem
 from racetrack_operator.render.rollout import deployment_view, observe
-from racetrack_operator.render.status import events, job_status, status_patch
+from racetrack_operator.render.status import events, job_status, progress_only, status_patch
 from racetrack_operator.settings import Settings
 
 URL = "http://adder-v1-0-0.ml.svc.cluster.local:7000"
@@ -224,3 +224,22 @@ def test_the_operator_never_writes_the_gateways_last_call_time() -> None:
     # A status computed from a view that carries the time keeps it in the operator's copy.
     seen = job.model_copy(update={"status": stored})
     assert status(seen, deployment(seen, available=2)).last_call_time == T1
+
+
+def test_replica_counts_and_messages_alone_are_progress_but_a_flip_is_not() -> None:
+    job = adder()  # two replicas
+    created = status(job, deployment(job, available=0, updated=0))
+    updated = status(job, deployment(job, available=0))
+    half = status(job, deployment(job, available=1))
+    done = status(job, deployment(job, available=2))
+    assert status_patch(created, updated) is not None
+    assert progress_only(created, updated) and progress_only(updated, half)
+    assert not progress_only(half, done)  # Ready flips
+    stalled = status(job, deployment(job, available=1), Problem("SecretMissing", "no", True))
+    assert not progress_only(half, stalled)
+    unhealthy = half.model_copy(
+        update={"unhealthy_pod": UnhealthyPod(name="p", reason="CrashLoopBackOff", restarts=1)}
+    )
+    assert not progress_only(half, unhealthy)
+    regenerated = half.model_copy(update={"observed_generation": 2})
+    assert not progress_only(half, regenerated)

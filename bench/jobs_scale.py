@@ -1,0 +1,249 @@
+"""Thousands of Jobs on one operator: convergence, a burst on top, a restart, CPU and memory.
+
+Run: ``python bench/jobs_scale.py [--jobs 5000] [--burst 500] [--nodes 1] [--profile FILE]``
+
+The same measurement as ``jobs_convergence.py``'s backlog, at the sizes a large installation
+has, each next to a floor measured in the same run on a control plane of its own: the Jobs'
+Deployments and Services exactly as the operator renders them, created directly through the
+API until Available. The simulated nodes are sized to hold every pod (``--nodes`` spreads
+them), so the figures are the operator's and the cluster's, never the fake node's limits.
+
+- backlog: ``--jobs`` Jobs created while no operator runs, then the operator starts: time until
+  all are Ready against the floor, the operator's CPU per Job (user + system time of its
+  process, start-up included) and its peak resident memory;
+- restart: the operator is stopped and started again over those Ready Jobs: time until its
+  own ``racetrack_jobs`` metric counts every one Ready, the writes the API server served to
+  Jobs, JobFamilies, Deployments and Services meanwhile (a restart must make none), and the
+  CPU the new process spent catching up;
+- burst: then ``--burst`` more Jobs are applied at once by 16 clients while the others exist:
+  time until all of them are Ready, against as many Deployments and Services created the same
+  way next to the floor's, and the operator's CPU per new Job.
+
+``--profile FILE`` samples the operator with py-spy during the backlog phase (50 times a
+second, the thread holding the GIL: where the process spends its Python CPU) and writes the
+collapsed stacks to ``FILE`` (for any flame graph viewer), then prints where the samples
+fall (see ``profile_summary.py``). Sampling pauses the process briefly each time, so a
+profiled run's figures are not the ones to report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobs_convergence import (
+    Bench,
+    cpu_seconds,
+    create_all,
+    operator_rss_mib,
+    restart_operator,
+    settle,
+)
+from profile_summary import summarise
+from racetrack_devcluster import addons
+from racetrack_devcluster.build import Binaries, BinaryCache
+from racetrack_devcluster.flags import SimulatedCapacity
+from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
+
+
+def peak_mib(pid: int) -> float:
+    """A process's peak resident memory (VmHWM) in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def operator_pid(cluster: LocalCluster) -> int:
+    component = next(c for c in cluster.components if c.name == addons.OPERATOR_COMPONENT)
+    return component.pid or 0
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+@dataclass
+class Floor:
+    backlog: float
+    burst: float
+
+
+@dataclass
+class Figures:
+    converged: float
+    cpu_per_job_ms: float
+    rss_mib: float
+    peak_mib: float
+    restart: float
+    restart_writes: int
+    restart_cpu: float
+    burst: float
+    burst_cpu_per_job_ms: float
+    final_peak_mib: float
+
+
+def cluster(binaries: Binaries, work: Path, name: str, nodes: int, pods: int) -> LocalCluster:
+    options = ClusterOptions(
+        crds=addons.crds_folder(),
+        namespaces=addons.NAMESPACES,
+        simulated=SimulatedCapacity(nodes=nodes, job_pods_per_node=pods),
+    )
+    return LocalCluster(binaries, work / name, options)
+
+
+def measure_floor(running: LocalCluster, jobs: int, burst: int) -> Floor:
+    bench = Bench(running)
+    try:
+        _, backlog = bench.burst(jobs, "floor", jobs=False)
+        _, on_top = bench.burst(burst, "floor-extra", jobs=False)
+    finally:
+        bench.jobs.stop()
+        bench.deployments.stop()
+    return Floor(backlog, on_top)
+
+
+def racetrack_requests(running: LocalCluster) -> Counter[str]:
+    """Requests the API server served on racetrack.io objects (the operator is their only
+    client during a phase), by verb, resource and subresource."""
+    counts: Counter[str] = Counter()
+    for labels, count in running.api_requests():
+        if labels.get("group") == "racetrack.io":
+            sub = labels.get("subresource")
+            resource = labels.get("resource", "") + (f"/{sub}" if sub else "")
+            counts[f"{labels.get('verb')} {resource}"] += count
+    return counts
+
+
+def per_job(before: Counter[str], after: Counter[str], jobs: int) -> str:
+    spent = after - before
+    return ", ".join(f"{key} {count / jobs:.2f}" for key, count in sorted(spent.items()))
+
+
+def start_profiler(pid: int, output: Path) -> subprocess.Popen[bytes]:
+    py_spy = Path(sys.executable).with_name("py-spy")
+    argv = [str(py_spy), "record", "--pid", str(pid), "--rate", "50", "--gil"]
+    argv += ["--format", "raw", "--output", str(output)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop_profiler(profiler: subprocess.Popen[bytes], output: Path) -> None:
+    profiler.send_signal(signal.SIGINT)
+    _, errors = profiler.communicate(timeout=120)
+    if not output.is_file():
+        raise RuntimeError(f"py-spy wrote no profile: {errors.decode(errors='replace')}")
+    print(f"\nProfile of the backlog phase: {output}")
+    print(summarise(output.read_text()))
+
+
+def measure_operator(running: LocalCluster, jobs: int, burst: int, profile: Path | None) -> Figures:
+    bench = Bench(running)
+    try:
+        # Waiting Jobs, as after an outage or a restart during a GitOps sync.
+        create_all(bench.create_job("backlog"), jobs)
+        requests_before = racetrack_requests(running)
+        started = time.monotonic()
+        addons.start_operator(running)
+        pid = operator_pid(running)
+        profiler = start_profiler(pid, profile) if profile else None
+        names = {f"backlog-{i}" for i in range(jobs)}
+        bench.jobs.wait_for(names, timeout=max(900, jobs * 0.5))
+        converged = max(bench.jobs.ready_at[n] for n in names) - started
+        cpu_backlog = cpu_seconds(pid)
+        if profiler and profile:
+            stop_profiler(profiler, profile)
+        rss, peak = operator_rss_mib(running), peak_mib(pid)
+        print(f"  backlog converged ({load()})")
+        settle(running, timeout=120)
+        spent = per_job(requests_before, racetrack_requests(running), jobs)
+        print(f"  racetrack.io requests per Job in the backlog: {spent}")
+
+        caught_up, writes, restart_cpu = restart_operator(
+            running, jobs, timeout=max(300, jobs * 0.2), settle_timeout=120
+        )
+        print(f"  restart caught up ({load()})")
+
+        settle(running, timeout=120)
+        pid = operator_pid(running)
+        cpu_before = cpu_seconds(pid)
+        burst_started = time.monotonic()
+        create_all(bench.create_job("extra"), burst)
+        extra = {f"extra-{i}" for i in range(burst)}
+        bench.jobs.wait_for(extra, timeout=600)
+        on_top = max(bench.jobs.ready_at[n] for n in extra) - burst_started
+        burst_cpu = cpu_seconds(pid) - cpu_before
+        final_peak = peak_mib(pid)
+        print(f"  burst converged ({load()})")
+    finally:
+        bench.jobs.stop()
+        bench.deployments.stop()
+    return Figures(
+        converged=converged,
+        cpu_per_job_ms=cpu_backlog / jobs * 1000,
+        rss_mib=rss,
+        peak_mib=peak,
+        restart=caught_up,
+        restart_writes=writes,
+        restart_cpu=restart_cpu,
+        burst=on_top,
+        burst_cpu_per_job_ms=burst_cpu / burst * 1000,
+        final_peak_mib=final_peak,
+    )
+
+
+def report(jobs: int, burst: int, floor: Floor, ours: Figures) -> str:
+    return "\n".join(
+        [
+            f"\n{jobs:,} Jobs on one operator ({load()} at the end):",
+            f"  {'phase':<44} {'operator':>10} {'floor':>10} {'ratio':>7}",
+            f"  {f'{jobs:,} waiting at start, until all Ready':<44} {ours.converged:9.1f}s "
+            f"{floor.backlog:9.1f}s {ours.converged / floor.backlog:7.2f}",
+            f"  {f'{burst:,} applied at once next to them':<44} {ours.burst:9.1f}s "
+            f"{floor.burst:9.1f}s {ours.burst / floor.burst:7.2f}",
+            f"  {f'restart over {jobs:,} Ready Jobs, caught up':<44} {ours.restart:9.1f}s "
+            f"   writes {ours.restart_writes}",
+            f"  operator CPU per Job: {ours.cpu_per_job_ms:.1f} ms in the backlog (start-up "
+            f"included), {ours.burst_cpu_per_job_ms:.1f} ms per Job of the burst; "
+            f"restart {ours.restart_cpu:.1f} s of CPU",
+            f"  operator memory: {ours.rss_mib:.0f} MiB resident after the backlog (peak "
+            f"{ours.peak_mib:.0f} MiB); peak {ours.final_peak_mib:.0f} MiB after restart + burst",
+        ]
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=5000)
+    parser.add_argument("--burst", type=int, default=500)
+    parser.add_argument("--nodes", type=int, default=1, help="simulated nodes to spread pods")
+    parser.add_argument("--profile", type=Path, help="py-spy the backlog phase into this file")
+    parser.add_argument("--skip-floor", action="store_true", help="operator figures only")
+    args = parser.parse_args()
+    # Room for every pod of the larger run, spread over the nodes, with some to spare.
+    pods = (args.jobs + args.burst) // args.nodes + 100
+
+    binaries = BinaryCache().ensure()
+    print(f"Started with {load()}")
+    with tempfile.TemporaryDirectory(prefix="rt-scale-") as work:
+        floor = Floor(float("nan"), float("nan"))
+        if not args.skip_floor:
+            with cluster(binaries, Path(work), "floor", args.nodes, pods) as running:
+                floor = measure_floor(running, args.jobs, args.burst)
+            print(f"  floor measured ({load()})")
+        with cluster(binaries, Path(work), "operator", args.nodes, pods) as running:
+            ours = measure_operator(running, args.jobs, args.burst, args.profile)
+    print(report(args.jobs, args.burst, floor, ours))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
