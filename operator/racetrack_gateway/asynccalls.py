@@ -51,6 +51,9 @@ FORGET_AFTER_SERVED_SECONDS = 30.0
 MAX_AGE_SECONDS = 125 * 60
 SWEEP_SECONDS = 300.0
 PEER_TIMEOUT_SECONDS = 5.0
+#: The largest body an asynchronous call takes: it waits in memory until the call is made.
+#: Above the job runtime's own limit (10 MiB), so the job, not the gateway, says no.
+MAX_BODY_BYTES = 32 * 1024 * 1024
 #: Neither stored nor passed on: they describe one connection, not the call.
 HOP_HEADERS = frozenset(
     h.lower()
@@ -181,7 +184,7 @@ class AsyncCalls:
 
     async def start(self, socket_path: str) -> None:
         """Serve HAProxy on ``socket_path`` and, with a peer port, the peers on TCP."""
-        local = web.Application()
+        local = web.Application(client_max_size=MAX_BODY_BYTES)
         local.router.add_route("*", "/pub/job/{tail:.*}", self.handle_start)
         local.router.add_get("/pub/async/task/{id}/poll", self.handle_poll)
         local.router.add_get("/pub/async/task/{id}/status", self.handle_status)

@@ -4,6 +4,7 @@ same checks as a call, answered by polling, never a way around the checks."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -107,6 +108,20 @@ def test_the_job_sees_the_resolved_version_and_the_caller_never_a_token(
     assert not {"x-racetrack-auth", "x-racetrack-async-backend", "x-racetrack-async-server"} & set(
         headers
     )
+
+
+def test_a_body_of_megabytes_reaches_the_job_whole(
+    gateway: HAProxy, world: Scene, tasks: TaskServer
+) -> None:
+    body = bytes(range(256)) * 12288  # 3 MiB
+    started = gateway.client.post(
+        "/pub/async/new/job/echo/latest/api/v1/perform",
+        content=body,
+        headers={"X-Racetrack-Auth": world.tokens[ALICE]},
+    )
+    assert started.status_code == 201, started.text
+    seen = poll(gateway, started.json()["task_id"]).json()
+    assert seen["body_sha256"] == hashlib.sha256(body).hexdigest()
 
 
 def test_starting_is_checked_as_a_call_is(
