@@ -159,13 +159,18 @@ async def deployment_seen(
         # the last refresh from this very view stands.
         return
     ctx.deployments[key] = view
+    await _refresh(ctx, namespace, job, deployment=view, defer_progress=True)
+
+
+async def _refresh(ctx: Context, namespace: str, name: str, **options: Any) -> None:
+    """Refresh the Job's status; if that fails, reconcile it again soon (neither kopf's watch
+    handlers nor the requeue retry by themselves; a full reconciliation reads afresh)."""
     try:
-        await sync_job(ctx, namespace, job, apply=False, deployment=view, defer_progress=True)
+        await sync_job(ctx, namespace, name, apply=False, **options)
     except Exception:
-        # kopf does not retry watch handlers; a full reconciliation later reads afresh.
-        log.exception("Refreshing Job %s/%s failed; reconciling it again soon.", namespace, job)
+        log.exception("Refreshing Job %s/%s failed; reconciling it again soon.", namespace, name)
         ctx.requeue.schedule(
-            (namespace, job), 1.0, functools.partial(reconcile_job, ctx, namespace, job)
+            (namespace, name), 1.0, functools.partial(reconcile_job, ctx, namespace, name)
         )
 
 
@@ -353,15 +358,9 @@ def _defer_progress(ctx: Context, key: Key, old: JobStatus, new: JobStatus) -> b
     if delay <= 0 or status_patch(old, new) is None or not progress_only(old, new):
         return False
     namespace, name = key
-
-    async def refresh() -> None:
-        try:
-            await sync_job(ctx, namespace, name, apply=False)
-        except Exception:
-            log.exception("Refreshing Job %s/%s failed; reconciling it again soon.", *key)
-            ctx.requeue.schedule(key, 1.0, functools.partial(reconcile_job, ctx, *key))
-
-    ctx.requeue.schedule(("progress", namespace, name), delay, refresh)
+    ctx.requeue.schedule(
+        ("progress", namespace, name), delay, functools.partial(_refresh, ctx, namespace, name)
+    )
     return True
 
 
