@@ -12,7 +12,7 @@ import pytest
 from fake_kube import FakeKube  # type: ignore[import-not-found]
 from racetrack_api import labels
 from racetrack_api.tokens import token_hash
-from racetrack_api.v1alpha1 import ExternalServiceConsumer, User
+from racetrack_api.v1alpha1 import ExternalServiceConsumer, JobFamily, User
 from racetrack_cli import auth, main
 from racetrack_cli.kubeargs import CommandError
 from racetrack_cli.token import read_token
@@ -65,6 +65,34 @@ def test_the_current_token_and_caller_token_are_printed() -> None:
     kube = world(PUBLISHED, {"token": b64(TOKEN), "caller-token": b64(CALLER)})
     assert read(kube) == TOKEN
     assert read(kube, caller_token=True) == CALLER
+
+
+def test_a_familys_and_a_users_tokens_are_printed_from_where_their_status_says() -> None:
+    kube = FakeKube()
+    family_token, user_token = f"{TOKEN}f", f"{TOKEN}u"
+    for model, namespace, name, secret, secret_namespace, token in (
+        (JobFamily, "ml", "adder", "family-adder-token", "ml", family_token),
+        # Users are cluster-wide: their Secret is in the platform namespace, which the
+        # status names.
+        (User, None, "alice", "user-alice-token", "racetrack-system", user_token),
+    ):
+        published = {
+            "secretName": secret,
+            "secretNamespace": secret_namespace,
+            "hashes": [token_hash(token)],
+        }
+        kube.put(
+            paths.racetrack(model, namespace, name),
+            {"metadata": {"name": name}, "spec": {}, "status": {"token": published}},
+        )
+        kube.put(
+            paths.secrets(secret_namespace, secret),
+            {"metadata": {"name": secret}, "data": {"token": b64(token)}},
+        )
+    assert asyncio.run(read_token(kube, "family", "adder", "ml")) == family_token
+    assert asyncio.run(read_token(kube, "user", "alice", None)) == user_token
+    with pytest.raises(CommandError, match="JobFamily adder in namespace other not found"):
+        asyncio.run(read_token(kube, "family", "adder", "other"))
 
 
 @pytest.mark.parametrize(
@@ -153,6 +181,8 @@ def test_the_commands_are_registered_with_kubectls_options() -> None:
     parser = main.build_parser()
     args = parser.parse_args(["token", "esc", "billing", "-n", "ml", "--context", "prod"])
     assert (args.kind, args.name, args.namespace, args.context) == ("esc", "billing", "ml", "prod")
+    args = parser.parse_args(["token", "family", "adder", "-n", "ml"])
+    assert (args.kind, args.name, args.namespace) == ("family", "adder", "ml")
     args = parser.parse_args(["auth", "rotate-key", "--no-wait"])
     assert args.namespace == "racetrack-system" and args.no_wait
     with pytest.raises(SystemExit):
