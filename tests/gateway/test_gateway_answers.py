@@ -20,6 +20,7 @@ from gateway_scene import ALICE, BOB, CHAIN, KEY, PORTAL, Scene  # type: ignore[
 from gateway_harness import Echo, HAProxy  # type: ignore[import-not-found]
 from racetrack_api import tokens
 from racetrack_api.permissions import SubjectRef
+from racetrack_gateway.model import Caller
 
 PERFORM = "/pub/job/echo/1.0.0/api/v1/perform"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -81,6 +82,21 @@ def test_the_other_token_headers_of_the_original_work_too(gateway: HAProxy, worl
         answer = gateway.client.post(PERFORM, headers={header: world.tokens[PORTAL]})
         assert answer.status_code == 200
         assert header.lower() not in answer.json()["headers"]
+
+
+def test_an_escs_legacy_caller_token_calls_as_the_esc_while_its_hash_is_published(
+    gateway: HAProxy, world: Scene
+) -> None:
+    jwt = world.tokens[PORTAL]
+    legacy = tokens.legacy_esc_token("portal", tokens.decode(jwt, KEY).seed)
+    refused(call(gateway, PERFORM, legacy), 401, "not valid")
+    # What the operator publishes for an ESC: the hashes of both forms of its token.
+    world.callers[PORTAL] = Caller(PORTAL, (tokens.token_hash(jwt), tokens.token_hash(legacy)))
+    gateway.push(world.entries())
+    for header in ("X-Racetrack-Auth", "X-Racetrack-Esc-Auth"):
+        answer = gateway.client.post(PERFORM, headers={header: legacy})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["headers"]["x-caller-name"] == "ESC portal"
 
 
 def bad_tokens(world: Scene) -> dict[str, str]:
