@@ -55,6 +55,27 @@ def test_a_permitted_call_reaches_the_job_at_the_resolved_version(
     assert UUID.match(answer.headers["x-request-tracing-id"])
 
 
+@pytest.mark.parametrize(
+    ("requested", "resolved"),
+    [("1.0.0", "1.0.0"), ("latest", "1.0.0"), ("x", "1.0.0"), ("1.x", "1.0.0"),
+     ("1.0.x", "1.0.0"), ("x.0.0", "1.0.0"), ("2.0.0-rc.1", "2.0.0-rc.1")],
+)  # fmt: skip
+def test_exact_latest_and_wildcard_versions_resolve_to_the_highest_serving_stable_one(
+    gateway: HAProxy, world: Scene, requested: str, resolved: str
+) -> None:
+    # echo serves 1.0.0 and 2.0.0-rc.1; 1.1.0 exists but does not serve.
+    answer = call(gateway, f"/pub/job/echo/{requested}/x", world.tokens[ALICE])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["path"] == f"/pub/job/echo/{resolved}/x"
+
+
+def test_a_wildcard_that_only_a_pre_release_or_a_version_not_serving_matches_is_404(
+    gateway: HAProxy, world: Scene
+) -> None:
+    for requested in ("2.x", "1.1.x"):
+        refused(call(gateway, f"/pub/job/echo/{requested}/x", world.tokens[ALICE]), 404, requested)
+
+
 def test_a_real_job_runtime_answers_through_the_gateway(gateway: HAProxy, world: Scene) -> None:
     answer = gateway.client.post(
         "/pub/job/adder/1.x/api/v1/perform",
