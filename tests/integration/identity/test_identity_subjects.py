@@ -207,6 +207,8 @@ def test_a_family_token_is_issued_mounted_into_its_pods_and_a_reset_rolls_them(
         token, auth_key(cluster, operator.extra_env["RACETRACK_PLATFORM_NAMESPACE"])
     )
     assert (claims.subject, claims.subject_type) == ("adder", "job_family")
+    printed = racetrack("token", "family", "adder", "-n", namespace, kubeconfig=cluster.kubeconfig)
+    assert printed.returncode == 0 and printed.stdout.strip() == token, printed.stderr
 
     def pod_template() -> dict[str, object]:
         deployment = get(cluster, "deployment", "adder-v1-0-0", namespace) or {}
