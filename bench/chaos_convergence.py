@@ -9,8 +9,9 @@ the operator starts (as after an outage, or a restart during a GitOps sync).
 - without kills: time from the operator's start until every Job is Ready at once, and the
   writes made;
 - with kills: K ``kill -9`` of components drawn at random from ``chaos.TARGETS`` (the API
-  server, etcd, the controller manager, the operator), at random moments spread over the
-  first 80 % of the same run's time without kills, each once the previous victim is back.
+  server, etcd, the controller manager, the operator, the gateway's agent, HAProxy, the
+  admission webhooks), at random moments spread over the first 80 % of the same run's time
+  without kills, each once the previous victim is back.
   Time from the last kill until every Job is Ready at once, the total, and the writes made.
 
 Writes are what the API server counted as successful POST/PUT/PATCH/DELETE on Jobs,

@@ -1,18 +1,20 @@
 """Kill a component of a running dev cluster as a crash would, and tell when it is back.
 
-The chaos tests and the chaos benchmark kill the names in :data:`TARGETS`, each a component
-of the cluster (:meth:`.launcher.LocalCluster.component`). Killing is ``SIGKILL`` (no
+The chaos tests and the chaos benchmark kill the names in :data:`TARGETS`: components of the
+cluster (:meth:`.launcher.LocalCluster.component`), among them the gateway's agent and the
+admission webhooks, started by :func:`start_gateway_and_webhooks` as ``racetrack dev up``
+starts them, and HAProxy, which the gateway's agent runs. Killing is ``SIGKILL`` (no
 clean-up, as the OOM killer or a lost node does); "back" means the cluster's healer
-restarted it and its probe answers, the same test whatever the component. So once the
-gateway agent, HAProxy or a webhook replica run as components of the dev cluster (spawned
-with a probe, as :func:`.addons.start_operator` spawns the operator): the gateway's agent
-(which brings HAProxy back from freshly rendered tables) and the admission webhooks, started
-by :func:`start_gateway_and_webhooks` as ``racetrack dev up`` starts them.
+restarted the component and its probe answers, or, for HAProxy, that the agent started
+another one and the gateway answers ready. A new component becomes a target by its name,
+once it is spawned with a probe, as :func:`.addons.start_operator` spawns the operator.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import time
 
 from racetrack_devcluster import gateway, webhooks
@@ -27,6 +29,7 @@ TARGETS = (
     "kube-controller-manager",
     "racetrack-operator",
     gateway.COMPONENT,
+    gateway.HAPROXY,
     webhooks.COMPONENT,
 )
 
@@ -53,6 +56,12 @@ def kill(cluster: LocalCluster, name: str) -> Kill:
     """SIGKILL the component ``name`` of a healing cluster."""
     if not cluster.options.heal:
         raise ValueError("chaos needs a cluster that heals (ClusterOptions(heal=True))")
+    if name == gateway.HAPROXY:
+        found = gateway.haproxy_pid(cluster)
+        if found is None:
+            raise ComponentError("no HAProxy answers on the gateway's runtime socket")
+        os.kill(found, signal.SIGKILL)
+        return Kill(name, found, 0, time.monotonic())
     component = cluster.component(name)
     pid = component.pid or 0
     restarts = cluster.healer.restarts(name)
@@ -62,6 +71,9 @@ def kill(cluster: LocalCluster, name: str) -> Kill:
 
 def back(cluster: LocalCluster, killed: Kill) -> bool:
     """Whether the killed component was restarted and answers its probe again."""
+    if killed.component == gateway.HAPROXY:
+        pid = gateway.haproxy_pid(cluster)
+        return pid is not None and pid != killed.pid and gateway.serving(cluster)
     component = cluster.component(killed.component)
     restarted = cluster.healer.restarts(killed.component) > killed.restarts
     return restarted and component.pid != killed.pid and component.ready()
@@ -72,9 +84,11 @@ def wait_back(cluster: LocalCluster, killed: Kill, timeout: float = 120.0) -> fl
     deadline = killed.at + timeout
     while not back(cluster, killed):
         if time.monotonic() > deadline:
+            # HAProxy's restarts are the agent's to log.
+            owner = gateway.COMPONENT if killed.component == gateway.HAPROXY else killed.component
             raise ComponentError(
                 f"{killed.component} is not back {timeout:.0f} s after it was killed; see "
-                f"{cluster.component(killed.component).log_path}"
+                f"{cluster.component(owner).log_path}"
             )
         time.sleep(0.1)
     return time.monotonic() - killed.at

@@ -33,6 +33,8 @@ from racetrack_devcluster.launcher import LocalCluster
 from racetrack_devcluster.processes import Component, ComponentError
 
 COMPONENT = "racetrack-gateway"
+#: HAProxy is no component of the cluster: the agent runs it and starts it again when it dies.
+HAPROXY = "haproxy"
 #: In the cluster's data folder (kept by ``racetrack dev stop``): the ports of the last start.
 _PORTS_FILE = "gateway-ports.json"
 #: Unix socket paths are limited to 108 bytes; longer run folders go to /tmp.
@@ -119,19 +121,39 @@ def agent(cluster: LocalCluster) -> Component:
     return next(c for c in cluster.components if c.name == COMPONENT)
 
 
-def stop_leftover_haproxy(folder: Path) -> None:
-    """Stop an HAProxy left running on ``folder``'s files (its agent was killed)."""
-    path = folder / "haproxy.sock"
+def haproxy_pid(cluster: LocalCluster) -> int | None:
+    """The process id of the HAProxy serving ``cluster``'s gateway; None if none answers."""
+    env = agent(cluster).env or {}
+    return _answering_pid(Path(env["RACETRACK_GATEWAY_RUN_DIR"]))
+
+
+def serving(cluster: LocalCluster) -> bool:
+    """Whether the gateway (HAProxy, with the agent behind it) answers ready."""
+    env = agent(cluster).env or {}
+    return http_ok(f"http://{env['RACETRACK_GATEWAY_BIND']}/ready")
+
+
+def _answering_pid(folder: Path) -> int | None:
+    """The ``Pid`` HAProxy gives on its runtime socket in ``folder``."""
     with contextlib.suppress(OSError, ValueError), socket.socket(socket.AF_UNIX) as sock:
         sock.settimeout(2)
-        sock.connect(str(path))
+        sock.connect(str(folder / "haproxy.sock"))
         sock.sendall(b"show info\n")
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk
         for line in answer.decode(errors="replace").splitlines():
             if line.startswith("Pid: "):
-                os.kill(int(line.removeprefix("Pid: ")), signal.SIGTERM)
+                return int(line.removeprefix("Pid: "))
+    return None
+
+
+def stop_leftover_haproxy(folder: Path) -> None:
+    """Stop an HAProxy left running on ``folder``'s files (its agent was killed)."""
+    pid = _answering_pid(folder)
+    if pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
     # A soft-stopped HAProxy (its agent stopped it, then was killed before it exited) no
     # longer answers on the socket but may still hold connections: find it by its config.
     config = str(folder / "haproxy.cfg").encode()

@@ -1,9 +1,10 @@
 """``kill -9`` one component while 100 Jobs are being applied: every Job still converges.
 
 For each component in ``racetrack_devcluster.chaos.TARGETS`` in turn (the API server, etcd,
-the controller manager, the operator, the gateway's agent, the admission webhooks): a client
-applies 100 Jobs, retrying through the outage as a GitOps tool would; a third of the way in
-the component is killed; the cluster's healer brings it back. Then every Job must be Ready
+the controller manager, the operator, the gateway's agent, HAProxy, the admission webhooks):
+a client applies 100 Jobs, retrying through the outage as a GitOps tool would; a third of the
+way in the component is killed; the cluster's healer (for HAProxy, the gateway's agent)
+brings it back. Then every Job must be Ready
 for its generation with exactly one Deployment and one Service, each owned by it (no
 duplicate child), one rollout (Deployment generation 1, one ReplicaSet, no DeploymentUpdated
 event), its status whole, a Job that was Ready before the kill never having flipped, every

@@ -81,12 +81,15 @@ def test_up_starts_a_component_that_waits_out_its_back_off_at_once(
     for restarts in range(6):
         pid = eventually(lambda n=restarts: scheduler_pid(n), 60, "the scheduler back")
         os.kill(pid, signal.SIGKILL)
-    waiting = eventually(
-        lambda: "back-off" in run("dev", "status", env=dev_env).stdout,
-        10,
-        "status showing the back-off",
-    )
-    assert waiting
+
+    def in_back_off() -> subprocess.CompletedProcess[str] | None:
+        status = run("dev", "status", env=dev_env)
+        return status if "back-off" in status.stdout else None
+
+    waiting = eventually(in_back_off, 10, "status showing the back-off")
+    # Down while it waits out its back-off: status says so, and exits non-zero.
+    assert waiting.returncode == 1, waiting.stdout
+    assert "Down: kube-scheduler" in waiting.stdout
 
     up = run("dev", "up", env=dev_env)
     assert up.returncode == 0, up.stderr

@@ -187,6 +187,14 @@ def test_an_object_the_models_cannot_read_is_refused_with_the_field() -> None:
     assert "does not match the racetrack.io model" in decision.errors[0].message
 
 
+def test_an_object_the_models_cannot_read_can_still_be_deleted_and_is_audited() -> None:
+    odd = changed(job(), teleport=True)
+    decision = run(review("DELETE", None, odd, username="bob"), World())
+    assert decision.allowed
+    assert decision.audit_event is not None
+    assert decision.audit_event["spec"]["action"] == "job_deleted"
+
+
 def test_kinds_and_operations_not_handled_are_allowed() -> None:
     other = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ml"}}
     assert run(review("CREATE", other), World.of(maintenance())).allowed
