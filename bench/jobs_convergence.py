@@ -25,7 +25,7 @@ two cores the cluster and the operator share.
   many writes the API server served to Jobs, JobFamilies, Deployments and Services meanwhile,
   which should be none: a restart must not redeploy anything.
 
-Targets from the issue: single p50 under 1 s, 1,000 Jobs converged in under 1 minute, operator
+Targets: single p50 under 1 s, 1,000 Jobs converged in under 1 minute, operator
 under 200 MB with 1,000 Jobs.
 """
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,17 +105,31 @@ def test_deleting_a_job_on_a_fresh_dev_cluster_removes_its_children_at_once(
             check=False,
         )
 
+    def pods() -> list[dict[str, Any]]:
+        listed = kubectl("get", "pods", "-l", "racetrack.io/job=adder-v1-0-0", "-o", "json")
+        items: list[dict[str, Any]] = json.loads(listed.stdout)["items"]
+        return items
+
     assert kubectl("apply", "-f", str(REPO / "examples" / "adder.yaml")).returncode == 0
     eventually(
-        lambda: kubectl("get", "deployment", "adder-v1-0-0").returncode == 0,
+        lambda: kubectl("get", "deployment,service", "adder-v1-0-0").returncode == 0 and pods(),
         60,
-        "the Job's Deployment exists",
+        "the Job's Deployment, Service and pods exist",
     )
     assert kubectl("delete", "rtjob", "adder-v1-0-0", "--wait=true").returncode == 0
     eventually(
-        lambda: "NotFound" in kubectl("get", "deployment", "adder-v1-0-0").stderr,
+        lambda: (
+            "NotFound" in kubectl("get", "deployment", "adder-v1-0-0").stderr
+            and "NotFound" in kubectl("get", "service", "adder-v1-0-0").stderr
+        ),
         10,
-        "the Deployment is garbage-collected with its Job within seconds",
+        "the Deployment and Service are garbage-collected with their Job within seconds",
+    )
+    # The Deployment's pods follow through its ReplicaSets: each is gone or terminating.
+    eventually(
+        lambda: all(pod["metadata"].get("deletionTimestamp") for pod in pods()),
+        10,
+        "the Job's pods are deleted with it",
     )
 
 

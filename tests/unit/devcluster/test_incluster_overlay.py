@@ -1,5 +1,6 @@
 """The overlay ``racetrack dev up --in-cluster`` writes: our images from the cluster's
-registry, and every webhook called on the node's address with the CA that signed it."""
+registry, and every webhook called on the node's address with the CA that signed it; and the
+flag refused, before anything starts, without a real node."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from racetrack_devcluster import incluster
+from racetrack_cli import main
+from racetrack_devcluster import incluster, lifecycle
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -58,3 +60,22 @@ def test_wait_reachable_names_the_address_when_it_keeps_refusing() -> None:
         port = unused.getsockname()[1]  # bound, never listening: connections are refused
         with pytest.raises(incluster.InstallError, match=f"127.0.0.1:{port} refuses"):
             incluster.wait_reachable("127.0.0.1", port, timeout=1)
+
+
+@pytest.mark.parametrize("nodes", [[], ["--nodes", "simulated"], ["--nodes", "auto"]])
+def test_in_cluster_without_a_real_node_is_refused_before_anything_starts(
+    nodes: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def must_not_start(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cluster was started")
+
+    monkeypatch.setenv("RACETRACK_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(lifecycle, "up", must_not_start)
+    assert main.main(["dev", "up", "--in-cluster", *nodes]) == 2
+    assert "--in-cluster runs the platform on a real node: add --nodes real" in (
+        capsys.readouterr().err
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -25,7 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from racetrack_api.v1alpha1 import AuditEvent
+from racetrack_api.meta import GROUP
+from racetrack_api.v1alpha1 import AuditEvent, User
 from racetrack_kube import paths
 from racetrack_kube.client import ApiError, Kube
 from racetrack_webhooks import metrics
@@ -144,8 +145,8 @@ class Admission:
                 "groups": info.get("groups") or [],
                 "extra": info.get("extra") or {},
                 "resourceAttributes": {
-                    "group": "racetrack.io",
-                    "resource": "users",
+                    "group": GROUP,
+                    "resource": User.crd.plural,
                     "verb": "update",
                 },
             },
