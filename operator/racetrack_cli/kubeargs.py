@@ -11,7 +11,14 @@ from typing import Any, TypeVar
 
 from kubernetes.config import ConfigException
 
-from racetrack_kube.client import ApiError, Kube, kubeconfig_namespace, load_api_client
+from racetrack_kube.client import (
+    NO_ANSWER_ERRORS,
+    ApiError,
+    Kube,
+    kubeconfig_namespace,
+    load_api_client,
+    no_answer_reason,
+)
 
 T = TypeVar("T")
 COMPONENT = "racetrack-cli"
@@ -71,8 +78,9 @@ def run(name: str, work: Callable[[], Awaitable[T]]) -> int:
     except ApiError as error:
         print(f"racetrack {name}: the API server answered {error}", file=sys.stderr)
         return 1
-    except OSError as error:
-        print(f"racetrack {name}: cannot reach the API server: {error}", file=sys.stderr)
+    except NO_ANSWER_ERRORS as error:
+        reason = no_answer_reason(error)
+        print(f"racetrack {name}: cannot reach the API server: {reason}", file=sys.stderr)
         return 1
     return 0
 
