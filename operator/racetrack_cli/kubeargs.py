@@ -54,6 +54,13 @@ def connect(args: argparse.Namespace) -> Kube:
             load_api_client(4, COMPONENT, kubeconfig=args.kubeconfig, context=args.context), 4
         )
     except (ConfigException, OSError) as error:
+        if args.kubeconfig is None and args.context is None:
+            # Neither the default kubeconfig nor a pod's service account: the client's own
+            # words ("Service host/port is not set") are about the second only.
+            raise CommandError(
+                "no cluster to talk to: no usable kubeconfig ($KUBECONFIG, else ~/.kube/config) "
+                f"and not in a pod ({error}); set $KUBECONFIG or give --kubeconfig, as for kubectl"
+            ) from None
         raise CommandError(f"cannot load the kubeconfig: {error}") from None
 
 

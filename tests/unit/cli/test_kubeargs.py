@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from kubernetes.config import kube_config
 
 from racetrack_cli import kubeargs, main
 from racetrack_kube.client import load_api_client
@@ -90,3 +91,15 @@ def test_an_api_server_that_does_not_answer_is_one_line_and_exit_code_1(
     # The server the context names, and why: not urllib3's retry wrapper, not a traceback.
     assert f"port={prod}" in err and "Connection refused" in err
     assert err.count("\n") == 1 and "Max retries" not in err
+
+
+def test_without_any_kubeconfig_it_says_how_to_give_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "none"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert main.main(["portfolio", "-n", "ml"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("racetrack portfolio: no cluster to talk to: no usable kubeconfig ")
+    assert err.endswith("; set $KUBECONFIG or give --kubeconfig, as for kubectl\n")
+    assert err.count("\n") == 1
