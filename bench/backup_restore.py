@@ -10,7 +10,7 @@ auth key: 5 N + 1 objects. Then:
 - backup: ``racetrack backup`` (reading every racetrack.io kind in every namespace and the
   project's Secrets, then scrypt and AES-GCM); floor: ``kubectl get`` of the same kinds
   (``-A -o json``) and of the Secrets by label. ``ratio = backup / floor``.
-- restore: ``racetrack restore`` into the second control plane (a GET per object to look for
+- restore: ``racetrack restore`` into the second control plane (a list per collection to look for
   conflicts, then a create per object, owners first); floor: ``kubectl create -f`` of the
   same objects, stripped and moved to another namespace, into the same control plane.
   ``ratio = restore / floor``.

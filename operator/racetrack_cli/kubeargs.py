@@ -11,7 +11,14 @@ from typing import Any, TypeVar
 
 from kubernetes.config import ConfigException
 
-from racetrack_kube.client import ApiError, Kube, kubeconfig_namespace, load_api_client
+from racetrack_kube.client import (
+    NO_ANSWER_ERRORS,
+    ApiError,
+    Kube,
+    kubeconfig_namespace,
+    load_api_client,
+    no_answer_reason,
+)
 
 T = TypeVar("T")
 COMPONENT = "racetrack-cli"
@@ -47,6 +54,13 @@ def connect(args: argparse.Namespace) -> Kube:
             load_api_client(4, COMPONENT, kubeconfig=args.kubeconfig, context=args.context), 4
         )
     except (ConfigException, OSError) as error:
+        if args.kubeconfig is None and args.context is None:
+            # Neither the default kubeconfig nor a pod's service account: the client's own
+            # words ("Service host/port is not set") are about the second only.
+            raise CommandError(
+                "no cluster to talk to: no usable kubeconfig ($KUBECONFIG, else ~/.kube/config) "
+                f"and not in a pod ({error}); set $KUBECONFIG or give --kubeconfig, as for kubectl"
+            ) from None
         raise CommandError(f"cannot load the kubeconfig: {error}") from None
 
 
@@ -71,8 +85,9 @@ def run(name: str, work: Callable[[], Awaitable[T]]) -> int:
     except ApiError as error:
         print(f"racetrack {name}: the API server answered {error}", file=sys.stderr)
         return 1
-    except OSError as error:
-        print(f"racetrack {name}: cannot reach the API server: {error}", file=sys.stderr)
+    except NO_ANSWER_ERRORS as error:
+        reason = no_answer_reason(error)
+        print(f"racetrack {name}: cannot reach the API server: {reason}", file=sys.stderr)
         return 1
     return 0
 

@@ -27,7 +27,7 @@ from racetrack_cli import kubeargs, output
 from racetrack_cli.filters import ColumnFilter, FilterError, parse_column_filter
 from racetrack_cli.kubeargs import USAGE, CommandError
 from racetrack_kube import paths
-from racetrack_kube.client import ApiError, Kube
+from racetrack_kube.client import NO_ANSWER_ERRORS, ApiError, Kube, no_answer_reason
 
 JsonDict = dict[str, Any]
 Cells = dict[str, str | None]
@@ -273,6 +273,12 @@ async def delete_rows(kube: Kube, rows: Sequence[Cells], assume_yes: bool) -> No
             raise CommandError(
                 f"deleted {deleted} of {len(rows)} job(s); the cluster refused {name}: "
                 f"{output.api_message(error.body)}"
+            ) from None
+        except NO_ANSWER_ERRORS as error:
+            raise CommandError(
+                f"deleted {deleted} of {len(rows)} job(s); the API server did not answer the "
+                f"deletion of {name} ({no_answer_reason(error)}): list them again to see "
+                "what is left"
             ) from None
         deleted += 1
         print(f"job {name} {'deleted' if gone else 'was already gone'}", file=sys.stderr)

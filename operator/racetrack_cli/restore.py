@@ -21,7 +21,10 @@ from racetrack_cli import archive, backup, kubeargs, restoreplan
 from racetrack_cli.kubeargs import CommandError
 from racetrack_cli.restoreplan import JsonDict, Key
 from racetrack_kube import paths
-from racetrack_kube.client import Api, ApiError
+from racetrack_kube.client import NO_ANSWER_ERRORS, Api, ApiError, no_answer_reason
+
+#: What ends a restore midway, to be said with what was and was not restored.
+_WRITE_FAILED: tuple[type[Exception], ...] = (ApiError, ValueError, *NO_ANSWER_ERRORS)
 
 _MODELS: dict[str, type[CustomResource]] = {model.crd.kind: model for model in KINDS}
 
@@ -135,7 +138,7 @@ async def _restore(kube: Api, objects: list[JsonDict], dry_run: bool) -> None:
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
         try:
             await kube.create("/api/v1/namespaces", body)
-        except (ApiError, OSError) as error:
+        except _WRITE_FAILED as error:
             raise progress.failure(body, error) from None
         progress.namespaces.append(ns)
     old_uids = {
@@ -153,7 +156,7 @@ async def _restore(kube: Api, objects: list[JsonDict], dry_run: bool) -> None:
         try:
             remapped = restoreplan.remap_owners(restoreplan.strip(obj), old_uids, new_uids)
             written = await _create(kube, remapped.obj)
-        except (ApiError, OSError, ValueError) as error:
+        except _WRITE_FAILED as error:
             raise progress.failure(obj, error) from None
         new_uids[k] = str(written["metadata"]["uid"])
         progress.restored.append(restoreplan.describe(obj))
@@ -207,7 +210,8 @@ def _said(error: Exception) -> str:
             message = None
         if message:
             return f"{message} (HTTP {error.status})"
-    return str(error)
+        return str(error)
+    return no_answer_reason(error)
 
 
 def _collection(obj: JsonDict) -> str:

@@ -197,7 +197,13 @@ def summary(objects: Iterable[JsonDict]) -> str:
     for obj in objects:
         counts[str(obj.get("kind"))] = counts.get(str(obj.get("kind")), 0) + 1
     ordered = sorted(counts, key=lambda kind: (_KIND_RANK.get(kind, _UNKNOWN_RANK), kind))
-    return (
-        ", ".join(f"{counts[kind]} {kind}{'' if counts[kind] == 1 else 's'}" for kind in ordered)
-        or "nothing"
-    )
+    return ", ".join(f"{counts[kind]} {_noun(kind, counts[kind])}" for kind in ordered) or "nothing"
+
+
+def _noun(kind: str, count: int) -> str:
+    """``JobFamily`` counted: ``1 JobFamily``, ``2 JobFamilies`` (never ``JobFamilys``)."""
+    if count == 1:
+        return kind
+    if kind.endswith("y") and kind[-2:-1] not in ("a", "e", "o", "u"):
+        return kind[:-1] + "ies"
+    return kind + "s"

@@ -44,12 +44,25 @@ NO_ANSWER = "<error>"
 RequestObserver = Callable[[str, str], None]
 
 
+#: What a request that got no HTTP answer raises: the socket's errors, and urllib3's own (a
+#: refused connection after its retries, a reset connection), which are not OSErrors.
+NO_ANSWER_ERRORS: tuple[type[Exception], ...] = (OSError, urllib3.exceptions.HTTPError)
+
+
 def unavailable(error: BaseException) -> bool:
     """Whether ``error`` says the API server could not serve us right now (no answer, a
     timeout, 5xx, 429) rather than something about the request: worth retrying soon."""
     if isinstance(error, ApiError):
         return error.status >= 500 or error.status == 429
-    return isinstance(error, urllib3.exceptions.HTTPError | OSError)
+    return isinstance(error, NO_ANSWER_ERRORS)
+
+
+def no_answer_reason(error: BaseException) -> str:
+    """Why a request got no answer, without urllib3's wrapping ("Max retries exceeded with
+    url: ..."): ``HTTPSConnection(host='10.0.0.1', port=6443): ... Connection refused``."""
+    if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
+        return str(error.reason)
+    return str(error)
 
 
 def user_agent(component: str) -> str:

@@ -18,6 +18,8 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 import support  # type: ignore[import-not-found]
+from racetrack_builder import fetch, report
+from racetrack_builder.report import BuildFailure
 from racetrack_devcluster import pki
 from racetrack_devcluster.processes import PortAllocator
 from racetrack_devcluster.realnode import sourceserver
@@ -128,3 +130,39 @@ def test_pip_installs_from_the_wheel_folder_over_tls(server: Server, tmp_path: P
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "site" / "served.py").read_text() == "OK = True\n"
+
+
+def test_the_builder_clones_a_private_repository_with_the_credentials_secret(
+    server: Server,
+    work_tree: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The fetch step as a build pod runs it: the Secret named by spec.git.credentials
+    mounted as files, the cluster CA trusted, a shallow clone of one branch over TLS."""
+    authorized = f"https://racetrack:{server.password}@{server.url.removeprefix('https://')}"
+    pushed = server.git("push", f"{authorized}/git/private/builder.git", "main", cwd=work_tree)
+    assert pushed.returncode == 0, pushed.stderr
+    monkeypatch.setenv("GIT_SSL_CAINFO", str(server.ca))
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "username").write_text("racetrack")
+    (credentials / "password").write_text(server.password)
+    remote = f"{server.url}/git/private/builder.git"
+    source = fetch.GitSource(remote, branch="main", directory="jobs", credentials=credentials)
+
+    revision = fetch.fetch_git(source, tmp_path / "workspace", report.Timings())
+    assert len(revision) == 40
+    assert (tmp_path / "workspace" / fetch.SOURCE / "entrypoint.py").read_text() == "A = 1\n"
+
+    # A wrong password fails for good, says which Secret to fix, and is printed nowhere.
+    (credentials / "password").write_text("wrong-password")
+    with pytest.raises(BuildFailure) as caught:
+        fetch.fetch_git(source, tmp_path / "again", report.Timings())
+    failure = caught.value
+    assert failure.reason == report.FETCH_FAILED and failure.permanent
+    assert "spec.git.credentials" in failure.message
+    printed = capfd.readouterr()
+    said = printed.out + printed.err + failure.message + "\n".join(failure.log)
+    assert server.password not in said and "wrong-password" not in said

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import Any
 
 import pytest
+import urllib3
 
 from racetrack_cli import output
 from racetrack_cli.kubeargs import USAGE, CommandError
 from racetrack_cli.main import build_parser
-from racetrack_cli.portfolio import parse_filters, portfolio_rows, render_table, select
+from racetrack_cli.portfolio import (
+    delete_rows,
+    parse_filters,
+    portfolio_rows,
+    render_table,
+    select,
+)
 
 
 def job(
@@ -173,3 +181,30 @@ def test_on_a_terminal_only_yes_confirms(capsys: pytest.CaptureFixture[str]) -> 
     assert not output.confirm("Delete 2 job(s)?", assume_yes=False, stdin=Terminal("\n"))
     assert not output.confirm("Delete 2 job(s)?", assume_yes=False, stdin=Terminal("n\n"))
     assert capsys.readouterr().err.count("Delete 2 job(s)? [y/N] ") == 4
+
+
+class GoneAfter:
+    """An API server that answers ``answers`` requests, then none (urllib3's error)."""
+
+    def __init__(self, answers: int) -> None:
+        self.answers = answers
+        self.requests: list[tuple[str, str, Any]] = []
+
+    async def request(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        if len(self.requests) >= self.answers:
+            raise urllib3.exceptions.MaxRetryError(None, path, OSError("Connection refused"))  # type: ignore[arg-type]
+        self.requests.append((method, path, body))
+        return {}
+
+
+def test_an_api_server_lost_midway_says_how_many_were_deleted() -> None:
+    rows = [{"namespace": "ml", "job": f"adder-v{n}-0-0"} for n in (1, 2, 3)]
+    # Three dry runs and the first deletion are answered; the second deletion is not.
+    kube = GoneAfter(answers=4)
+    with pytest.raises(CommandError) as error:
+        asyncio.run(delete_rows(kube, rows, assume_yes=True))  # type: ignore[arg-type]
+    assert str(error.value) == (
+        "deleted 1 of 3 job(s); the API server did not answer the deletion of ml/adder-v2-0-0 "
+        "(Connection refused): list them again to see what is left"
+    )
+    assert [body.get("dryRun") for _, _, body in kube.requests] == [["All"]] * 3 + [None]

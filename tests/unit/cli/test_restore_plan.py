@@ -179,4 +179,7 @@ def test_the_summary_counts_kinds_in_restore_order() -> None:
         obj("Secret", "s", "ml"),
     ]
     assert restoreplan.summary(objects) == "1 Secret, 1 User, 2 Jobs"
+    families = [obj("JobFamily", "adder", "ml"), obj("JobFamily", "scorer", "ml")]
+    assert restoreplan.summary(families) == "2 JobFamilies"
+    assert restoreplan.summary(families[:1]) == "1 JobFamily"
     assert restoreplan.summary([]) == "nothing"

@@ -196,3 +196,23 @@ def test_a_backup_without_an_auth_key_says_so() -> None:
         "there is no auth key (Secret rt/racetrack-auth-key): tokens cannot be restored valid "
         "(is --platform-namespace right?)"
     ]
+
+
+def test_an_api_server_lost_midway_says_what_was_and_was_not_restored() -> None:
+    kube = FakeKube()
+    kube.put("/api/v1/namespaces/rt", {"metadata": {"name": "rt"}})
+    plain_create = kube.create
+
+    async def create(collection: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        created: dict[str, Any] | None = await plain_create(collection, body)
+        kube.unavailable = True  # the API server goes away after the first write
+        return created
+
+    kube.create = create
+    with pytest.raises(CommandError) as error:
+        restore(kube, backed_up())
+    message = str(error.value)
+    assert message.startswith("restoring User alice failed: ")
+    assert "Connection refused" in message and "Max retries" not in message
+    assert "Restored (1): Secret rt/racetrack-auth-key." in message
+    assert "NOT restored (2): User alice, Secret rt/user-alice-token." in message
