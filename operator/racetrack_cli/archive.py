@@ -10,6 +10,11 @@ with ``n``, ``r``, ``p`` and a random 16-byte ``salt``), the cipher (AES-256-GCM
 cipher's associated data, so a changed header fails like a changed ciphertext. Knowing the
 length tells a truncated file (fewer bytes than written) from a wrong passphrase (all the
 bytes, but the tag does not verify), which are fixed in different ways.
+
+The cipher and the key derivation come from ``cryptography``, which the ``backup`` extra
+installs: it is imported only when a file is sealed or unsealed, so every other command works
+without it, and ``require_cryptography`` lets a command say what to install before it asks for
+a passphrase or reads the cluster.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ import gzip
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+if TYPE_CHECKING:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 MAGIC = b"RTBACKUP"
 FORMAT_VERSION = 1
@@ -32,6 +38,8 @@ DOCUMENT_KIND = "RacetrackBackup"
 #: scrypt paper recommends for interactive use; stored in each file so it can grow.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 _PREFIX = len(MAGIC) + 1 + 4
+#: What to install for backup and restore where the product came from a wheel.
+INSTALL_HINT = "pip install 'racetrack-operator[backup]'"
 
 
 @dataclass(frozen=True)
@@ -48,8 +56,32 @@ class ArchiveError(Exception):
     """The file is not a backup, is damaged or truncated, or the passphrase is wrong."""
 
 
+class CryptographyMissing(Exception):
+    """``cryptography`` (the ``backup`` extra) is not installed: no file can be sealed or
+    unsealed. Not an ``ArchiveError``: the file is not at fault."""
+
+
+def require_cryptography() -> None:
+    """``CryptographyMissing``, saying what to install, unless files can be sealed here."""
+    _primitives()
+
+
+def _primitives() -> tuple[type[InvalidTag], type[AESGCM], type[Scrypt]]:
+    try:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+    except ImportError as error:
+        raise CryptographyMissing(
+            "backup files are encrypted with the cryptography package, which is not "
+            f"installed ({error}); install the backup extra: {INSTALL_HINT}"
+        ) from None
+    return InvalidTag, AESGCM, Scrypt
+
+
 def seal(document: dict[str, Any], passphrase: str) -> bytes:
     """The backup file's bytes for ``document``."""
+    _, aesgcm, _ = _primitives()
     if not passphrase:
         raise ArchiveError("the passphrase is empty")
     salt, nonce = os.urandom(16), os.urandom(12)
@@ -71,11 +103,12 @@ def seal(document: dict[str, Any], passphrase: str) -> bytes:
     ).encode()
     prefix = MAGIC + bytes([FORMAT_VERSION]) + len(header).to_bytes(4, "big") + header
     key = _key(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-    return prefix + AESGCM(key).encrypt(nonce, plaintext, prefix)
+    return prefix + aesgcm(key).encrypt(nonce, plaintext, prefix)
 
 
 def unseal(data: bytes, passphrase: str) -> dict[str, Any]:
     """The document in a backup file; ``ArchiveError`` saying what is wrong with it."""
+    invalid_tag, aesgcm, _ = _primitives()
     if not data.startswith(MAGIC):
         if MAGIC.startswith(data):
             raise ArchiveError(f"the file is truncated ({len(data)} bytes): not a whole backup")
@@ -107,8 +140,8 @@ def unseal(data: bytes, passphrase: str) -> dict[str, Any]:
         )
     key = _key(passphrase, header.salt, header.n, header.r, header.p)
     try:
-        plaintext = AESGCM(key).decrypt(header.nonce, ciphertext, data[:header_end])
-    except InvalidTag:
+        plaintext = aesgcm(key).decrypt(header.nonce, ciphertext, data[:header_end])
+    except invalid_tag:
         raise ArchiveError(
             "wrong passphrase: the backup does not decrypt with it (or the file was altered)"
         ) from None
@@ -143,4 +176,5 @@ def _header(raw: bytes) -> _Header:
 
 
 def _key(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode())
+    _, _, scrypt = _primitives()
+    return scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode())

@@ -32,7 +32,8 @@ def register(commands: Any) -> None:
         description="Write every racetrack.io object and every Secret the project owns (the "
         "auth key, token Secrets, the Secrets Jobs name or that are labelled for a job) to "
         "FILE, encrypted with a passphrase (scrypt and AES-256-GCM). Exit codes: 0 written, "
-        "1 an error (no file written), 2 bad arguments.",
+        "1 an error (no file written), 2 bad arguments or the backup extra not installed ("
+        f"{archive.INSTALL_HINT}).",
     )
     backup.add_argument("file", metavar="FILE", type=Path, help="the backup file to write")
     common_arguments(backup)
@@ -58,6 +59,15 @@ def common_arguments(parser: argparse.ArgumentParser) -> None:
         "prompt on a terminal)",
     )
     kubeargs.add_cluster_arguments(parser, None)
+
+
+def require_encryption() -> None:
+    """Exit 2 saying what to install when this installation cannot encrypt backup files (a
+    wheel without the backup extra): before a passphrase is asked for or the cluster read."""
+    try:
+        archive.require_cryptography()
+    except archive.CryptographyMissing as error:
+        raise CommandError(str(error), exit_code=kubeargs.USAGE) from None
 
 
 def passphrase(args: argparse.Namespace, confirm: bool) -> str:
@@ -87,6 +97,7 @@ def passphrase(args: argparse.Namespace, confirm: bool) -> str:
 
 
 async def write_backup(args: argparse.Namespace) -> None:
+    require_encryption()
     target: Path = args.file
     _refuse_overwrite(target, args.force)
     secret = passphrase(args, confirm=True)

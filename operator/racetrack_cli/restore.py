@@ -38,7 +38,8 @@ def register(commands: Any) -> None:
         "the same content are left alone; any that exist with other content refuse the "
         "restore before anything is written. Restore with the operator stopped or not yet "
         "started (see docs/registry-and-backup.md). Exit codes: 0 restored, 1 an error "
-        "(the output says what was and was not restored), 2 bad arguments.",
+        "(the output says what was and was not restored), 2 bad arguments or the backup "
+        f"extra not installed ({archive.INSTALL_HINT}).",
     )
     restore.add_argument("file", metavar="FILE", type=Path, help="the backup file to read")
     backup.common_arguments(restore)
@@ -72,6 +73,7 @@ class _Progress:
 
 
 async def restore_backup(args: argparse.Namespace) -> None:
+    backup.require_encryption()
     try:
         data = args.file.read_bytes()
     except OSError as error:

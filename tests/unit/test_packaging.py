@@ -1,10 +1,12 @@
 """What a wheel of the project holds: the product, not the dev cluster, and no dev-only
-dependencies."""
+dependencies; cryptography only in the backup extra."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
 import zipfile
 from email.parser import Parser
 from pathlib import Path
@@ -47,8 +49,40 @@ def test_the_wheels_runtime_dependencies_leave_out_development_tools(
 ) -> None:
     (metadata_path,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
     metadata = Parser().parsestr(wheel.read(metadata_path).decode())
-    runtime = [r for r in metadata.get_all("Requires-Dist") or [] if "extra ==" not in r]
-    names = {r.split(";")[0].split("[")[0].split(">")[0].split("<")[0].strip() for r in runtime}
+    requires = metadata.get_all("Requires-Dist") or []
+    names = {_name(r) for r in requires if "extra ==" not in r}
     assert not names & {"pytest", "ruff", "mypy", "hatchling", "hypothesis", "httpx", "pyjwt"}
-    # racetrack backup encrypts with it.
-    assert {"kopf", "kubernetes", "pydantic", "cryptography"} <= names
+    assert {"kopf", "kubernetes", "pydantic"} <= names
+    # Only backup and restore encrypt: the operator image and every other command go without.
+    assert "cryptography" not in names
+    backup = {_name(r) for r in requires if r.replace('"', "'").endswith("extra == 'backup'")}
+    assert backup == {"cryptography"}
+    assert "backup" in (metadata.get_all("Provides-Extra") or [])
+
+
+def test_the_product_imports_without_cryptography() -> None:
+    """Every module of the wheel's packages (entry points aside) imports with cryptography
+    missing: the operator image does not hold it, and only backup and restore need it."""
+    hatch = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["hatch"]
+    packages = [path.rsplit("/", 1)[1] for path in hatch["build"]["targets"]["wheel"]["packages"]]
+    script = (
+        "import importlib, pkgutil, sys\n"
+        "sys.modules['cryptography'] = None\n"
+        "for top in sys.argv[1:]:\n"
+        "    package = importlib.import_module(top)\n"
+        "    for info in pkgutil.walk_packages(package.__path__, top + '.'):\n"
+        "        if not info.name.endswith('.__main__'):\n"
+        "            importlib.import_module(info.name)\n"
+        "from racetrack_cli.main import build_parser\n"
+        "build_parser()\n"
+        "print('imported', len(sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *packages], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("imported")
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\s;\[<>=!~]", requirement, maxsplit=1)[0]
