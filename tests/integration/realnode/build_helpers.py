@@ -3,15 +3,18 @@ applied and waited for, and calls to them (a module of its own: ``conftest`` nam
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from realnode_helpers import call_in_node, eventually  # type: ignore[import-not-found]
 
+from racetrack_devcluster import addons
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_devcluster.realnode.wheels import write_wheel
 
@@ -118,3 +121,24 @@ def build_jobs(cluster: LocalCluster, name: str) -> list[str]:
         "get", "jobs.batch", "-l", f"racetrack.io/build-of={name}", "-o", "name"
     ).stdout
     return sorted(listed.split())
+
+
+@contextlib.contextmanager
+def operator_with(cluster: LocalCluster, settings: dict[str, str]) -> Iterator[None]:
+    """The operator with ``settings`` in place of the session's while inside; the session's
+    runs again after. Never two at once: they would reconcile the same objects."""
+    session = [c for c in cluster.components if c.name == addons.OPERATOR_COMPONENT]
+    for component in session:
+        component.stop()  # a clean stop releases the operator's Lease at once
+        cluster.components.remove(component)
+    addons.start_operator(cluster, settings)
+    own = cluster.component(addons.OPERATOR_COMPONENT)
+    try:
+        yield
+    finally:
+        own.stop()
+        cluster.components.remove(own)
+        for component in session:
+            component.start(append=True)
+            cluster.components.append(component)
+            cluster.wait("the session's operator to answer again", component.ready)
