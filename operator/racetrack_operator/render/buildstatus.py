@@ -252,7 +252,9 @@ def _took(status: BuildStatus) -> str:
 def _failed(observation: BuildObservation, failure: StepFailure | None, timeout: int) -> Value:
     logs = f"kubectl logs job/{observation.job} --all-containers"
     if observation.job_failure == "DeadlineExceeded":
-        where = f" in step {failure.step}" if failure else ""
+        # A step killed at the deadline often exits without a report: name the one it was in.
+        step = failure.step if failure else observation.step
+        where = f" in step {step}" if step else ""
         return Value(
             "False",
             c.REASON_BUILD_TIMED_OUT,

@@ -177,7 +177,9 @@ def test_a_build_past_its_timeout_fails_for_good_saying_so(
         f"Build {build.split('/')[-1]} did not finish within {TIMEOUT_SECONDS} s"
     ), built
     assert "(RACETRACK_BUILD_TIMEOUT_SECONDS)" in built["message"]
-    assert job["status"]["build"]["step"] in ("fetch", "build")  # where it was stopped
+    step = job["status"]["build"]["step"]
+    assert step in ("fetch", "build"), job["status"]["build"]  # where it was stopped
+    assert f"in step {step}" in built["message"], built
     assert condition(job, "Stalled")["reason"] == "BuildTimedOut"
     assert condition(job, "Ready")["status"] == "False"
     batch = json.loads(cluster.kubectl("get", build, "-o", "json").stdout)

@@ -126,6 +126,18 @@ def test_a_build_past_its_deadline_timed_out() -> None:
     assert "did not finish within 900 s" in value.message
 
 
+def test_a_build_that_timed_out_names_the_step_it_was_in() -> None:
+    stopped = pod(
+        "p1",
+        "2026-12-01T12:00:00Z",
+        fetch=terminated(0, {"revision": REVISION, "timings": {"clone": 0.4}}),
+        build=RUNNING,
+    )
+    seen, _, value = status_and_built(batch("b", "Failed:DeadlineExceeded"), [stopped])
+    assert (seen.step, value.reason) == ("build", c.REASON_BUILD_TIMED_OUT)
+    assert "did not finish within 900 s in step build" in value.message
+
+
 def test_a_build_waiting_for_a_slot_says_so() -> None:
     status = buildstatus.queued_status("inputs", "b")
     value = buildstatus.built(None, status, running=4, limit=4)
