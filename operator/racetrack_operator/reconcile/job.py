@@ -265,9 +265,10 @@ async def _sync_locked(
         build=state.build.status,
         built=state.build.built,
     )
-    if defer_progress and _defer_progress(ctx, key, old, new):
+    patch = status_patch(old, new)
+    if defer_progress and _defer_progress(ctx, key, patch, old, new):
         return Outcome(state.problem, c.is_true(old.conditions, c.READY)), ""
-    written = await _write_status(ctx, key, state, old, new)
+    written = await _write_status(ctx, key, state, patch, old, new)
     if written is None:
         return None
     ready = c.is_true(new.conditions, c.READY)
@@ -350,12 +351,14 @@ async def _watch_unhealthy(
     return unhealthy
 
 
-def _defer_progress(ctx: Context, key: Key, old: JobStatus, new: JobStatus) -> bool:
+def _defer_progress(
+    ctx: Context, key: Key, patch: dict[str, Any] | None, old: JobStatus, new: JobStatus
+) -> bool:
     """Leave a status that only reports rollout progress to a refresh a moment later, merged
     with whatever the Deployment reports meanwhile: a rollout's replica counts move on most
     of its Deployment's events, and each write is one more Job event for every watcher."""
     delay = ctx.settings.progress_write_seconds
-    if delay <= 0 or status_patch(old, new) is None or not progress_only(old, new):
+    if delay <= 0 or patch is None or not progress_only(old, new):
         return False
     namespace, name = key
     ctx.requeue.schedule(
@@ -365,12 +368,16 @@ def _defer_progress(ctx: Context, key: Key, old: JobStatus, new: JobStatus) -> b
 
 
 async def _write_status(
-    ctx: Context, key: Key, state: JobState, old: JobStatus, new: JobStatus
+    ctx: Context,
+    key: Key,
+    state: JobState,
+    patch: dict[str, Any] | None,
+    old: JobStatus,
+    new: JobStatus,
 ) -> bool | None:
-    """Write what changed, post the events it deserves; whether anything was written, or
-    None when the Job was deleted meanwhile."""
+    """Write ``patch`` (``status_patch(old, new)``), post the events the change deserves;
+    whether anything was written, or None when the Job was deleted meanwhile."""
     namespace, name = key
-    patch = status_patch(old, new)
     if patch is not None:
         try:
             await ctx.kube.merge_patch(
