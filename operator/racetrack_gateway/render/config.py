@@ -1,10 +1,10 @@
 """haproxy.cfg: one frontend that authenticates, authorises and routes every call from the
 lookup tables, and a fixed set of backends the job versions' servers are spread over.
 
-The request's way through the frontend, in order (each refusal is JSON, see ``answers``):
+A call is checked in this order (each refusal is JSON, see ``answers``):
 
 1. The gateway's own ``/live``, ``/ready`` (200 only once the agent has filled the tables)
-   and ``/health``.
+   and ``/health`` (backend ``gateway_self``).
 2. A request id: the tracing header, or a new UUID; returned on every answer.
 3. Only ``/pub/job/<family>/<version>/<path>`` is served (404); paths with ``//``, ``/./``,
    ``/../``, backslashes or encoded slashes, dots, backslashes or NULs are refused (400)
@@ -20,6 +20,12 @@ The request's way through the frontend, in order (each refusal is JSON, see ``an
 8. The call goes to ``/pub/job/<family>/<resolved version><path>`` on the version's server,
    with the caller in the caller header, the request id, and no token headers: the job
    never sees the caller's token. Bodies stream both ways.
+
+Every rule of the frontend runs on every call, and each costs CPU, so the frontend does as
+little as it can: it sets the variables the checks read, and one rule tells whether any
+check fails. A call that passes goes on with no other rule; one that fails goes to the
+``refusals`` backend, which runs the checks in the order above to tell which one and answer
+it.
 
 Asynchronous calls take the same way: ``/pub/async/new/job/...`` (GET or POST) is read as
 ``/pub/job/...`` and checked by steps 3-7 alike, then goes, with the version's backend and
@@ -98,6 +104,7 @@ def server_line(name: str, address: str) -> str:
 
 def render_config(cfg: ConfigInput) -> str:
     lines = [*_global(cfg), "", *_defaults(cfg), "", *_frontend(cfg), "", *_replay(cfg), ""]
+    lines += [*_gateway_self(cfg), "", *_refusals(cfg), ""]
     by_backend: dict[str, list[str]] = {}
     for name, value in sorted(cfg.servers.items()):
         backend, address = value.split(" ", 1)
@@ -184,15 +191,142 @@ def _defaults(cfg: ConfigInput) -> list[str]:
     return out
 
 
+#: The request variable holding each field of a permission lookup (``permissions.LOOKUPS``).
+_LOOKUP_VARIABLES = {
+    "subject": "subject",
+    "namespace": "ns",
+    "family": "fam",
+    "version": "ver",
+    "endpoint": "ep",
+}
+
+
+def _lookup_sample(fields: tuple[str, ...]) -> str:
+    """A permission lookup as one sample expression: the first field's variable, then each
+    next one appended with ``concat`` (a field that is no variable is a literal)."""
+    first, *rest = fields
+    expression, literal = f"var(txn.{_LOOKUP_VARIABLES[first]})", ""
+    for field in rest:
+        if field not in _LOOKUP_VARIABLES:
+            literal += f"|{field}"
+            continue
+        expression += f",concat({literal}|,txn.{_LOOKUP_VARIABLES[field]})"
+        literal = ""
+    return expression
+
+
+def _access_acls(cfg: ConfigInput) -> list[str]:
+    """``public`` (open without a token) and ``grantedN`` (permission lookup N hits), for
+    the frontend's decision and the refusals' reasons alike."""
+    lines = [
+        "    acl public var(txn.fam),concat(|,txn.ver),concat(|,txn.ep),"
+        f"map_beg({cfg.map_path(tables.PUBLIC)}) -m found",
+        "    acl public var(txn.ep) -m str /health/ /live/ /ready/",
+    ]
+    for number, fields in enumerate(permissions.LOOKUPS, start=1):
+        lines.append(
+            f"    acl granted{number} {_lookup_sample(fields)},"
+            f"map_beg({cfg.map_path(tables.PERMS)}) -m found"
+        )
+    return lines
+
+
+def _not_allowed() -> str:
+    """Granted by no lookup, and not public (the terms of an ACL condition stop at the first
+    that fails: a caller's grant is found before the public endpoints are looked at)."""
+    granted = " ".join(f"!granted{n}" for n in range(1, len(permissions.LOOKUPS) + 1))
+    return f"{granted} !public"
+
+
 def _frontend(cfg: ConfigInput) -> list[str]:
+    """Every request sets the variables the checks read, then one rule tells whether any
+    check fails: a call that passes them all meets no other rule (these run on every call,
+    so there are as few as can be); one that fails goes to ``refusals``, which tells which
+    check it failed and answers it."""
     state, versions = cfg.map_path(tables.STATE), cfg.map_path(tables.VERSIONS)
     trace = cfg.tracing_header
-
-    def refuse(status: int, answer: str, condition: str) -> str:
-        return (
-            f"    http-request return status {status} content-type application/json "
-            f"lf-file {cfg.answer(answer)} {condition}"
+    token = TOKEN_HEADERS[0].lower()
+    lines = ["frontend gateway"]
+    lines += [f"    bind {listener}" for listener in cfg.bind]
+    lines += [
+        # The request id.
+        f"    http-request set-header {trace} %[uuid()] unless {{ req.fhdr({trace}) -m len 1: }}",
+        f"    http-request set-var(txn.rid) req.fhdr({trace})",
+        f"    http-after-response set-header {trace} %[var(txn.rid)] "
+        "if { var(txn.rid) -m found }",
+        # An asynchronous call is read as the call it starts; polling a task needs no check.
+        "    http-request set-var(txn.task) bool(1) if { path_beg /pub/async/task/ } "
+        "{ path_reg ^/pub/async/task/[^/]+/(poll|status)$ }",
+        "    acl task var(txn.task) -m bool",
+        "    http-request set-var(txn.async) bool(1) if { path_beg /pub/async/new/job/ }",
+        "    acl async var(txn.async) -m bool",
+        "    http-request return status 405 content-type application/json "
+        f'lf-file {cfg.answer("async-method.json")} hdr Allow "GET, POST" '
+        "if async !METH_GET !METH_POST",
+        '    http-request set-path "%[path,regsub(^/pub/async/new/job/,/pub/job/)]" if async',
+        # The route.
+        "    http-request set-var(txn.fam) path,field(4,/)",
+        "    http-request set-var(txn.req) path,field(5,/)",
+        "    http-request set-var(txn.rest) path,regsub(^/pub/job/[^/]*/[^/]*,)",
+        f"    http-request set-var(txn.route) var(txn.fam),concat(/,txn.req),map({versions})",
+        "    http-request set-var(txn.ns) var(txn.route),field(2,|)",
+        "    http-request set-var(txn.ver) var(txn.route),field(3,|)",
+        "    http-request set-var(txn.server) var(txn.route),field(5,|)",
+        "    http-request set-var(txn.ep) var(txn.rest),regsub(/$,),concat(/)",
+    ]
+    # The caller: the first token header present counts, valid or not.
+    for index, header in enumerate(TOKEN_HEADERS):
+        name = header.lower()
+        first_only = "!{ var(txn.hash) -m found } " if index else ""
+        lines.append(
+            f"    http-request set-var(txn.hash) req.fhdr({name}),sha2(256),hex,lower "
+            f"if {first_only}{{ req.fhdr({name}) -m len 1: }}"
         )
+    lines += [
+        f"    http-request set-var(txn.subject) var(txn.hash),map({cfg.map_path(tables.TOKENS)})",
+        "    http-request set-var(txn.caller) "
+        f"var(txn.subject),map({cfg.map_path(tables.CALLERS)})",
+        *_access_acls(cfg),
+        # The decision: refused if any check fails, in the cheapest order.
+        "    http-request set-var(txn.refused) bool(1) if "
+        + " || ".join(
+            [
+                "!{ path_beg /pub/job/ }",
+                f"!{{ var(txn.route) -m beg {tables.SERVING}| }}",
+                f"{{ str({tables.MAINTENANCE_KEY}),map({state}) -m found }}",
+                f"{{ req.fhdr_cnt({token}) gt 1 }}",
+                f"{{ path -m reg '{PATH_TRICKS}' }}",
+                _not_allowed(),
+            ]
+        ),
+        "    acl refused var(txn.refused) -m bool",
+        # The job sees the resolved version, who calls, and no token.
+        '    http-request set-path "/pub/job/%[var(txn.fam)]/%[var(txn.ver)]%[var(txn.rest)]" '
+        "if !refused",
+        f"    http-request del-header {ASYNC_BACKEND_HEADER}",
+        f"    http-request del-header {ASYNC_SERVER_HEADER}",
+        f"    http-request set-header {ASYNC_BACKEND_HEADER} %[var(txn.route),field(4,|)] "
+        "if async !refused",
+        f"    http-request set-header {ASYNC_SERVER_HEADER} %[var(txn.server)] if async !refused",
+        # (A refused call keeps them: ``refusals`` counts them.)
+        *(f"    http-request del-header {header} if !refused" for header in TOKEN_HEADERS),
+        f"    http-request del-header {cfg.caller_header}",
+        f"    http-request add-header {cfg.caller_header} %[var(txn.caller)] "
+        "if { var(txn.caller) -m found }",
+        "    use_backend gateway_self if { path -m str /live /ready /health }",
+        "    use_backend async_calls if task",
+        "    use_backend refusals if refused",
+        "    use_backend async_calls if async",
+        "    use_backend %[var(txn.route),field(4,|)]",
+        "    default_backend unrouted",
+    ]
+    return lines
+
+
+def _gateway_self(cfg: ConfigInput) -> list[str]:
+    """The gateway's own ``/live``, ``/ready`` (200 once the tables are complete) and
+    ``/health``."""
+    state = cfg.map_path(tables.STATE)
 
     def json(status: int, body: str, condition: str) -> str:
         return (
@@ -200,114 +334,55 @@ def _frontend(cfg: ConfigInput) -> list[str]:
             f"string '{body}' {condition}"
         )
 
-    token = TOKEN_HEADERS[0].lower()
-    lines = ["frontend gateway"]
-    lines += [f"    bind {listener}" for listener in cfg.bind]
-    lines += [
-        # 1. The gateway's own endpoints.
+    return [
+        "backend gateway_self",
         json(200, '{"live": true}', "if { path /live }"),
         json(
             200, '{"ready": true}', f"if {{ path /ready }} {{ str(ready),map({state}) -m found }}"
         ),
         json(503, '{"ready": false}', "if { path /ready }"),
         json(200, '{"service": "pub", "status": "pass"}', "if { path /health }"),
-        # 2. The request id.
-        f"    http-request set-header {trace} %[uuid()] unless {{ req.fhdr({trace}) -m len 1: }}",
-        f"    http-request set-var(txn.rid) req.fhdr({trace})",
-        f"    http-after-response set-header {trace} %[var(txn.rid)] "
-        "if { var(txn.rid) -m found }",
-        # 3. The route; an asynchronous call is read as the call it starts.
-        "    acl task path -m reg ^/pub/async/task/[^/]+/(poll|status)$",
-        "    http-request set-var(txn.async) bool(1) if { path_beg /pub/async/new/job/ }",
-        "    acl async var(txn.async) -m bool",
-        "    http-request return status 405 content-type application/json "
-        f'lf-file {cfg.answer("async-method.json")} hdr Allow "GET, POST" '
-        "if async !METH_GET !METH_POST",
-        '    http-request set-path "%[path,regsub(^/pub/async/new/job/,/pub/job/)]" if async',
-        refuse(404, "not-a-route.json", "if !task !{ path_beg /pub/job/ }"),
+    ]
+
+
+def _refusals(cfg: ConfigInput) -> list[str]:
+    """Why a call was refused, the checks in the original's order (404 for an unknown family
+    or version before authentication), each with its answer."""
+    state, versions = cfg.map_path(tables.STATE), cfg.map_path(tables.VERSIONS)
+    token = TOKEN_HEADERS[0].lower()
+
+    def refuse(status: int, answer: str, condition: str) -> str:
+        return (
+            f"    http-request return status {status} content-type application/json "
+            f"lf-file {cfg.answer(answer)} {condition}"
+        )
+
+    return [
+        "backend refusals",
+        *_access_acls(cfg),
+        "    acl routed var(txn.route) -m found",
+        refuse(404, "not-a-route.json", "if !{ path_beg /pub/job/ }"),
         refuse(400, "bad-path.json", f"if {{ path -m reg '{PATH_TRICKS}' }}"),
-        "    http-request set-var(txn.fam) path,field(4,/)",
-        "    http-request set-var(txn.req) path,field(5,/)",
-        "    http-request set-var(txn.rest) path,regsub(^/pub/job/[^/]*/[^/]*,)",
-        refuse(404, "not-a-route.json", "if !task !{ var(txn.fam) -m len 1: }"),
-        refuse(404, "not-a-route.json", "if !task !{ var(txn.req) -m len 1: }"),
-        refuse(400, "many-tokens.json", f"if !task {{ req.fhdr_cnt({token}) gt 1 }}"),
-        # 4. Maintenance (a task started before it may still be polled).
+        refuse(404, "not-a-route.json", "if !{ var(txn.fam) -m len 1: }"),
+        refuse(404, "not-a-route.json", "if !{ var(txn.req) -m len 1: }"),
+        refuse(400, "many-tokens.json", f"if {{ req.fhdr_cnt({token}) gt 1 }}"),
         refuse(
             503,
             "maintenance.json",
-            f"if !task {{ str({tables.MAINTENANCE_KEY}),map({state}) -m found }}",
+            f"if {{ str({tables.MAINTENANCE_KEY}),map({state}) -m found }}",
         ),
-        # 5. The version.
-        '    http-request set-var-fmt(txn.vkey) "%[var(txn.fam)]/%[var(txn.req)]"',
-        f"    http-request set-var(txn.route) var(txn.vkey),map({versions})",
-        "    acl routed var(txn.route) -m found",
-        refuse(
-            404, "no-family.json", f"if !task !routed !{{ var(txn.fam),map({versions}) -m found }}"
-        ),
+        refuse(404, "no-family.json", f"if !routed !{{ var(txn.fam),map({versions}) -m found }}"),
         refuse(
             404,
             "no-alias.json",
-            "if !task !routed { var(txn.req) -m reg '^(latest|[0-9.x]*x[0-9.x]*)$' }",
+            "if !routed { var(txn.req) -m reg '^(latest|[0-9.x]*x[0-9.x]*)$' }",
         ),
-        refuse(404, "no-version.json", "if !task !routed"),
-        "    http-request set-var(txn.state) var(txn.route),field(1,|)",
-        "    http-request set-var(txn.ns) var(txn.route),field(2,|)",
-        "    http-request set-var(txn.ver) var(txn.route),field(3,|)",
-        "    http-request set-var(txn.backend) var(txn.route),field(4,|)",
-        "    http-request set-var(txn.server) var(txn.route),field(5,|)",
-        "    http-request set-var-fmt(txn.ep) '%[var(txn.rest),regsub(/$,)]/'",
-        # 6. Who calls, and may they.
-        '    http-request set-var-fmt(txn.pub) "%[var(txn.fam)]|%[var(txn.ver)]|%[var(txn.ep)]"',
-        f"    acl public var(txn.pub),map_beg({cfg.map_path(tables.PUBLIC)}) -m found",
-        "    acl public var(txn.ep) -m str /health/ /live/ /ready/",
-        "    http-request set-var(txn.open) bool(1) if public",
-        "    http-request set-var(txn.open) bool(1) if task",
-        "    acl open var(txn.open) -m bool",
+        refuse(404, "no-version.json", "if !routed"),
+        refuse(401, "no-token.json", "if !public !{ var(txn.hash) -m found }"),
+        refuse(401, "bad-token.json", "if !public !{ var(txn.subject) -m found }"),
+        refuse(403, "forbidden.json", f"if {_not_allowed()}"),
+        refuse(503, "not-serving.json", f"if !{{ var(txn.route) -m beg {tables.SERVING}| }}"),
     ]
-    for header in TOKEN_HEADERS:
-        name = header.lower()
-        lines.append(
-            f"    http-request set-var(txn.hash) req.fhdr({name}),sha2(256),hex,lower "
-            f"if !{{ var(txn.hash) -m found }} {{ req.fhdr({name}) -m len 1: }}"
-        )
-    lines += [
-        f"    http-request set-var(txn.subject) var(txn.hash),map({cfg.map_path(tables.TOKENS)})",
-        "    http-request set-var(txn.caller) "
-        f"var(txn.subject),map({cfg.map_path(tables.CALLERS)})",
-        refuse(401, "no-token.json", "if !open !{ var(txn.hash) -m found }"),
-        refuse(401, "bad-token.json", "if !open !{ var(txn.subject) -m found }"),
-        f"    acl granted var(txn.pkey),map_beg({cfg.map_path(tables.PERMS)}) -m found",
-        "    acl allowed var(txn.allowed) -m bool",
-    ]
-    subject, ns, fam, ver, ep = (f"%[var(txn.{v})]" for v in ("subject", "ns", "fam", "ver", "ep"))
-    for lookup in permissions.lookups(subject, ns, fam, ver, ep):
-        lines += [
-            f'    http-request set-var-fmt(txn.pkey) "{lookup}" if !open !allowed',
-            "    http-request set-var(txn.allowed) bool(1) if !open !allowed granted",
-        ]
-    lines += [
-        refuse(403, "forbidden.json", "if !open !allowed"),
-        # 7. Serving?
-        refuse(503, "not-serving.json", f"if !task !{{ var(txn.state) -m str {tables.SERVING} }}"),
-        # 8. Forward.
-        '    http-request set-path "/pub/job/%[var(txn.fam)]/%[var(txn.ver)]%[var(txn.rest)]" '
-        "if !task",
-        f"    http-request del-header {ASYNC_BACKEND_HEADER}",
-        f"    http-request del-header {ASYNC_SERVER_HEADER}",
-        f"    http-request set-header {ASYNC_BACKEND_HEADER} %[var(txn.backend)] if async",
-        f"    http-request set-header {ASYNC_SERVER_HEADER} %[var(txn.server)] if async",
-        *(f"    http-request del-header {header}" for header in TOKEN_HEADERS),
-        f"    http-request del-header {cfg.caller_header}",
-        f"    http-request set-header {cfg.caller_header} %[var(txn.caller)] "
-        "if { var(txn.caller) -m found }",
-        "    http-request set-header X-Forwarded-Host %[req.hdr(host)] "
-        "if { req.hdr(host) -m found }",
-        "    use_backend async_calls if async || task",
-        "    use_backend %[var(txn.backend)]",
-        "    default_backend unrouted",
-    ]
-    return lines
 
 
 def _replay(cfg: ConfigInput) -> list[str]:

@@ -29,13 +29,14 @@ from racetrack_api.permissions import Grant, version_matches
 from racetrack_gateway.model import Family
 from racetrack_gateway.render.keys import ANY_NAMESPACE, endpoint_key, subject_key
 
-#: The strings a call is looked up as, in order (``render.config`` builds them from the
-#: request; ``lookups`` from values).
-LOOKUPS = (
-    "{subject}|{namespace}|{family}|{version}|{endpoint}",
-    "{subject}|{namespace}|{family}|{endpoint}",
-    "{subject}|{namespace}|{endpoint}",
-    "{subject}|" + ANY_NAMESPACE + "|{endpoint}",
+#: The strings a call is looked up as, in order: each is its fields joined by ``|``, a field
+#: being a value of the call or, for ``ANY_NAMESPACE``, itself (``render.config`` builds them
+#: from the request's variables; ``lookups`` from values).
+LOOKUPS: tuple[tuple[str, ...], ...] = (
+    ("subject", "namespace", "family", "version", "endpoint"),
+    ("subject", "namespace", "family", "endpoint"),
+    ("subject", "namespace", "endpoint"),
+    ("subject", ANY_NAMESPACE, "endpoint"),
 )
 
 
@@ -47,8 +48,9 @@ def lookups(subject: str, namespace: str, family: str, version: str, endpoint: s
         "family": family,
         "version": version,
         "endpoint": endpoint,
+        ANY_NAMESPACE: ANY_NAMESPACE,
     }
-    return [template.format(**values) for template in LOOKUPS]
+    return ["|".join(values[field] for field in fields) for fields in LOOKUPS]
 
 
 def grant_keys(grant: Grant, families: Mapping[str, Family]) -> list[str]:

@@ -63,3 +63,51 @@ def test_every_answer_is_json_once_its_samples_are_filled_in() -> None:
         document = json.loads(filled)
         assert "sample" in document["requestId"], name
         assert document["error"], name
+
+
+def test_each_permission_lookup_is_built_from_the_calls_variables_in_order() -> None:
+    text = config.render_config(cfg())
+    perms = f"map_beg({RUN}/{tables.PERMS}.map)"
+    assert re.findall(r"^    acl (granted\d) (\S+)", text, re.M)[:4] == [
+        (
+            "granted1",
+            "var(txn.subject),concat(|,txn.ns),concat(|,txn.fam),concat(|,txn.ver),"
+            f"concat(|,txn.ep),{perms}",
+        ),
+        (
+            "granted2",
+            f"var(txn.subject),concat(|,txn.ns),concat(|,txn.fam),concat(|,txn.ep),{perms}",
+        ),
+        ("granted3", f"var(txn.subject),concat(|,txn.ns),concat(|,txn.ep),{perms}"),
+        ("granted4", f"var(txn.subject),concat(|*|,txn.ep),{perms}"),
+    ]
+
+
+def test_a_call_that_passes_every_check_meets_no_answer_in_the_frontend() -> None:
+    """The checks' answers live in ``refusals``: the frontend's only answer is the 405 of an
+    asynchronous call's method, which a plain call never meets."""
+    text = config.render_config(cfg())
+    frontend = text.split("frontend gateway\n")[1].split("\n\n")[0]
+    returns = [line for line in frontend.splitlines() if "http-request return" in line]
+    assert (
+        len(returns) == 1
+        and "status 405" in returns[0]
+        and returns[0].endswith("if async !METH_GET !METH_POST")
+    )
+    refusals = text.split("backend refusals\n")[1].split("\n\n")[0]
+    # The original's order: the route before the caller, authentication before permission.
+    assert re.findall(r"answers/([a-z-]+)\.json", refusals) == [
+        "not-a-route",
+        "bad-path",
+        "not-a-route",
+        "not-a-route",
+        "many-tokens",
+        "maintenance",
+        "no-family",
+        "no-alias",
+        "no-version",
+        "no-token",
+        "bad-token",
+        "forbidden",
+        "not-serving",
+    ]
