@@ -104,7 +104,9 @@ typecheck: install
 manifests: install
 	$(BIN)/python -m racetrack_api.crdgen --output crds/
 
-# Every benchmark prints its figures next to a baseline measured in the same run.
+# Every benchmark prints its figures next to a baseline measured in the same run
+# (valgrind counts the gateway's instructions per call).
+bench: SYSTEM_PACKAGES += valgrind
 bench: system-packages binaries
 	$(BIN)/python bench/devcluster_start.py
 	$(BIN)/python bench/runtime_throughput.py
@@ -115,6 +117,7 @@ bench: system-packages binaries
 	$(BIN)/python bench/identity_tokens.py
 	$(BIN)/python bench/kind_up.py
 	$(BIN)/python bench/gateway_throughput.py
+	$(BIN)/python bench/gateway_instructions.py
 	$(BIN)/python bench/gateway_propagation.py
 	$(BIN)/python bench/webhooks_admission.py
 	$(BIN)/python bench/purge_timer.py
