@@ -124,6 +124,22 @@ def racetrack_requests(running: LocalCluster) -> Counter[str]:
     return counts
 
 
+#: The kinds a restarted operator could read or write per Job.
+_RESTART_RESOURCES = {"jobs", "jobfamilies", "deployments", "services", "secrets", "pods"}
+
+
+def restart_requests(running: LocalCluster) -> Counter[str]:
+    """Requests the API server served on the kinds a Job touches, by verb and resource
+    (every client's: during a settled restart the operator is nearly the only one)."""
+    counts: Counter[str] = Counter()
+    for labels, count in running.api_requests():
+        resource = labels.get("resource", "")
+        if resource in _RESTART_RESOURCES and labels.get("verb") != "WATCH":
+            sub = labels.get("subresource")
+            counts[f"{labels.get('verb')} {resource}" + (f"/{sub}" if sub else "")] += count
+    return counts
+
+
 def per_job(before: Counter[str], after: Counter[str], jobs: int) -> str:
     spent = after - before
     return ", ".join(f"{key} {count / jobs:.2f}" for key, count in sorted(spent.items()))
@@ -167,10 +183,15 @@ def measure_operator(running: LocalCluster, jobs: int, burst: int, profile: Path
         spent = per_job(requests_before, racetrack_requests(running), jobs)
         print(f"  racetrack.io requests per Job in the backlog: {spent}")
 
+        settle(running, timeout=120)
+        before_restart = restart_requests(running)
         caught_up, writes, restart_cpu = restart_operator(
             running, jobs, timeout=max(300, jobs * 0.2), settle_timeout=120
         )
-        print(f"  restart caught up ({load()})")
+        restart_peak = peak_mib(operator_pid(running))
+        spent = per_job(before_restart, restart_requests(running), jobs)
+        print(f"  restart caught up ({load()}), peak {restart_peak:.0f} MiB")
+        print(f"  requests per Job during the restart (all clients): {spent}")
 
         settle(running, timeout=120)
         pid = operator_pid(running)

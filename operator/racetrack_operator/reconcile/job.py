@@ -449,7 +449,8 @@ async def _apply(ctx: Context, state: JobState, desired: Desired) -> dict[str, A
     service_hash = desired.service["metadata"]["annotations"][ANNOTATION_RENDER_HASH]
     if state.service_hash == service_hash:
         # This process already made sure of this very Service; a Service deleted by hand
-        # since is put back by the next change of the Job or an operator restart.
+        # since is put back by the next change of the Job or an operator restart (its
+        # watch forgets the hash, see reconcile.childwatch).
         return live
     async with ctx.service_writes:
         _, service_done = await children.ensure(
@@ -457,6 +458,7 @@ async def _apply(ctx: Context, state: JobState, desired: Desired) -> dict[str, A
             paths.services(namespace),
             desired.service,
             replace=False,
+            seen=ctx.listed_service(namespace, job.name),
             create_first=done == "created",
         )
     state.service_hash = service_hash
