@@ -38,6 +38,10 @@ class Context:
     services: list[Informer] = dataclasses.field(default_factory=list)
     # What the last reconciliation of each Job learnt (see reconcile.jobstate).
     jobs: dict[tuple[str, str], JobState] = dataclasses.field(default_factory=dict)
+    # The Jobs of each family this process knows of (reconcile.family), and the families
+    # whose Jobs it has listed once: from then on a sync reads its versions from ``jobs``.
+    family_members: dict[tuple[str, str], set[str]] = dataclasses.field(default_factory=dict)
+    families_listed: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     # Reconciliations to run again later (waiting on the world, or after an error).
     requeue: Requeue = dataclasses.field(default_factory=Requeue)
     # Service writes in flight. The API server creates Services one after another (each
