@@ -33,10 +33,22 @@ class Events:
         pass
 
 
+class CountingLists(FakeKube):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.lists = 0
+
+    async def list_objects(self, collection: str, **options: Any) -> Any:
+        self.lists += 1
+        return await super().list_objects(collection, **options)
+
+
 @pytest_asyncio.fixture
 async def ctx() -> AsyncIterator[Context]:
     context = Context(
-        FakeKube(), Settings(family_sync_seconds=0.0, identity_wait_seconds=0.0), recorder=Events()
+        CountingLists(),
+        Settings(family_sync_seconds=0.0, identity_wait_seconds=0.0),
+        recorder=Events(),
     )
     yield context
     context.requeue.cancel_all()
@@ -70,16 +82,6 @@ async def test_a_status_sync_keeps_the_published_token(ctx: Context) -> None:
     assert status["token"] == TOKEN
 
 
-class CountingLists(FakeKube):  # type: ignore[misc]
-    def __init__(self) -> None:
-        super().__init__()
-        self.lists = 0
-
-    async def list_objects(self, collection: str, **options: Any) -> Any:
-        self.lists += 1
-        return await super().list_objects(collection, **options)
-
-
 def adder_version(fake: FakeKube, version: str) -> tuple[str, dict[str, Any]]:
     raw: dict[str, Any] = yaml.safe_load(ADDER.read_text())
     name = f"adder-v{version.replace('.', '-')}"
@@ -88,41 +90,34 @@ def adder_version(fake: FakeKube, version: str) -> tuple[str, dict[str, Any]]:
     return name, fake.put(paths.racetrack(Job, NS, name), raw)
 
 
-async def test_a_family_is_listed_once_then_synced_from_its_known_jobs() -> None:
-    fake = CountingLists()
-    ctx = Context(
-        fake, Settings(family_sync_seconds=0.0, identity_wait_seconds=0.0), recorder=Events()
-    )
-    try:
-        first, body = adder_version(fake, "1.0.0")
-        await job_seen(ctx, NS, first, body)
-        await sync_family(ctx, NS, "adder")
-        assert fake.lists == 1  # the first sync in this process asks the API server
-        second, body = adder_version(fake, "1.1.0")
-        await job_seen(ctx, NS, second, body)
-        await sync_family(ctx, NS, "adder")
-        versions = [v["version"] for v in fake.obj(FAMILY)["status"]["versions"]]
-        assert versions == ["1.1.0", "1.0.0"]
-        # A version deleted, and one held by a finalizer while deleting, are no versions.
-        fake.remove(paths.racetrack(Job, NS, first))
-        job_deleted(ctx, NS, first, "adder")
-        deleting = {
-            **body,
-            "metadata": {**body["metadata"], "deletionTimestamp": "2026-12-01T00:00:00Z"},
-        }
-        await job_seen(ctx, NS, second, deleting)
-        await sync_family(ctx, NS, "adder")
-        assert fake.obj(FAMILY)["status"]["versions"] == []
-        assert fake.lists == 1  # every later sync from what the watch told
-    finally:
-        ctx.requeue.cancel_all()
-        if ctx.family_syncs is not None:
-            ctx.family_syncs.cancel()
+async def test_a_family_is_listed_once_then_synced_from_its_known_jobs(ctx: Context) -> None:
+    fake = ctx.kube
+    assert isinstance(fake, CountingLists)
+    first, body = adder_version(fake, "1.0.0")
+    await job_seen(ctx, NS, first, body)
+    await sync_family(ctx, NS, "adder")
+    assert fake.lists == 1  # the first sync in this process asks the API server
+    second, body = adder_version(fake, "1.1.0")
+    await job_seen(ctx, NS, second, body)
+    await sync_family(ctx, NS, "adder")
+    versions = [v["version"] for v in fake.obj(FAMILY)["status"]["versions"]]
+    assert versions == ["1.1.0", "1.0.0"]
+    # A version deleted, and one held by a finalizer while deleting, are no versions.
+    fake.remove(paths.racetrack(Job, NS, first))
+    job_deleted(ctx, NS, first, "adder")
+    deleting = {
+        **body,
+        "metadata": {**body["metadata"], "deletionTimestamp": "2026-12-01T00:00:00Z"},
+    }
+    await job_seen(ctx, NS, second, deleting)
+    await sync_family(ctx, NS, "adder")
+    assert fake.obj(FAMILY)["status"]["versions"] == []
+    assert fake.lists == 1  # every later sync from what the watch told
 
 
 async def test_a_sync_lists_again_while_a_known_job_is_not_loaded(ctx: Context) -> None:
     fake = ctx.kube
-    assert isinstance(fake, FakeKube)
+    assert isinstance(fake, CountingLists)
     first, body = adder_version(fake, "1.0.0")
     await job_seen(ctx, NS, first, body)
     await sync_family(ctx, NS, "adder")
@@ -131,3 +126,4 @@ async def test_a_sync_lists_again_while_a_known_job_is_not_loaded(ctx: Context) 
     await sync_family(ctx, NS, "adder")
     versions = [v["version"] for v in fake.obj(FAMILY)["status"]["versions"]]
     assert versions == ["2.0.0", "1.0.0"]
+    assert fake.lists == 2
