@@ -352,10 +352,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 def restart_operator(
-    cluster: LocalCluster, jobs: int, timeout: float, settle_timeout: float = 60.0
+    cluster: LocalCluster,
+    jobs: int,
+    timeout: float,
+    settle_timeout: float = 60.0,
+    on_started: Callable[[int], object] | None = None,
 ) -> tuple[float, int, float]:
     """Seconds until a restarted operator reports ``jobs`` Ready Jobs, the writes made, and
-    the CPU seconds the new process spent until then."""
+    the CPU seconds the new process spent until then. ``on_started`` gets the new process's
+    id as soon as it runs (to attach a profiler)."""
     settle(cluster, settle_timeout)
     old = next(c for c in cluster.components if c.name == addons.OPERATOR_COMPONENT)
     old.stop()
@@ -363,6 +368,11 @@ def restart_operator(
     writes_before = managed_writes(cluster)
     started = time.monotonic()
     metrics_url = addons.start_operator(cluster)
+    if on_started is not None:
+        started_component = next(
+            c for c in cluster.components if c.name == addons.OPERATOR_COMPONENT
+        )
+        on_started(started_component.pid or 0)
     while jobs_reported_ready(metrics_url) < jobs:
         if time.monotonic() - started > timeout:
             raise TimeoutError(f"the restarted operator did not report {jobs} Ready Jobs")

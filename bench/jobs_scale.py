@@ -19,6 +19,9 @@ them), so the figures are the operator's and the cluster's, never the fake node'
   time until all of them are Ready, against as many Deployments and Services created the same
   way next to the floor's, and the operator's CPU per new Job.
 
+``--profile-restart FILE`` does the same for the restarted operator, from the moment its
+start-up handler has run until it has caught up.
+
 ``--profile FILE`` samples the operator with py-spy during the backlog phase (50 times a
 second, the thread holding the GIL: where the process spends its Python CPU) and writes the
 collapsed stacks to ``FILE`` (for any flame graph viewer), then prints where the samples
@@ -124,6 +127,22 @@ def racetrack_requests(running: LocalCluster) -> Counter[str]:
     return counts
 
 
+#: The kinds a restarted operator could read or write per Job.
+_RESTART_RESOURCES = {"jobs", "jobfamilies", "deployments", "services", "secrets", "pods"}
+
+
+def restart_requests(running: LocalCluster) -> Counter[str]:
+    """Requests the API server served on the kinds a Job touches, by verb and resource
+    (every client's: during a settled restart the operator is nearly the only one)."""
+    counts: Counter[str] = Counter()
+    for labels, count in running.api_requests():
+        resource = labels.get("resource", "")
+        if resource in _RESTART_RESOURCES and labels.get("verb") != "WATCH":
+            sub = labels.get("subresource")
+            counts[f"{labels.get('verb')} {resource}" + (f"/{sub}" if sub else "")] += count
+    return counts
+
+
 def per_job(before: Counter[str], after: Counter[str], jobs: int) -> str:
     spent = after - before
     return ", ".join(f"{key} {count / jobs:.2f}" for key, count in sorted(spent.items()))
@@ -136,16 +155,24 @@ def start_profiler(pid: int, output: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def stop_profiler(profiler: subprocess.Popen[bytes], output: Path) -> None:
+def stop_profiler(
+    profiler: subprocess.Popen[bytes], output: Path, phase: str = "the backlog phase"
+) -> None:
     profiler.send_signal(signal.SIGINT)
     _, errors = profiler.communicate(timeout=120)
     if not output.is_file():
         raise RuntimeError(f"py-spy wrote no profile: {errors.decode(errors='replace')}")
-    print(f"\nProfile of the backlog phase: {output}")
+    print(f"\nProfile of {phase}: {output}")
     print(summarise(output.read_text()))
 
 
-def measure_operator(running: LocalCluster, jobs: int, burst: int, profile: Path | None) -> Figures:
+def measure_operator(
+    running: LocalCluster,
+    jobs: int,
+    burst: int,
+    profile: Path | None,
+    profile_restart: Path | None = None,
+) -> Figures:
     bench = Bench(running)
     try:
         # Waiting Jobs, as after an outage or a restart during a GitOps sync.
@@ -167,10 +194,23 @@ def measure_operator(running: LocalCluster, jobs: int, burst: int, profile: Path
         spent = per_job(requests_before, racetrack_requests(running), jobs)
         print(f"  racetrack.io requests per Job in the backlog: {spent}")
 
+        settle(running, timeout=120)
+        before_restart = restart_requests(running)
+        restart_profiler: list[subprocess.Popen[bytes]] = []
+
+        def attach(pid: int) -> None:
+            if profile_restart:
+                restart_profiler.append(start_profiler(pid, profile_restart))
+
         caught_up, writes, restart_cpu = restart_operator(
-            running, jobs, timeout=max(300, jobs * 0.2), settle_timeout=120
+            running, jobs, timeout=max(300, jobs * 0.2), settle_timeout=120, on_started=attach
         )
-        print(f"  restart caught up ({load()})")
+        if restart_profiler and profile_restart:
+            stop_profiler(restart_profiler[0], profile_restart, "the restart")
+        restart_peak = peak_mib(operator_pid(running))
+        spent = per_job(before_restart, restart_requests(running), jobs)
+        print(f"  restart caught up ({load()}), peak {restart_peak:.0f} MiB")
+        print(f"  requests per Job during the restart (all clients): {spent}")
 
         settle(running, timeout=120)
         pid = operator_pid(running)
@@ -226,6 +266,9 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=500)
     parser.add_argument("--nodes", type=int, default=1, help="simulated nodes to spread pods")
     parser.add_argument("--profile", type=Path, help="py-spy the backlog phase into this file")
+    parser.add_argument(
+        "--profile-restart", type=Path, help="py-spy the restart (from start-up) into this file"
+    )
     parser.add_argument("--skip-floor", action="store_true", help="operator figures only")
     args = parser.parse_args()
     # Room for every pod of the larger run, spread over the nodes, with some to spare.
@@ -240,7 +283,9 @@ def main() -> int:
                 floor = measure_floor(running, args.jobs, args.burst)
             print(f"  floor measured ({load()})")
         with cluster(binaries, Path(work), "operator", args.nodes, pods) as running:
-            ours = measure_operator(running, args.jobs, args.burst, args.profile)
+            ours = measure_operator(
+                running, args.jobs, args.burst, args.profile, args.profile_restart
+            )
     print(report(args.jobs, args.burst, floor, ours))
     return 0
 

@@ -2,7 +2,7 @@
 
 For components that answer from what they know (the gateway agent's tables, the admission
 webhooks' view of Users, Permissions and Maintenance) and must not call the API server per
-request. Like client-go's informers: a full list gives a ``resourceVersion``, the watch
+request. Like client-go's informers: a full list (in pages) gives a ``resourceVersion``, the watch
 continues from it (with bookmarks, so a quiet watch still advances), an expired version
 (410 Gone) or a broken connection starts over with a list after a backoff, and while the
 API server is away the store keeps what it had, so readers keep serving.
@@ -40,6 +40,10 @@ WATCH_SECONDS = 300
 #: Bookmarks arrive about once a minute; silence much longer than that is a dead connection.
 SILENCE_SECONDS = 120.0
 MAX_BACKOFF = 30.0
+#: Objects per page of a full list (client-go's reflectors ask for 500 too): each page is
+#: slimmed by ``transform`` before the next arrives, so a list of thousands of whole bodies
+#: is never in memory at once.
+LIST_PAGE = 500
 _JSON = "application/json"
 # Metadata only (no spec, status or data), for a list and for each object of a watch.
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
@@ -127,11 +131,20 @@ class Informer:
 
     async def _list(self) -> None:
         accept = METADATA_LIST if self._metadata_only else _JSON
-        listed = await self._kube.request(
-            "GET", self.collection, query=list(self._selectors), accept=accept
-        )
-        fresh = {key_of(item): self._kept(item) for item in listed.get("items") or []}
-        self._resource_version = str((listed.get("metadata") or {}).get("resourceVersion", ""))
+        fresh: dict[Key, JsonDict] = {}
+        page_query = [*self._selectors, ("limit", str(LIST_PAGE))]
+        continue_token = ""
+        while True:
+            query = page_query + ([("continue", continue_token)] if continue_token else [])
+            page = await self._kube.request("GET", self.collection, query=query, accept=accept)
+            for item in page.get("items") or []:
+                fresh[key_of(item)] = self._kept(item)
+            listed = page.get("metadata") or {}
+            # Every page of one list is of one snapshot; an expired token is a 410 (list again).
+            continue_token = str(listed.get("continue") or "")
+            if not continue_token:
+                break
+        self._resource_version = str(listed.get("resourceVersion", ""))
         for key, old in list(self.store.items()):
             if key not in fresh:
                 del self.store[key]

@@ -6,13 +6,15 @@ from racetrack_api.meta import CustomResource
 from racetrack_api.v1alpha1 import API_VERSION
 
 
-def deployments(namespace: str, name: str | None = None) -> str:
-    base = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+def deployments(namespace: str | None, name: str | None = None) -> str:
+    """``namespace`` None: the Deployments of every namespace (a collection to list or watch)."""
+    base = "/apis/apps/v1" + (f"/namespaces/{namespace}" if namespace else "") + "/deployments"
     return f"{base}/{name}" if name else base
 
 
-def services(namespace: str, name: str | None = None) -> str:
-    base = f"/api/v1/namespaces/{namespace}/services"
+def services(namespace: str | None, name: str | None = None) -> str:
+    """``namespace`` None: the Services of every namespace (a collection to list or watch)."""
+    base = "/api/v1" + (f"/namespaces/{namespace}" if namespace else "") + "/services"
     return f"{base}/{name}" if name else base
 
 

@@ -6,7 +6,6 @@ Each handler is a few lines forwarding to ``racetrack_operator.reconcile``. Run 
 
 from racetrack_operator.handlers import (
     build,
-    deployment,
     externalserviceconsumer,
     job,
     jobfamily,
@@ -17,7 +16,6 @@ from racetrack_operator.handlers import (
 
 __all__ = [
     "build",
-    "deployment",
     "externalserviceconsumer",
     "job",
     "jobfamily",

@@ -127,6 +127,8 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     ctx: Context | None = memo.get("ctx")
     if ctx is not None:
         ctx.identity.cancel()
+        for task in list(ctx.background):
+            task.cancel()
         for timer in ctx.timers:
             timer.cancel()
         if ctx.family_syncs is not None:

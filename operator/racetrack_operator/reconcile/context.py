@@ -7,7 +7,8 @@ import dataclasses
 from collections.abc import Hashable
 from typing import Any
 
-from racetrack_kube.client import Api
+from racetrack_kube.client import Api, JsonDict
+from racetrack_kube.informer import Informer
 from racetrack_operator.reconcile.build import BuildSlots
 from racetrack_operator.reconcile.coalesce import Coalescer
 from racetrack_operator.reconcile.events import KopfRecorder, Recorder
@@ -32,8 +33,15 @@ class Context:
     # What the Deployment watch last said about each Job's Deployment (render.status's
     # deployment_view), so status refreshes and no-change checks need no GET.
     deployments: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
+    # The watches of the Jobs' Services, by namespace (see reconcile.childwatch): a
+    # reconciliation compares the Service with what they hold instead of reading it.
+    services: list[Informer] = dataclasses.field(default_factory=list)
     # What the last reconciliation of each Job learnt (see reconcile.jobstate).
     jobs: dict[tuple[str, str], JobState] = dataclasses.field(default_factory=dict)
+    # The Jobs of each family this process knows of (reconcile.family), and the families
+    # whose Jobs it has listed once: from then on a sync reads its versions from ``jobs``.
+    family_members: dict[tuple[str, str], set[str]] = dataclasses.field(default_factory=dict)
+    families_listed: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     # Reconciliations to run again later (waiting on the world, or after an error).
     requeue: Requeue = dataclasses.field(default_factory=Requeue)
     # Service writes in flight. The API server creates Services one after another (each
@@ -49,6 +57,8 @@ class Context:
     builds: BuildSlots = dataclasses.field(default_factory=BuildSlots)
     # The auth key, token Secrets, subjects and Permissions (see reconcile.identity).
     identity: IdentityState = dataclasses.field(default_factory=IdentityState)
+    # The child watches and the work their events start (see reconcile.childwatch).
+    background: set[asyncio.Task[None]] = dataclasses.field(default_factory=set)
     # Work that runs for as long as the operator does (the purge timer).
     timers: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
     # Set when a Job without a purge score appears or a version goes: the portfolio changed,
@@ -58,3 +68,11 @@ class Context:
     def __post_init__(self) -> None:
         if isinstance(self.recorder, KopfRecorder):
             self.recorder.bind(self.kube)
+
+    def listed_service(self, namespace: str, name: str) -> JsonDict | None:
+        """The Service as its watch last reported it (a slim view), or None."""
+        for watch in self.services:
+            found = watch.get(namespace, name)
+            if found is not None:
+                return found
+        return None

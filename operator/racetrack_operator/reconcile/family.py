@@ -1,8 +1,10 @@
 """JobFamily: make sure it exists, and keep its status (versions, latest) in step with its Jobs.
 
-The family's Jobs are listed with the CRD's selectable field ``spec.name``, so a sync reads
-only that family's Jobs, and reads them from the API server: the status is computed from
-the truth, never from a partial in-memory view filled during a restart.
+A family's first sync in this process lists its Jobs from the API server (with the CRD's
+selectable field ``spec.name``, so only that family's), never trusting a partial in-memory
+view filled during a restart. Later syncs take the versions from what the Job watch and the
+reconciler already know (``Context.jobs``): the listed Jobs and every Job reconciled since,
+minus those deleted. If one of them is not loaded (yet), the sync lists again.
 """
 
 from __future__ import annotations
@@ -73,16 +75,9 @@ async def sync_family(ctx: Context, namespace: str, family: str) -> None:
         if current is None:
             ctx.known_families.discard((namespace, family))
             return
-        listed = await ctx.kube.list_objects(
-            paths.racetrack(Job, namespace), field_selector=f"spec.name={family}"
-        )
-        jobs = []
-        for item in listed:
-            try:
-                jobs.append(Job.model_validate({"apiVersion": API_VERSION, "kind": "Job", **item}))
-            except pydantic.ValidationError:
-                # Its own reconciliation reports it as Stalled; it is no version of anything.
-                continue
+        jobs = known_versions(ctx, namespace, family)
+        if jobs is None:
+            jobs = await _listed_versions(ctx, namespace, family)
         generation = int(current["metadata"].get("generation") or 0)
         old = JobFamilyStatus.model_validate(current.get("status") or {})
         # The token and the conditions are the token reconciler's (reconcile.tokens).
@@ -99,3 +94,48 @@ async def sync_family(ctx: Context, namespace: str, family: str) -> None:
                 len(new.versions),
                 new.latest,
             )
+
+
+def known_versions(ctx: Context, namespace: str, family: str) -> list[Job] | None:
+    """The family's Jobs as this process knows them, or None when it cannot tell."""
+    key = (namespace, family)
+    if key not in ctx.families_listed:
+        return None
+    jobs = []
+    for name in ctx.family_members.get(key, ()):
+        state = ctx.jobs.get((namespace, name))
+        if state is None:
+            return None  # listed or seen, not loaded (yet): only a list tells
+        if state.parsed and state.job.spec.name == family:
+            jobs.append(state.job)
+    return jobs
+
+
+def job_known(ctx: Context, namespace: str, family: str, name: str) -> None:
+    """A Job of ``family`` was loaded: later syncs count it."""
+    ctx.family_members.setdefault((namespace, family), set()).add(name)
+
+
+def job_forgotten(ctx: Context, namespace: str, family: str, name: str) -> None:
+    ctx.family_members.get((namespace, family), set()).discard(name)
+
+
+async def _listed_versions(ctx: Context, namespace: str, family: str) -> list[Job]:
+    key = (namespace, family)
+    # Jobs loaded while the list is under way join the members too (job_known).
+    members = ctx.family_members.setdefault(key, set())
+    listed = await ctx.kube.list_objects(
+        paths.racetrack(Job, namespace), field_selector=f"spec.name={family}"
+    )
+    jobs = []
+    for item in listed:
+        if item["metadata"].get("deletionTimestamp"):
+            continue  # no version any more (its reconciler forgets it too)
+        members.add(str(item["metadata"]["name"]))
+        try:
+            jobs.append(Job.model_validate({"apiVersion": API_VERSION, "kind": "Job", **item}))
+        except pydantic.ValidationError:
+            # Its own reconciliation reports it as Stalled; it is no version of anything.
+            continue
+    ctx.families_listed.add(key)
+    return jobs

@@ -27,7 +27,12 @@ from racetrack_operator import metrics
 from racetrack_operator.reconcile import build as builds
 from racetrack_operator.reconcile import children, tokens
 from racetrack_operator.reconcile.context import Context
-from racetrack_operator.reconcile.family import ensure_family, request_sync
+from racetrack_operator.reconcile.family import (
+    ensure_family,
+    job_forgotten,
+    job_known,
+    request_sync,
+)
 from racetrack_operator.reconcile.grants import grant_deployer
 from racetrack_operator.reconcile.jobstate import Desired, JobState, load
 from racetrack_operator.reconcile.requeue import MAX_BACKOFF
@@ -143,6 +148,12 @@ async def job_seen(ctx: Context, namespace: str, name: str, raw: dict[str, Any])
     known = state.job if state is not None else None
     if state is None and "purge" not in (raw.get("status") or {}):
         ctx.purge_due.set()
+    if state is not None and raw["metadata"].get("deletionTimestamp"):
+        # Deleting (held by someone's finalizer): no version of its family any more.
+        forget(ctx, namespace, name)
+        if state.parsed:
+            request_sync(ctx, namespace, state.job.spec.name)
+        return
     if needs_apply(known, state is not None and state.applied, raw):
         await reconcile_job(ctx, namespace, name, raw)
 
@@ -218,6 +229,7 @@ def forget(ctx: Context, namespace: str, name: str) -> None:
     state = ctx.jobs.pop((namespace, name), None)
     if state is not None:
         ctx.identity.family_jobs.get((namespace, state.job.spec.name), set()).discard(name)
+        job_forgotten(ctx, namespace, state.job.spec.name, name)
     ctx.requeue.cancel((namespace, name))
     ctx.requeue.cancel(("unhealthy", namespace, name))
     ctx.requeue.cancel(("progress", namespace, name))
@@ -323,6 +335,8 @@ async def _load_and_apply(
             )
     state.applied = apply
     ctx.jobs[key] = state
+    if state.parsed:
+        job_known(ctx, namespace, state.job.spec.name, name)
     return state, deployment
 
 
@@ -449,7 +463,8 @@ async def _apply(ctx: Context, state: JobState, desired: Desired) -> dict[str, A
     service_hash = desired.service["metadata"]["annotations"][ANNOTATION_RENDER_HASH]
     if state.service_hash == service_hash:
         # This process already made sure of this very Service; a Service deleted by hand
-        # since is put back by the next change of the Job or an operator restart.
+        # since is put back by the next change of the Job or an operator restart (its
+        # watch forgets the hash, see reconcile.childwatch).
         return live
     async with ctx.service_writes:
         _, service_done = await children.ensure(
@@ -457,6 +472,7 @@ async def _apply(ctx: Context, state: JobState, desired: Desired) -> dict[str, A
             paths.services(namespace),
             desired.service,
             replace=False,
+            seen=ctx.listed_service(namespace, job.name),
             create_first=done == "created",
         )
     state.service_hash = service_hash

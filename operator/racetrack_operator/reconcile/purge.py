@@ -8,7 +8,8 @@ status to the Job's reconciliation. An unchanged portfolio costs one list per in
 
 A new Job (and the older versions it outscores) would show no score until the next interval;
 so a Job seen without one, or a deleted Job, sets ``Context.purge_due`` and a pass follows
-after ``SETTLE_SECONDS``, which gathers a burst of applies into one list.
+once no other came for ``SETTLE_SECONDS`` (at most ``BUSY_SECONDS`` after the first), which
+gathers a burst of applies into one list.
 
 Why one timer for all Jobs rather than kopf's per-object ``@kopf.timer``: kopf puts a
 finalizer on every object with a timer, so deleting a Job would wait for a running operator,
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime.datetime]
 
 SETTLE_SECONDS = 5.0
+#: While changes keep coming (a backlog of Jobs converging, a GitOps sync of hundreds), a due
+#: pass waits until none came for ``SETTLE_SECONDS``, but no longer than this after the
+#: first: each pass lists every Job, and a pass every few seconds during a backlog of a
+#: thousand Jobs decoded each of them a dozen times.
+BUSY_SECONDS = 60.0
 
 
 def _utcnow() -> datetime.datetime:
@@ -94,4 +100,14 @@ async def _next_pass(ctx: Context, interval: float) -> None:
         await asyncio.wait_for(ctx.purge_due.wait(), timeout=interval)
     except TimeoutError:
         return
-    await asyncio.sleep(min(SETTLE_SECONDS, interval))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(BUSY_SECONDS, interval)
+    while True:
+        ctx.purge_due.clear()
+        quiet = min(SETTLE_SECONDS, interval, deadline - loop.time())
+        if quiet <= 0:
+            return
+        try:
+            await asyncio.wait_for(ctx.purge_due.wait(), timeout=quiet)
+        except TimeoutError:
+            return  # settled

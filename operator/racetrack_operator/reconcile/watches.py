@@ -6,7 +6,9 @@ server side or cannot say when it has listed in full:
 - Secrets labelled ``racetrack.io/token`` (deleted or edited by hand): only those Secrets
   cross the wire, and each is kept as a ``SecretView`` of digests, never its values;
 - which Users, ExternalServiceConsumers and JobFamilies exist, metadata only, for the
-  status of Permissions (``reconcile.presence``).
+  status of Permissions (``reconcile.presence``);
+- the Jobs' Deployments and Services (``reconcile.childwatch``), so a Job is compared with
+  its children without reading them.
 
 Subjects wait for the key and the token Secrets to be known before any token is issued (a
 Secret not listed yet is not a missing Secret); Permissions wait for the presence watches.
@@ -25,7 +27,7 @@ from racetrack_api.v1alpha1.permission import SubjectKind
 from racetrack_kube import paths
 from racetrack_kube.client import JsonDict, Kube
 from racetrack_kube.informer import Informer
-from racetrack_operator.reconcile import authkey, permissions, tokens
+from racetrack_operator.reconcile import authkey, childwatch, permissions, tokens
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.render.tokensecrets import view_secret
 
@@ -85,6 +87,8 @@ async def start(ctx: Context, kube: Kube, sync_timeout: float = 60.0) -> None:
         _spawn(ctx, watch.run())
     _spawn(ctx, _set_when_synced(secret_watches, ids.secrets_synced))
     _spawn(ctx, _set_when_synced(presence_watches, ids.presence.synced))
+    children = childwatch.start(ctx, kube)
+    deadline = asyncio.get_running_loop().time() + sync_timeout
     try:
         await asyncio.wait_for(
             asyncio.gather(ids.secrets_synced.wait(), ids.presence.synced.wait()), sync_timeout
@@ -94,6 +98,18 @@ async def start(ctx: Context, kube: Kube, sync_timeout: float = 60.0) -> None:
             "Token Secrets, Users, ExternalServiceConsumers or JobFamilies could not be listed "
             "within %.0f s (see the warnings above); tokens and Permission status wait for "
             "them.",
+            sync_timeout,
+        )
+    try:
+        # Within the same wait: until they have listed, the reconciler reads instead.
+        remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+        await asyncio.wait_for(
+            asyncio.gather(*(watch.synced.wait() for watch in children)), remaining
+        )
+    except TimeoutError:
+        log.error(
+            "The Jobs' Deployments and Services could not be listed within %.0f s (see the "
+            "warnings above); reconciliations read them until they are.",
             sync_timeout,
         )
 

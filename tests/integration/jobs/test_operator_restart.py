@@ -1,7 +1,8 @@
 """Killing the operator mid-reconcile and starting it again converges to the same objects.
 
 No duplicates, nothing orphaned, no second rollout caused by the restart itself (rendering is
-deterministic, so a restarted operator finds every child up to date and writes nothing).
+deterministic, so a restarted operator finds every child up to date and writes nothing, and
+compares them with what its watches listed, reading none of them one by one).
 """
 
 from __future__ import annotations
@@ -62,6 +63,21 @@ def operator_write_requests(cluster: LocalCluster) -> int:
         if labels.get("verb") in ("POST", "PUT", "PATCH", "DELETE")
         and (labels.get("group"), labels.get("resource"), labels.get("subresource"))
         in OPERATOR_WRITES
+    )
+
+
+# What a restarted operator would read per Job if it did not trust its watches.
+CHILD_READS = {("apps", "deployments"), ("", "services"), ("racetrack.io", "jobs")}
+
+
+def child_reads(cluster: LocalCluster) -> int:
+    """GETs of single Deployments, Services and Jobs the API server answered (any client)."""
+    return sum(
+        count
+        for labels, count in cluster.api_requests()
+        if labels.get("verb") == "GET"
+        and not labels.get("subresource")
+        and (labels.get("group"), labels.get("resource")) in CHILD_READS
     )
 
 
@@ -132,6 +148,7 @@ def test_killed_operator_restarts_and_converges_without_duplicates(
         crds, namespace, "deployments")}  # fmt: skip
     operator_process.stop()
     requests_before = operator_write_requests(crds)
+    reads_before = child_reads(crds)
     operator_process.start()
 
     def reconciled() -> bool:
@@ -152,3 +169,5 @@ def test_killed_operator_restarts_and_converges_without_duplicates(
         crds, namespace, "deployments")}  # fmt: skip
     assert after == before
     assert operator_write_requests(crds) == requests_before
+    # Nor reads them one by one: its watches listed every Deployment and Service.
+    assert child_reads(crds) == reads_before

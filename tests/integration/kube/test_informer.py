@@ -17,6 +17,7 @@ from kubernetes import config
 from gateway_harness import Relay  # type: ignore[import-not-found]
 from racetrack_api.v1alpha1 import Maintenance
 from racetrack_devcluster.launcher import LocalCluster
+from racetrack_kube import informer as informer_module
 from racetrack_kube import paths
 from racetrack_kube.client import Kube
 from racetrack_kube.informer import Gone, Informer
@@ -185,3 +186,36 @@ async def test_a_transform_slims_what_is_stored_and_reported(
     assert stored is not None and set(stored) == {"metadata"}
     assert set(stored["metadata"]) == {"name", "resourceVersion"}
     cluster.kubectl("delete", "rtmaint", name)
+
+
+async def test_a_list_longer_than_a_page_is_read_page_by_page_into_one_snapshot(
+    cluster: LocalCluster, kube: Kube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = f"informer-{uuid.uuid4().hex[:6]}"
+    names = [f"{prefix}-{i}" for i in range(5)]
+    cluster.kubectl("apply", "-f", "-", input="---\n".join(maintenance(n, "x") for n in names))
+    monkeypatch.setattr(informer_module, "LIST_PAGE", 2)
+    pages: list[list[tuple[str, str]]] = []
+    request = kube.request
+
+    async def counting(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        pages.append(list(kwargs.get("query") or []))
+        return await request(method, path, *args, **kwargs)
+
+    monkeypatch.setattr(kube, "request", counting)
+    informer = Informer(kube, "Maintenance", paths.racetrack(Maintenance), Recorder())
+    try:
+        await informer._list()
+        assert all(informer.get(None, n) is not None for n in names)
+        assert len(pages) >= 3  # at least five objects, two a page
+        assert all(("limit", "2") in query for query in pages)
+        # The watch continues from the paged list's snapshot: a change made after it is
+        # delivered without listing again.
+        task = asyncio.create_task(informer._watch())
+        cluster.kubectl("apply", "-f", "-", input=maintenance(names[0], "changed"))
+        await until(
+            lambda: (informer.get(None, names[0]) or {}).get("spec", {}).get("message") == "changed"
+        )
+        task.cancel()
+    finally:
+        cluster.kubectl("delete", "rtmaint", *names)

@@ -17,7 +17,7 @@ from racetrack_api.v1alpha1 import Job, JobFamily
 from racetrack_kube import paths
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.family import sync_family
-from racetrack_operator.reconcile.job import deployment_seen, job_seen
+from racetrack_operator.reconcile.job import deployment_seen, job_deleted, job_seen
 from racetrack_operator.settings import Settings
 
 pytestmark = pytest.mark.asyncio
@@ -33,10 +33,22 @@ class Events:
         pass
 
 
+class CountingLists(FakeKube):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.lists = 0
+
+    async def list_objects(self, collection: str, **options: Any) -> Any:
+        self.lists += 1
+        return await super().list_objects(collection, **options)
+
+
 @pytest_asyncio.fixture
 async def ctx() -> AsyncIterator[Context]:
     context = Context(
-        FakeKube(), Settings(family_sync_seconds=0.0, identity_wait_seconds=0.0), recorder=Events()
+        CountingLists(),
+        Settings(family_sync_seconds=0.0, identity_wait_seconds=0.0),
+        recorder=Events(),
     )
     yield context
     context.requeue.cancel_all()
@@ -68,3 +80,50 @@ async def test_a_status_sync_keeps_the_published_token(ctx: Context) -> None:
     status = fake.obj(FAMILY)["status"]
     assert status["latest"] == "1.0.0"
     assert status["token"] == TOKEN
+
+
+def adder_version(fake: FakeKube, version: str) -> tuple[str, dict[str, Any]]:
+    raw: dict[str, Any] = yaml.safe_load(ADDER.read_text())
+    name = f"adder-v{version.replace('.', '-')}"
+    raw["metadata"].update(namespace=NS, name=name)
+    raw["spec"]["version"] = version
+    return name, fake.put(paths.racetrack(Job, NS, name), raw)
+
+
+async def test_a_family_is_listed_once_then_synced_from_its_known_jobs(ctx: Context) -> None:
+    fake = ctx.kube
+    assert isinstance(fake, CountingLists)
+    first, body = adder_version(fake, "1.0.0")
+    await job_seen(ctx, NS, first, body)
+    await sync_family(ctx, NS, "adder")
+    assert fake.lists == 1  # the first sync in this process asks the API server
+    second, body = adder_version(fake, "1.1.0")
+    await job_seen(ctx, NS, second, body)
+    await sync_family(ctx, NS, "adder")
+    versions = [v["version"] for v in fake.obj(FAMILY)["status"]["versions"]]
+    assert versions == ["1.1.0", "1.0.0"]
+    # A version deleted, and one held by a finalizer while deleting, are no versions.
+    fake.remove(paths.racetrack(Job, NS, first))
+    job_deleted(ctx, NS, first, "adder")
+    deleting = {
+        **body,
+        "metadata": {**body["metadata"], "deletionTimestamp": "2026-12-01T00:00:00Z"},
+    }
+    await job_seen(ctx, NS, second, deleting)
+    await sync_family(ctx, NS, "adder")
+    assert fake.obj(FAMILY)["status"]["versions"] == []
+    assert fake.lists == 1  # every later sync from what the watch told
+
+
+async def test_a_sync_lists_again_while_a_known_job_is_not_loaded(ctx: Context) -> None:
+    fake = ctx.kube
+    assert isinstance(fake, CountingLists)
+    first, body = adder_version(fake, "1.0.0")
+    await job_seen(ctx, NS, first, body)
+    await sync_family(ctx, NS, "adder")
+    second, _ = adder_version(fake, "2.0.0")
+    ctx.family_members[(NS, "adder")].add(second)  # listed or seen, its reconciliation pending
+    await sync_family(ctx, NS, "adder")
+    versions = [v["version"] for v in fake.obj(FAMILY)["status"]["versions"]]
+    assert versions == ["2.0.0", "1.0.0"]
+    assert fake.lists == 2

@@ -153,3 +153,34 @@ async def test_a_due_pass_runs_before_the_interval(
         assert await eventual_score(fake, path) == 10.0
     finally:
         timer.cancel()
+
+
+async def test_changes_that_keep_coming_are_gathered_into_few_passes(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = ctx.kube
+    assert isinstance(fake, FakeKube)
+    monkeypatch.setattr(purge, "SETTLE_SECONDS", 0.1)
+    monkeypatch.setattr(purge, "BUSY_SECONDS", 0.5)
+    ctx.settings = Settings(namespaces=("ml",), purge_interval_seconds=3600)
+    passes: list[float] = []
+
+    async def counted(context: Context, now: datetime.datetime) -> int:
+        passes.append(asyncio.get_running_loop().time())
+        return await refresh_purge(context, now)
+
+    monkeypatch.setattr(purge, "refresh_purge", counted)
+    timer = asyncio.get_running_loop().create_task(purge_timer(ctx, lambda: NOW))
+    try:
+        await asyncio.sleep(0.05)  # the first pass
+        path = put_job(fake, "adder-v1", "1.0.0")
+        started = asyncio.get_running_loop().time()
+        for _ in range(40):  # a new Job every 25 ms for a second
+            ctx.purge_due.set()
+            await asyncio.sleep(0.025)
+        # Busy for a second: a pass at most every BUSY_SECONDS, not one per SETTLE_SECONDS.
+        during = [t for t in passes if t >= started]
+        assert 1 <= len(during) <= 2, during
+        assert await eventual_score(fake, path) == 10.0  # and one after it settles
+    finally:
+        timer.cancel()
