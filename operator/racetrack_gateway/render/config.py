@@ -260,9 +260,11 @@ def _frontend(cfg: ConfigInput) -> list[str]:
         "    acl task var(txn.task) -m bool",
         "    http-request set-var(txn.async) bool(1) if { path_beg /pub/async/new/job/ }",
         "    acl async var(txn.async) -m bool",
-        "    http-request return status 405 content-type application/json "
-        f'lf-file {cfg.answer("async-method.json")} hdr Allow "GET, POST" '
-        "if async !METH_GET !METH_POST",
+        _answer(
+            405,
+            f'lf-file {cfg.answer("async-method.json")} hdr Allow "GET, POST"',
+            "if async !METH_GET !METH_POST",
+        ),
         '    http-request set-path "%[path,regsub(^/pub/async/new/job/,/pub/job/)]" if async',
         # The route.
         "    http-request set-var(txn.fam) path,field(4,/)",
@@ -323,16 +325,20 @@ def _frontend(cfg: ConfigInput) -> list[str]:
     return lines
 
 
+def _answer(status: int, body: str, condition: str) -> str:
+    """An answer of the gateway's own: JSON, its ``body`` a ``string`` or an ``lf-file``."""
+    return (
+        f"    http-request return status {status} content-type application/json {body} {condition}"
+    )
+
+
 def _gateway_self(cfg: ConfigInput) -> list[str]:
     """The gateway's own ``/live``, ``/ready`` (200 once the tables are complete) and
     ``/health``."""
     state = cfg.map_path(tables.STATE)
 
     def json(status: int, body: str, condition: str) -> str:
-        return (
-            f"    http-request return status {status} content-type application/json "
-            f"string '{body}' {condition}"
-        )
+        return _answer(status, f"string '{body}'", condition)
 
     return [
         "backend gateway_self",
@@ -352,10 +358,7 @@ def _refusals(cfg: ConfigInput) -> list[str]:
     token = TOKEN_HEADERS[0].lower()
 
     def refuse(status: int, answer: str, condition: str) -> str:
-        return (
-            f"    http-request return status {status} content-type application/json "
-            f"lf-file {cfg.answer(answer)} {condition}"
-        )
+        return _answer(status, f"lf-file {cfg.answer(answer)}", condition)
 
     return [
         "backend refusals",
