@@ -243,6 +243,8 @@ def raw(gateway: HAProxy, request: bytes) -> bytes:
         "/pub/job/echo/1.0.0/public\\..\\api",
         "/pub/job/echo/1.0.0/public/%5c..",
         "/pub/job/echo/1.0.0/public%00",
+        "/pub/async/new/job/echo/1.0.0/public/../api/v1/perform",
+        "/pub/async/task/%2e%2e/poll",
     ],
 )
 def test_path_tricks_are_refused_before_any_permission_is_compared(

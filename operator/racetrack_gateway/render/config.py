@@ -45,6 +45,8 @@ from pathlib import Path
 from racetrack_gateway.render import answers, keys, permissions, tables
 
 TOKEN_HEADERS = ("X-Racetrack-Auth", "X-Racetrack-Esc-Auth", "X-Racetrack-User-Auth")
+#: A poll of an asynchronous call's task (its id is the secret: no token).
+TASK_PATH = "^/pub/async/task/[^/]+/(poll|status)$"
 #: What a path may not contain (see step 3 above).
 PATH_TRICKS = r"(//|/\.\.?(/|$)|\\|%2[eEfF]|%5[cC]|%00)"
 #: Seconds HAProxy keeps an idle connection to a job before closing it; below the job
@@ -256,7 +258,7 @@ def _frontend(cfg: ConfigInput) -> list[str]:
         "if { var(txn.rid) -m found }",
         # An asynchronous call is read as the call it starts; polling a task needs no check.
         "    http-request set-var(txn.task) bool(1) if { path_beg /pub/async/task/ } "
-        "{ path_reg ^/pub/async/task/[^/]+/(poll|status)$ }",
+        f"{{ path_reg {TASK_PATH} }} !{{ path -m reg '{PATH_TRICKS}' }}",
         "    acl task var(txn.task) -m bool",
         "    http-request set-var(txn.async) bool(1) if { path_beg /pub/async/new/job/ }",
         "    acl async var(txn.async) -m bool",
@@ -310,8 +312,8 @@ def _frontend(cfg: ConfigInput) -> list[str]:
         f"    http-request set-header {ASYNC_BACKEND_HEADER} %[var(txn.route),field(4,|)] "
         "if async !refused",
         f"    http-request set-header {ASYNC_SERVER_HEADER} %[var(txn.server)] if async !refused",
-        # (A refused call keeps them: ``refusals`` counts them.)
-        *(f"    http-request del-header {header} if !refused" for header in TOKEN_HEADERS),
+        # (A refused call keeps them for ``refusals`` to count; a poll loses them too.)
+        *(f"    http-request del-header {header} unless refused !task" for header in TOKEN_HEADERS),
         f"    http-request del-header {cfg.caller_header}",
         f"    http-request add-header {cfg.caller_header} %[var(txn.caller)] "
         "if { var(txn.caller) -m found }",
@@ -364,7 +366,10 @@ def _refusals(cfg: ConfigInput) -> list[str]:
         "backend refusals",
         *_access_acls(cfg),
         "    acl routed var(txn.route) -m found",
-        refuse(404, "not-a-route.json", "if !{ path_beg /pub/job/ }"),
+        # A task's path with tricks in its id is no route, but a bad path (as any call's).
+        refuse(
+            404, "not-a-route.json", f"if !{{ path_beg /pub/job/ }} !{{ path_reg {TASK_PATH} }}"
+        ),
         refuse(400, "bad-path.json", f"if {{ path -m reg '{PATH_TRICKS}' }}"),
         refuse(404, "not-a-route.json", "if !{ var(txn.fam) -m len 1: }"),
         refuse(404, "not-a-route.json", "if !{ var(txn.req) -m len 1: }"),
