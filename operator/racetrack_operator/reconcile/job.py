@@ -158,12 +158,10 @@ async def job_seen(ctx: Context, namespace: str, name: str, raw: dict[str, Any])
         await reconcile_job(ctx, namespace, name, raw)
 
 
-async def deployment_seen(
-    ctx: Context, namespace: str, job: str, deployment: dict[str, Any]
-) -> None:
-    """The Job's Deployment changed: refresh the Job's status from it."""
+async def deployment_seen(ctx: Context, namespace: str, job: str, view: dict[str, Any]) -> None:
+    """The Job's Deployment changed: refresh the Job's status from its view (as
+    ``render.rollout.deployment_view`` makes it; the child watch keeps only views)."""
     key = (namespace, job)
-    view = rollouts.deployment_view(deployment)
     state = ctx.jobs.get(key)
     if state is not None and state.applied and ctx.deployments.get(key) == view:
         # Nothing the status reads changed (a revision annotation, a condition's heartbeat):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from racetrack_kube import paths
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.family import sync_family
 from racetrack_operator.reconcile.job import deployment_seen, job_deleted, job_seen
+from racetrack_operator.render.rollout import deployment_view
 from racetrack_operator.settings import Settings
 
 pytestmark = pytest.mark.asyncio
@@ -74,7 +74,7 @@ async def test_a_status_sync_keeps_the_published_token(ctx: Context) -> None:
         "availableReplicas": replicas,
     }
     fake.objects[paths.deployments(NS, NAME)] = deployment
-    await deployment_seen(ctx, NS, NAME, copy.deepcopy(deployment))  # the version turns ready
+    await deployment_seen(ctx, NS, NAME, deployment_view(deployment))  # the version turns ready
     await sync_family(ctx, NS, "adder")
     await asyncio.sleep(0)
     status = fake.obj(FAMILY)["status"]

@@ -29,6 +29,7 @@ from racetrack_operator.reconcile.job import (
     sync_job,
 )
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
+from racetrack_operator.render.rollout import deployment_view
 from racetrack_operator.settings import Settings
 
 pytestmark = pytest.mark.asyncio
@@ -118,7 +119,7 @@ async def roll_out(ctx: Context, available: int | None = None) -> None:
         "availableReplicas": ready,
     }
     fake.objects[DEPLOYMENT] = deployment
-    await deployment_seen(ctx, NS, NAME, copy.deepcopy(deployment))
+    await deployment_seen(ctx, NS, NAME, deployment_view(deployment))
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -382,7 +383,7 @@ async def test_a_deployment_event_that_changes_nothing_status_reads_costs_no_ref
     deployment = copy.deepcopy(kube(ctx).obj(DEPLOYMENT))
     deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "2"
     deployment["metadata"]["resourceVersion"] = "999"
-    await deployment_seen(ctx, NS, NAME, deployment)
+    await deployment_seen(ctx, NS, NAME, deployment_view(deployment))
     assert refreshed == []
     await roll_out(ctx, available=1)  # a replica lost: that is news
     assert refreshed == [NAME]
