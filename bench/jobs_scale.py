@@ -19,6 +19,11 @@ them), so the figures are the operator's and the cluster's, never the fake node'
   time until all of them are Ready, against as many Deployments and Services created the same
   way next to the floor's, and the operator's CPU per new Job.
 
+``--memory FOLDER`` traces the operator's allocations with ``tracemalloc`` from its start
+(``tracemalloc_hook``) and prints, at the end of the backlog, what it held near its peak and
+what it holds then, by allocation site (see ``memory_summary.py``); the snapshots stay in
+``FOLDER``. Tracing slows the process and costs memory of its own: not a run to report.
+
 ``--profile-restart FILE`` does the same for the restarted operator, from the moment its
 start-up handler has run until it has caught up.
 
@@ -50,6 +55,7 @@ from jobs_convergence import (
     restart_operator,
     settle,
 )
+from memory_summary import summarise as summarise_memory
 from profile_summary import summarise
 from racetrack_devcluster import addons
 from racetrack_devcluster.build import Binaries, BinaryCache
@@ -166,12 +172,44 @@ def stop_profiler(
     print(summarise(output.read_text()))
 
 
+def tracing_env(folder: Path) -> dict[str, str]:
+    """The operator's environment for ``tracemalloc_hook`` to trace it into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    hook = Path(__file__).resolve().parent / "tracemalloc_hook"
+    return {"PYTHONPATH": str(hook), "RACETRACK_TRACEMALLOC_DIR": str(folder)}
+
+
+def report_memory(folder: Path, timeout: float = 600.0) -> None:
+    """Ask the traced operator for a snapshot now, then summarise it and the peak's."""
+    (folder / "now").touch()
+    deadline = time.monotonic() + timeout
+    while (folder / "now").exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the traced operator wrote no snapshot into {folder}")
+        time.sleep(1.0)
+    for name in ("peak", "now"):
+        snapshot = folder / f"{name}.snapshot"
+        if snapshot.is_file():
+            figures = (folder / f"{name}.txt").read_text().split()
+            mib = {
+                key: int(value) / 2**20
+                for key, value in zip(figures[::2], figures[1::2], strict=True)
+            }
+            print(
+                f"\nTraced memory ({name}): {mib['traced']:.0f} MiB held, peak "
+                f"{mib['peak']:.0f} MiB, tracemalloc's own {mib['overhead']:.0f} MiB, "
+                f"resident {mib['rss']:.0f} MiB"
+            )
+            print(summarise_memory(snapshot))
+
+
 def measure_operator(
     running: LocalCluster,
     jobs: int,
     burst: int,
     profile: Path | None,
     profile_restart: Path | None = None,
+    memory: Path | None = None,
 ) -> Figures:
     bench = Bench(running)
     try:
@@ -179,7 +217,7 @@ def measure_operator(
         create_all(bench.create_job("backlog"), jobs)
         requests_before = racetrack_requests(running)
         started = time.monotonic()
-        addons.start_operator(running)
+        addons.start_operator(running, tracing_env(memory) if memory else None)
         pid = operator_pid(running)
         profiler = start_profiler(pid, profile) if profile else None
         names = {f"backlog-{i}" for i in range(jobs)}
@@ -190,6 +228,8 @@ def measure_operator(
             stop_profiler(profiler, profile)
         rss, peak = operator_rss_mib(running), peak_mib(pid)
         print(f"  backlog converged ({load()})")
+        if memory:
+            report_memory(memory)
         settle(running, timeout=120)
         spent = per_job(requests_before, racetrack_requests(running), jobs)
         print(f"  racetrack.io requests per Job in the backlog: {spent}")
@@ -269,6 +309,9 @@ def main() -> int:
     parser.add_argument(
         "--profile-restart", type=Path, help="py-spy the restart (from start-up) into this file"
     )
+    parser.add_argument(
+        "--memory", type=Path, help="trace the operator's allocations into this folder"
+    )
     parser.add_argument("--skip-floor", action="store_true", help="operator figures only")
     args = parser.parse_args()
     # Room for every pod of the larger run, spread over the nodes, with some to spare.
@@ -284,7 +327,7 @@ def main() -> int:
             print(f"  floor measured ({load()})")
         with cluster(binaries, Path(work), "operator", args.nodes, pods) as running:
             ours = measure_operator(
-                running, args.jobs, args.burst, args.profile, args.profile_restart
+                running, args.jobs, args.burst, args.profile, args.profile_restart, args.memory
             )
     print(report(args.jobs, args.burst, floor, ours))
     return 0
