@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import itertools
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import urllib3
@@ -122,10 +123,11 @@ class FakeKube:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        transform: Callable[[JsonDict], JsonDict] | None = None,
     ) -> list[JsonDict]:
         self._answer(collection)
         return [
-            copy.deepcopy(obj)
+            copy.deepcopy(obj) if transform is None else transform(copy.deepcopy(obj))
             for path, obj in sorted(self.objects.items())
             if _in_collection(path, collection) and _selected(obj, label_selector, field_selector)
         ]

@@ -12,7 +12,7 @@ import asyncio
 import concurrent.futures
 import importlib.metadata
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +28,9 @@ MERGE_PATCH = "application/merge-patch+json"
 # (connect, read) seconds. Without a bound, a request the API server never answers would hold
 # one of the pool's threads forever; enough of them and every reconciliation waits.
 REQUEST_TIMEOUT = (5.0, 30.0)
+#: Objects per page of a list (client-go's reflectors ask for 500 too): a list of thousands
+#: arrives, and can be slimmed, a page at a time instead of as one body of tens of megabytes.
+LIST_PAGE = 500
 
 
 class ApiError(Exception):
@@ -133,6 +136,7 @@ class Api(Protocol):
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        transform: Callable[[JsonDict], JsonDict] | None = None,
     ) -> list[JsonDict]: ...
 
     async def create(self, collection: str, body: JsonDict) -> JsonDict | None: ...
@@ -303,16 +307,37 @@ class Kube:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        transform: Callable[[JsonDict], JsonDict] | None = None,
     ) -> list[JsonDict]:
-        """The items of a collection, narrowed by label and field selectors."""
+        """The items of a collection, narrowed by label and field selectors; ``transform``
+        slims each item as its page arrives, so only what it keeps is held for the rest."""
         query = []
         if label_selector:
             query.append(("labelSelector", label_selector))
         if field_selector:
             query.append(("fieldSelector", field_selector))
-        listed = await self.request("GET", collection, query=query)
-        items: list[JsonDict] = listed.get("items") or []
+        items: list[JsonDict] = []
+        async for page in self.pages(collection, query):
+            listed: list[JsonDict] = page.get("items") or []
+            items.extend(listed if transform is None else map(transform, listed))
         return items
+
+    async def pages(
+        self, collection: str, query: list[tuple[str, str]], accept: str = "application/json"
+    ) -> AsyncIterator[JsonDict]:
+        """The pages of one list (one snapshot, ``LIST_PAGE`` items each) in order; the last
+        one's ``metadata.resourceVersion`` is the list's. A continue token that expired
+        meanwhile is a 410 ``ApiError``: list again."""
+        continue_token = ""
+        while True:
+            page_query = [*query, ("limit", str(LIST_PAGE))]
+            if continue_token:
+                page_query.append(("continue", continue_token))
+            page = await self.request("GET", collection, query=page_query, accept=accept)
+            yield page
+            continue_token = str((page.get("metadata") or {}).get("continue") or "")
+            if not continue_token:
+                return
 
     async def create(self, collection: str, body: JsonDict) -> JsonDict | None:
         """The created object, or None when one of that name already exists."""

@@ -40,10 +40,6 @@ WATCH_SECONDS = 300
 #: Bookmarks arrive about once a minute; silence much longer than that is a dead connection.
 SILENCE_SECONDS = 120.0
 MAX_BACKOFF = 30.0
-#: Objects per page of a full list (client-go's reflectors ask for 500 too): each page is
-#: slimmed by ``transform`` before the next arrives, so a list of thousands of whole bodies
-#: is never in memory at once.
-LIST_PAGE = 500
 _JSON = "application/json"
 # Metadata only (no spec, status or data), for a list and for each object of a watch.
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
@@ -132,18 +128,13 @@ class Informer:
     async def _list(self) -> None:
         accept = METADATA_LIST if self._metadata_only else _JSON
         fresh: dict[Key, JsonDict] = {}
-        page_query = [*self._selectors, ("limit", str(LIST_PAGE))]
-        continue_token = ""
-        while True:
-            query = page_query + ([("continue", continue_token)] if continue_token else [])
-            page = await self._kube.request("GET", self.collection, query=query, accept=accept)
+        listed: JsonDict = {}
+        # Each page is slimmed by ``transform`` before the next arrives (see Kube.pages), so a
+        # list of thousands of whole bodies is never in memory at once.
+        async for page in self._kube.pages(self.collection, self._selectors, accept):
             for item in page.get("items") or []:
                 fresh[key_of(item)] = self._kept(item)
             listed = page.get("metadata") or {}
-            # Every page of one list is of one snapshot; an expired token is a 410 (list again).
-            continue_token = str(listed.get("continue") or "")
-            if not continue_token:
-                break
         self._resource_version = str(listed.get("resourceVersion", ""))
         for key, old in list(self.store.items()):
             if key not in fresh:

@@ -17,7 +17,7 @@ from kubernetes import config
 from gateway_harness import Relay  # type: ignore[import-not-found]
 from racetrack_api.v1alpha1 import Maintenance
 from racetrack_devcluster.launcher import LocalCluster
-from racetrack_kube import informer as informer_module
+from racetrack_kube import client as client_module
 from racetrack_kube import paths
 from racetrack_kube.client import Kube
 from racetrack_kube.informer import Gone, Informer
@@ -194,7 +194,7 @@ async def test_a_list_longer_than_a_page_is_read_page_by_page_into_one_snapshot(
     prefix = f"informer-{uuid.uuid4().hex[:6]}"
     names = [f"{prefix}-{i}" for i in range(5)]
     cluster.kubectl("apply", "-f", "-", input="---\n".join(maintenance(n, "x") for n in names))
-    monkeypatch.setattr(informer_module, "LIST_PAGE", 2)
+    monkeypatch.setattr(client_module, "LIST_PAGE", 2)
     pages: list[list[tuple[str, str]]] = []
     request = kube.request
 
@@ -217,5 +217,32 @@ async def test_a_list_longer_than_a_page_is_read_page_by_page_into_one_snapshot(
             lambda: (informer.get(None, names[0]) or {}).get("spec", {}).get("message") == "changed"
         )
         task.cancel()
+    finally:
+        cluster.kubectl("delete", "rtmaint", *names)
+
+
+async def test_list_objects_reads_page_by_page_and_keeps_what_the_transform_returns(
+    cluster: LocalCluster, kube: Kube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = f"listed-{uuid.uuid4().hex[:6]}"
+    names = [f"{prefix}-{i}" for i in range(5)]
+    cluster.kubectl("apply", "-f", "-", input="---\n".join(maintenance(n, "x") for n in names))
+    monkeypatch.setattr(client_module, "LIST_PAGE", 2)
+    pages: list[list[tuple[str, str]]] = []
+    request = kube.request
+
+    async def counting(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        pages.append(list(kwargs.get("query") or []))
+        return await request(method, path, *args, **kwargs)
+
+    monkeypatch.setattr(kube, "request", counting)
+    try:
+        listed = await kube.list_objects(
+            paths.racetrack(Maintenance),
+            transform=lambda obj: {"name": obj["metadata"]["name"], "spec": obj["spec"]},
+        )
+        assert {item["name"] for item in listed} >= set(names)
+        assert all(set(item) == {"name", "spec"} for item in listed)
+        assert len(pages) >= 3 and all(("limit", "2") in query for query in pages)
     finally:
         cluster.kubectl("delete", "rtmaint", *names)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from racetrack_operator.render.purgefacts import purge_facts, purge_statuses, purge_updates
+from racetrack_operator.render.purgefacts import (
+    purge_facts,
+    purge_statuses,
+    purge_updates,
+    purge_view,
+)
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
 
@@ -113,3 +118,24 @@ def test_a_job_without_a_family_or_with_a_bad_time_never_stops_the_others() -> N
     assert scores == {
         ("ml", "o"): {"score": 10.0, "reasons": ["It seems unused: it was never called."]}
     }
+
+
+def test_a_job_reduced_to_its_purge_view_scores_and_updates_exactly_as_the_whole_job() -> None:
+    missing = [cond("Ready", "False", "DeploymentMissing", days_ago=1)]
+    jobs = [
+        job("a1", "1.0.0", conditions=READY, lastCallTime=stamp(0)),
+        job("a2", "2.0.0", conditions=READY, purge={"score": 10, "reasons": ["stale"]}),
+        job("c", "0.9.0", conditions=[cond("Ready", "False")], unhealthyPod={"name": "p"}),
+        job("l", "0.8.0", conditions=missing),
+        {"metadata": {"name": "x", "namespace": "ml"}, "spec": {}},
+    ]
+    for whole in jobs:  # what the API server lists besides: none of it is read
+        whole["metadata"]["managedFields"] = [{"manager": "racetrack-operator"}]
+        whole["metadata"]["uid"] = "u"
+        whole["spec"]["replicas"] = 2
+        whole.setdefault("status", {})["build"] = {"image": "x"}
+    views = [purge_view(whole) for whole in jobs]
+    assert purge_updates(views, NOW) == purge_updates(jobs, NOW)
+    assert len(purge_updates(views, NOW)) == 5 - 1  # the family-less Job is never scored
+    assert "managedFields" not in views[0]["metadata"]
+    assert "build" not in views[0]["status"] and "replicas" not in views[0]["spec"]
