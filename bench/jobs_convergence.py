@@ -357,17 +357,18 @@ def restart_operator(
     timeout: float,
     settle_timeout: float = 60.0,
     on_started: Callable[[int], object] | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[float, int, float]:
     """Seconds until a restarted operator reports ``jobs`` Ready Jobs, the writes made, and
     the CPU seconds the new process spent until then. ``on_started`` gets the new process's
-    id as soon as it runs (to attach a profiler)."""
+    id as soon as it runs (to attach a profiler); ``env`` adds to its environment."""
     settle(cluster, settle_timeout)
     old = next(c for c in cluster.components if c.name == addons.OPERATOR_COMPONENT)
     old.stop()
     cluster.components.remove(old)
     writes_before = managed_writes(cluster)
     started = time.monotonic()
-    metrics_url = addons.start_operator(cluster)
+    metrics_url = addons.start_operator(cluster, env)
     if on_started is not None:
         started_component = next(
             c for c in cluster.components if c.name == addons.OPERATOR_COMPONENT

@@ -24,6 +24,9 @@ them), so the figures are the operator's and the cluster's, never the fake node'
 what it holds then, by allocation site (see ``memory_summary.py``); the snapshots stay in
 ``FOLDER``. Tracing slows the process and costs memory of its own: not a run to report.
 
+``--operator-env NAME=VALUE`` (repeatable) adds to the operator's environment, to compare a
+setting or an allocator option run against run.
+
 ``--profile-restart FILE`` does the same for the restarted operator, from the moment its
 start-up handler has run until it has caught up.
 
@@ -210,6 +213,7 @@ def measure_operator(
     profile: Path | None,
     profile_restart: Path | None = None,
     memory: Path | None = None,
+    operator_env: dict[str, str] | None = None,
 ) -> Figures:
     bench = Bench(running)
     try:
@@ -217,7 +221,9 @@ def measure_operator(
         create_all(bench.create_job("backlog"), jobs)
         requests_before = racetrack_requests(running)
         started = time.monotonic()
-        addons.start_operator(running, tracing_env(memory) if memory else None)
+        addons.start_operator(
+            running, {**(operator_env or {}), **(tracing_env(memory) if memory else {})}
+        )
         pid = operator_pid(running)
         profiler = start_profiler(pid, profile) if profile else None
         names = {f"backlog-{i}" for i in range(jobs)}
@@ -243,7 +249,12 @@ def measure_operator(
                 restart_profiler.append(start_profiler(pid, profile_restart))
 
         caught_up, writes, restart_cpu = restart_operator(
-            running, jobs, timeout=max(300, jobs * 0.2), settle_timeout=120, on_started=attach
+            running,
+            jobs,
+            timeout=max(300, jobs * 0.2),
+            settle_timeout=120,
+            on_started=attach,
+            env=operator_env,
         )
         if restart_profiler and profile_restart:
             stop_profiler(restart_profiler[0], profile_restart, "the restart")
@@ -312,6 +323,13 @@ def main() -> int:
     parser.add_argument(
         "--memory", type=Path, help="trace the operator's allocations into this folder"
     )
+    parser.add_argument(
+        "--operator-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="more of the operator's environment",
+    )
     parser.add_argument("--skip-floor", action="store_true", help="operator figures only")
     args = parser.parse_args()
     # Room for every pod of the larger run, spread over the nodes, with some to spare.
@@ -327,7 +345,13 @@ def main() -> int:
             print(f"  floor measured ({load()})")
         with cluster(binaries, Path(work), "operator", args.nodes, pods) as running:
             ours = measure_operator(
-                running, args.jobs, args.burst, args.profile, args.profile_restart, args.memory
+                running,
+                args.jobs,
+                args.burst,
+                args.profile,
+                args.profile_restart,
+                args.memory,
+                dict(item.split("=", 1) for item in args.operator_env),
             )
     print(report(args.jobs, args.burst, floor, ours))
     return 0
