@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Hashable
 from typing import Any
 
+from racetrack_api.v1alpha1 import Job
 from racetrack_kube.client import Api, JsonDict
 from racetrack_kube.informer import Informer
 from racetrack_operator.reconcile.build import BuildSlots
@@ -42,6 +43,9 @@ class Context:
     # whose Jobs it has listed once: from then on a sync reads its versions from ``jobs``.
     family_members: dict[tuple[str, str], set[str]] = dataclasses.field(default_factory=dict)
     families_listed: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    # Jobs a family's list delivered that this process has not loaded yet, by (namespace,
+    # name): until their own reconciliation loads them, a sync counts them as listed.
+    family_listed_jobs: dict[tuple[str, str], Job] = dataclasses.field(default_factory=dict)
     # Reconciliations to run again later (waiting on the world, or after an error).
     requeue: Requeue = dataclasses.field(default_factory=Requeue)
     # Service writes in flight. The API server creates Services one after another (each

@@ -4,7 +4,10 @@ A family's first sync in this process lists its Jobs from the API server (with t
 selectable field ``spec.name``, so only that family's), never trusting a partial in-memory
 view filled during a restart. Later syncs take the versions from what the Job watch and the
 reconciler already know (``Context.jobs``): the listed Jobs and every Job reconciled since,
-minus those deleted. If one of them is not loaded (yet), the sync lists again.
+minus those deleted. A listed Job not loaded yet counts as the list showed it (its own
+reconciliation, when it comes, loads it and syncs the family again); only a member known
+neither way makes a sync list again. While the ten versions of a family converge together
+after a restart, that is one list per family instead of one per sync.
 """
 
 from __future__ import annotations
@@ -104,20 +107,27 @@ def known_versions(ctx: Context, namespace: str, family: str) -> list[Job] | Non
     jobs = []
     for name in ctx.family_members.get(key, ()):
         state = ctx.jobs.get((namespace, name))
-        if state is None:
-            return None  # listed or seen, not loaded (yet): only a list tells
-        if state.parsed and state.job.spec.name == family:
-            jobs.append(state.job)
+        if state is not None:
+            if state.parsed and state.job.spec.name == family:
+                jobs.append(state.job)
+            continue
+        listed = ctx.family_listed_jobs.get((namespace, name))
+        if listed is None:
+            return None  # neither loaded nor listed (a Job our models refused): list again
+        if listed.spec.name == family:
+            jobs.append(listed)
     return jobs
 
 
 def job_known(ctx: Context, namespace: str, family: str, name: str) -> None:
-    """A Job of ``family`` was loaded: later syncs count it."""
+    """A Job of ``family`` was loaded: later syncs count it as loaded."""
     ctx.family_members.setdefault((namespace, family), set()).add(name)
+    ctx.family_listed_jobs.pop((namespace, name), None)
 
 
 def job_forgotten(ctx: Context, namespace: str, family: str, name: str) -> None:
     ctx.family_members.get((namespace, family), set()).discard(name)
+    ctx.family_listed_jobs.pop((namespace, name), None)
 
 
 async def _listed_versions(ctx: Context, namespace: str, family: str) -> list[Job]:
@@ -131,11 +141,15 @@ async def _listed_versions(ctx: Context, namespace: str, family: str) -> list[Jo
     for item in listed:
         if item["metadata"].get("deletionTimestamp"):
             continue  # no version any more (its reconciler forgets it too)
-        members.add(str(item["metadata"]["name"]))
+        name = str(item["metadata"]["name"])
+        members.add(name)
         try:
-            jobs.append(Job.model_validate({"apiVersion": API_VERSION, "kind": "Job", **item}))
+            job = Job.model_validate({"apiVersion": API_VERSION, "kind": "Job", **item})
         except pydantic.ValidationError:
             # Its own reconciliation reports it as Stalled; it is no version of anything.
             continue
+        jobs.append(job)
+        if (namespace, name) not in ctx.jobs:
+            ctx.family_listed_jobs[(namespace, name)] = job
     ctx.families_listed.add(key)
     return jobs

@@ -225,6 +225,8 @@ def family_token_changed(
 
 def forget(ctx: Context, namespace: str, name: str) -> None:
     state = ctx.jobs.pop((namespace, name), None)
+    # Listed, never loaded, now gone: its family's next sync must not count it (see family).
+    ctx.family_listed_jobs.pop((namespace, name), None)
     if state is not None:
         ctx.identity.family_jobs.get((namespace, state.job.spec.name), set()).discard(name)
         job_forgotten(ctx, namespace, state.job.spec.name, name)

@@ -127,3 +127,39 @@ async def test_a_sync_lists_again_while_a_known_job_is_not_loaded(ctx: Context) 
     versions = [v["version"] for v in fake.obj(FAMILY)["status"]["versions"]]
     assert versions == ["2.0.0", "1.0.0"]
     assert fake.lists == 2
+
+
+async def test_a_listed_job_not_loaded_yet_counts_as_listed_without_listing_again(
+    ctx: Context,
+) -> None:
+    fake = ctx.kube
+    assert isinstance(fake, CountingLists)
+    first, body = adder_version(fake, "1.0.0")
+    second, second_body = adder_version(fake, "2.0.0")
+    await job_seen(ctx, NS, first, body)  # the list finds 2.0.0 too, not loaded yet
+    await sync_family(ctx, NS, "adder")
+    await sync_family(ctx, NS, "adder")
+    versions = [v["version"] for v in fake.obj(FAMILY)["status"]["versions"]]
+    assert versions == ["2.0.0", "1.0.0"]
+    assert fake.lists == 1
+    # Loaded at last, it counts as loaded; deleted, it is no version and nothing lists.
+    await job_seen(ctx, NS, second, second_body)
+    assert (NS, second) not in ctx.family_listed_jobs
+    fake.remove(paths.racetrack(Job, NS, second))
+    job_deleted(ctx, NS, second, "adder")
+    await sync_family(ctx, NS, "adder")
+    assert [v["version"] for v in fake.obj(FAMILY)["status"]["versions"]] == ["1.0.0"]
+    assert fake.lists == 1
+
+
+async def test_a_listed_job_deleted_before_it_was_loaded_is_no_version(ctx: Context) -> None:
+    fake = ctx.kube
+    assert isinstance(fake, CountingLists)
+    first, body = adder_version(fake, "1.0.0")
+    second, _ = adder_version(fake, "2.0.0")
+    await job_seen(ctx, NS, first, body)
+    await sync_family(ctx, NS, "adder")
+    fake.remove(paths.racetrack(Job, NS, second))
+    job_deleted(ctx, NS, second, "adder")  # its reconciliation never came
+    await sync_family(ctx, NS, "adder")
+    assert [v["version"] for v in fake.obj(FAMILY)["status"]["versions"]] == ["1.0.0"]
