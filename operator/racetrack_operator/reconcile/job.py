@@ -284,8 +284,6 @@ async def _sync_locked(
     if written is None:
         return None
     ready = c.is_true(new.conditions, c.READY)
-    if written and old.observed_generation == 0:
-        ctx.purge_due.set()  # reconciled at last: the purge timer scores it now
     # The family lists versions and their readiness: tell it when either may have changed.
     family_changed = written and (
         c.is_true(old.conditions, c.READY) != ready or old.observed_generation == 0

@@ -41,7 +41,7 @@ def purge_view(job: JsonDict) -> JsonDict:
 
 _VIEW_METADATA = ("name", "namespace", "creationTimestamp")
 _VIEW_SPEC = ("name", "version")
-_VIEW_STATUS = ("observedGeneration", "conditions", "unhealthyPod", "lastCallTime", "purge")
+_VIEW_STATUS = ("conditions", "unhealthyPod", "lastCallTime", "purge")
 
 
 def purge_statuses(jobs: Iterable[JsonDict], now: datetime.datetime) -> dict[Key, JsonDict]:
@@ -62,23 +62,16 @@ def purge_statuses(jobs: Iterable[JsonDict], now: datetime.datetime) -> dict[Key
 
 
 def purge_updates(jobs: Iterable[JsonDict], now: datetime.datetime) -> dict[Key, JsonDict]:
-    """Only the Jobs whose ``status.purge`` differs from what it should be, among those the
-    operator has reconciled.
-
-    A Job the operator has not reconciled yet still counts as a newer version of its family,
-    but gets no score of its own until it has: after an outage thousands wait to be, and a
-    write to each would be one more event queued behind its first reconciliation (whose
-    status write asks for the next pass, see ``reconcile.job``)."""
+    """Only the Jobs whose ``status.purge`` differs from what it should be."""
     listed = list(jobs)
     current = {
         (_namespace(job), job["metadata"]["name"]): (job.get("status") or {}).get("purge")
         for job in listed
-        if (job.get("status") or {}).get("observedGeneration")
     }
     return {
         key: purge
         for key, purge in purge_statuses(listed, now).items()
-        if key in current and not _same(current[key], purge)
+        if not _same(current.get(key), purge)
     }
 
 

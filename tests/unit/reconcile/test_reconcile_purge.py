@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import yaml
 
 from fake_kube import FakeKube  # type: ignore[import-not-found]
 from racetrack_api.v1alpha1 import Job
@@ -18,7 +16,6 @@ from racetrack_api.v1alpha1.job import JobStatus, PurgeStatus
 from racetrack_kube import paths
 from racetrack_operator.reconcile import purge
 from racetrack_operator.reconcile.context import Context
-from racetrack_operator.reconcile.job import reconcile_job
 from racetrack_operator.reconcile.purge import purge_timer, refresh_purge
 from racetrack_operator.render.status import status_patch
 from racetrack_operator.settings import Settings
@@ -27,7 +24,6 @@ pytestmark = pytest.mark.asyncio
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
 OLD = "2026-11-01T00:00:00Z"
-ADDER = Path(__file__).resolve().parents[3] / "examples" / "adder.yaml"
 
 
 class Events:
@@ -63,7 +59,6 @@ def put_job(fake: FakeKube, name: str, version: str, **status: Any) -> str:
             "metadata": {"name": name, "namespace": "ml", "creationTimestamp": OLD},
             "spec": {"name": "adder", "version": version},
             "status": {
-                "observedGeneration": 1,  # reconciled: the timer scores only those
                 "conditions": [
                     {"type": "Ready", "status": "True", "lastTransitionTime": OLD},
                 ],
@@ -189,32 +184,3 @@ async def test_changes_that_keep_coming_are_gathered_into_few_passes(
         assert await eventual_score(fake, path) == 10.0  # and one after it settles
     finally:
         timer.cancel()
-
-
-async def test_a_job_passed_over_before_its_reconciliation_is_scored_after_it(
-    ctx: Context, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fake = ctx.kube
-    assert isinstance(fake, FakeKube)
-    monkeypatch.setattr(purge, "SETTLE_SECONDS", 0.0)
-    ctx.settings = Settings(
-        namespaces=("ml",),
-        purge_interval_seconds=3600,
-        family_sync_seconds=0.0,
-        identity_wait_seconds=0.0,
-    )
-    raw: dict[str, Any] = yaml.safe_load(ADDER.read_text())
-    raw["metadata"]["namespace"] = "ml"
-    name = raw["metadata"]["name"]
-    path = paths.racetrack(Job, "ml", name)
-    fake.put(path, raw)
-    timer = asyncio.get_running_loop().create_task(purge_timer(ctx, lambda: NOW))
-    try:
-        await asyncio.sleep(0.05)  # a pass while the Job waits for the operator: no score
-        assert "purge" not in (fake.obj(path).get("status") or {})
-        await reconcile_job(ctx, "ml", name)  # its first status write asks for a pass
-        assert await eventual_score(fake, path) is not None
-    finally:
-        timer.cancel()
-        if ctx.family_syncs is not None:
-            ctx.family_syncs.cancel()

@@ -30,7 +30,7 @@ def job(
     return {
         "metadata": {"name": name, "namespace": namespace, "creationTimestamp": stamp(created)},
         "spec": {"name": family, "version": version},
-        "status": {"observedGeneration": 1, **status},  # reconciled
+        "status": status,
     }
 
 
@@ -139,12 +139,3 @@ def test_a_job_reduced_to_its_purge_view_scores_and_updates_exactly_as_the_whole
     assert len(purge_updates(views, NOW)) == 5 - 1  # the family-less Job is never scored
     assert "managedFields" not in views[0]["metadata"]
     assert "build" not in views[0]["status"] and "replicas" not in views[0]["spec"]
-
-
-def test_a_job_not_reconciled_yet_gets_no_score_but_counts_as_a_newer_version() -> None:
-    waiting = job("a2", "2.0.0")
-    del waiting["status"]["observedGeneration"]  # as created, before the operator's first look
-    older = job("a1", "1.0.0", conditions=READY, lastCallTime=stamp(0))
-    updates = purge_updates([older, waiting], NOW)
-    assert set(updates) == {("ml", "a1")}
-    assert updates[("ml", "a1")]["reasons"] == ["It has 1 newer version."]
