@@ -6,8 +6,8 @@ view filled during a restart. Later syncs take the versions from what the Job wa
 reconciler already know (``Context.jobs``): the listed Jobs and every Job reconciled since,
 minus those deleted. A listed Job not loaded yet counts as the list showed it (its own
 reconciliation, when it comes, loads it and syncs the family again); only a member known
-neither way makes a sync list again. While the ten versions of a family converge together
-after a restart, that is one list per family instead of one per sync.
+neither way makes a sync list again. While the versions of a family converge together (an
+operator starting over a backlog), that is one list per family instead of one per sync.
 """
 
 from __future__ import annotations
