@@ -127,7 +127,6 @@ def job_known(ctx: Context, namespace: str, family: str, name: str) -> None:
 
 def job_forgotten(ctx: Context, namespace: str, family: str, name: str) -> None:
     ctx.family_members.get((namespace, family), set()).discard(name)
-    ctx.family_listed_jobs.pop((namespace, name), None)
 
 
 async def _listed_versions(ctx: Context, namespace: str, family: str) -> list[Job]:

@@ -188,12 +188,14 @@ async def test_a_transform_slims_what_is_stored_and_reported(
     cluster.kubectl("delete", "rtmaint", name)
 
 
-async def test_a_list_longer_than_a_page_is_read_page_by_page_into_one_snapshot(
-    cluster: LocalCluster, kube: Kube, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    prefix = f"informer-{uuid.uuid4().hex[:6]}"
-    names = [f"{prefix}-{i}" for i in range(5)]
+def five_maintenances(cluster: LocalCluster, prefix: str) -> list[str]:
+    names = [f"{prefix}-{uuid.uuid4().hex[:6]}-{i}" for i in range(5)]
     cluster.kubectl("apply", "-f", "-", input="---\n".join(maintenance(n, "x") for n in names))
+    return names
+
+
+def pages_of_two(kube: Kube, monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[str, str]]]:
+    """Lists come two objects a page; the query of every request is recorded."""
     monkeypatch.setattr(client_module, "LIST_PAGE", 2)
     pages: list[list[tuple[str, str]]] = []
     request = kube.request
@@ -203,6 +205,14 @@ async def test_a_list_longer_than_a_page_is_read_page_by_page_into_one_snapshot(
         return await request(method, path, *args, **kwargs)
 
     monkeypatch.setattr(kube, "request", counting)
+    return pages
+
+
+async def test_a_list_longer_than_a_page_is_read_page_by_page_into_one_snapshot(
+    cluster: LocalCluster, kube: Kube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = five_maintenances(cluster, "informer")
+    pages = pages_of_two(kube, monkeypatch)
     informer = Informer(kube, "Maintenance", paths.racetrack(Maintenance), Recorder())
     try:
         await informer._list()
@@ -224,18 +234,8 @@ async def test_a_list_longer_than_a_page_is_read_page_by_page_into_one_snapshot(
 async def test_list_objects_reads_page_by_page_and_keeps_what_the_transform_returns(
     cluster: LocalCluster, kube: Kube, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    prefix = f"listed-{uuid.uuid4().hex[:6]}"
-    names = [f"{prefix}-{i}" for i in range(5)]
-    cluster.kubectl("apply", "-f", "-", input="---\n".join(maintenance(n, "x") for n in names))
-    monkeypatch.setattr(client_module, "LIST_PAGE", 2)
-    pages: list[list[tuple[str, str]]] = []
-    request = kube.request
-
-    async def counting(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
-        pages.append(list(kwargs.get("query") or []))
-        return await request(method, path, *args, **kwargs)
-
-    monkeypatch.setattr(kube, "request", counting)
+    names = five_maintenances(cluster, "listed")
+    pages = pages_of_two(kube, monkeypatch)
     try:
         listed = await kube.list_objects(
             paths.racetrack(Maintenance),
