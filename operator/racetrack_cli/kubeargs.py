@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
+import socket
 import sys
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from kubernetes.config import ConfigException
@@ -93,7 +97,41 @@ def run(name: str, work: Callable[[], Awaitable[T]]) -> int:
 
 
 async def _awaited(work: Callable[[], Awaitable[Any]]) -> Any:
-    return await work()
+    with _signals_wake(asyncio.get_running_loop()):
+        return await work()
+
+
+@contextlib.contextmanager
+def _signals_wake(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """Ctrl-C ends a command even while its event loop sleeps with nothing scheduled.
+
+    Python runs signal handlers on the main thread only, and ``asyncio.run``'s (cancel the
+    command, then raise ``KeyboardInterrupt``) runs when that thread next runs Python code. The
+    kernel may hand SIGINT to any thread of the process, though: one streaming a log, or a
+    client thread. A loop asleep in ``select()`` with no timer then never looks, and the
+    command ignores Ctrl-C. A wakeup fd makes every signal wake the loop, whichever thread
+    received it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set a wakeup fd, and only it gets signal handlers
+        return
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    loop.add_reader(reader.fileno(), _drain, reader)
+    try:
+        yield
+    finally:
+        loop.remove_reader(reader.fileno())
+        signal.set_wakeup_fd(previous)
+        reader.close()
+        writer.close()
+
+
+def _drain(reader: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        reader.recv(4096)
 
 
 def forbidden(error: ApiError) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,33 @@ def test_without_any_kubeconfig_it_says_how_to_give_one(
     assert err.startswith("racetrack portfolio: no cluster to talk to: no usable kubeconfig ")
     assert err.endswith("; set $KUBECONFIG or give --kubeconfig, as for kubectl\n")
     assert err.count("\n") == 1
+
+
+#: A command whose loop sleeps with nothing scheduled while another thread blocks in a read,
+#: as ``racetrack logs --follow`` does; the kernel then hands it SIGINT on that thread.
+INTERRUPTED_ON_ANOTHER_THREAD = """
+import asyncio, signal, socket, sys, threading
+from racetrack_cli import kubeargs
+
+streaming, _ = socket.socketpair()
+def stream() -> None:
+    streaming.recv(1)
+
+async def follow() -> None:
+    reader = threading.Thread(target=stream, daemon=True)
+    reader.start()
+    threading.Timer(0.2, signal.pthread_kill, (reader.ident, signal.SIGINT)).start()
+    await asyncio.Event().wait()
+
+try:
+    kubeargs.run("logs", follow)
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_received_by_a_streaming_thread_still_ends_the_command() -> None:
+    interrupted = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_ON_ANOTHER_THREAD], capture_output=True, timeout=60
+    )
+    assert interrupted.returncode == 130, interrupted.stderr
