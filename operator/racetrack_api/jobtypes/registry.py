@@ -137,7 +137,20 @@ def matches_pattern(pattern: str, version: str) -> bool:
 
 def resolve_job_type(reference: str, job_types: Sequence[JobType] | None = None) -> JobType:
     """The job type a manifest's ``jobtype`` names; ``UnknownJobTypeError`` if none."""
-    types = load_job_types() if job_types is None else job_types
+    if job_types is None:
+        return _resolve_packaged(reference)
+    return _resolve(reference, job_types)
+
+
+@functools.lru_cache(maxsize=256)
+def _resolve_packaged(reference: str) -> JobType:
+    # The operator resolves every Job's reference each time it loads the Job; thousands of
+    # Jobs name a handful of references, and sorting the versions each time showed in the
+    # profile of a restart. JobType is frozen: sharing one is safe.
+    return _resolve(reference, _packaged())
+
+
+def _resolve(reference: str, types: Sequence[JobType]) -> JobType:
     name, sep, version = reference.strip().partition(":")
     if not sep or not name or not version or ":" in version:
         raise UnknownJobTypeError(
