@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 
 import kopf
 
 # Imported for its side effect: registering every handler with kopf's default registry.
 from racetrack_operator import handlers  # noqa: F401
-from racetrack_operator.handlers.startup import FINALIZER, EndlessRetries, configure
+from racetrack_operator.handlers.startup import (
+    FINALIZER,
+    GC_YOUNG_THRESHOLD,
+    EndlessRetries,
+    configure,
+    tune_garbage_collector,
+)
 from racetrack_operator.handlers.storage import NoDiffBase
 from racetrack_operator.settings import Settings
 
@@ -66,3 +73,16 @@ def test_watches_retry_an_absent_api_server_for_ever_and_often() -> None:
     assert max(delays) == 5.0 and delays[-1] == 5.0
     assert list(itertools.islice(iter(retries), 3)) == [0.5, 1.0, 2.0]  # each use starts over
     assert settings.networking.connect_timeout is not None
+
+
+def test_the_youngest_generation_is_collected_far_less_often_than_by_default() -> None:
+    # Decoding an API object makes a hundred containers or more; at CPython's default (700)
+    # the collector ran every few objects decoded.
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        tune_garbage_collector()
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, 10, 10)
+        assert GC_YOUNG_THRESHOLD >= 10_000
+    finally:
+        gc.set_threshold(*before)
