@@ -86,9 +86,9 @@ def configure(settings: kopf.OperatorSettings, operator_settings: Settings) -> N
     settings.persistence.diffbase_storage = NoDiffBase()
     # Bounded memory when thousands of objects change at once (see Settings.object_workers).
     # An object's worker keeps its slot until it has been idle this long, so the slots pass
-    # at most worker_limit / idle_timeout objects a second: kopf's 5 s allows twenty, and
-    # 0.5 s two hundred, which is what a restart over 5,000 Ready Jobs took 30 s for while
-    # the CPU idled. A worker is cheap to start again when its object's next event comes.
+    # at most worker_limit / idle_timeout objects a second: kopf's 5 s allows twenty, 0.5 s
+    # two hundred (a restart over 5,000 Ready Jobs then took over 30 s, the CPU idle about
+    # half of it). A worker is cheap to start again when its object's next event comes.
     settings.queueing.worker_limit = operator_settings.object_workers
     settings.queueing.idle_timeout = 0.05
     # Watches and lists retry for as long as the API server is away (see EndlessRetries), and
