@@ -109,9 +109,10 @@ def _exit_now(flush_logs: Callable[[], None]) -> NoReturn:
     os._exit(0)
 
 
-#: Seconds an idle keep-alive connection stays open. uvicorn's 5 s equals the time the
-#: gateway keeps an idle connection to a job before closing it itself: the job could close
-#: one just as the gateway reuses it. Longer here, so the gateway always closes first.
+#: Seconds an idle keep-alive connection stays open. With uvicorn's 5 s the job would often
+#: close a connection just as the gateway reuses it: the gateway closes its surplus idle
+#: connections only every 30 s. 75 s makes that rare; when it happens the gateway retries
+#: the call on a new connection.
 KEEP_ALIVE_SECONDS = 75
 
 

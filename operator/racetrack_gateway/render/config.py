@@ -49,8 +49,11 @@ TOKEN_HEADERS = ("X-Racetrack-Auth", "X-Racetrack-Esc-Auth", "X-Racetrack-User-A
 TASK_PATH = "^/pub/async/task/[^/]+/(poll|status)$"
 #: What a path may not contain (see step 3 above).
 PATH_TRICKS = r"(//|/\.\.?(/|$)|\\|%2[eEfF]|%5[cC]|%00)"
-#: Seconds HAProxy keeps an idle connection to a job before closing it; below the job
-#: runtime's keep-alive so HAProxy, not the job, closes idle connections.
+#: HAProxy's pool-purge-delay for a job's server: every this many seconds it closes half of
+#: the idle connections beyond what the server's recent calls needed. A lone idle connection
+#: thus lives up to three periods, and after a burst of many at once a few more. The job
+#: runtime keeps idle connections 75 s, longer than most live here but not all; the retry of
+#: an empty response (see _defaults) covers a job closing one as HAProxy reuses it.
 POOL_PURGE_SECONDS = 30
 #: Headers naming the backend and server of an asynchronous call's version (to the agent,
 #: and from it to ``async_replay``); a client's own are removed.
