@@ -61,9 +61,10 @@ class Settings:
     converging on two cores, 16, 32 and 64 measured the same (bench/jobs_convergence.py):
     there the machine's CPU sets the pace."""
     object_workers: int = 100
-    """RACETRACK_OBJECT_WORKERS: how many objects of each kind kopf watches (Jobs,
-    JobFamilies, Users, ESCs, Permissions) have their events handled at once; the events of
-    the rest wait, decoded, in kopf's queue until a worker is free.
+    """RACETRACK_OBJECT_WORKERS: how many Jobs are reconciled at once (the rest wait in
+    ``reconcile.jobqueue``, one entry per Job), and how many objects of each other kind kopf
+    watches (JobFamilies, Users, ESCs, Permissions) have their events handled at once (the
+    events of the rest wait, decoded, in kopf's queue until a worker is free).
 
     Each one in flight holds its bodies and a task; without a bound, an operator starting
     with a thousand Jobs handles all of them (and their Deployments) at once and keeps the

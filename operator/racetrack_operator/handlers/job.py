@@ -5,6 +5,10 @@ generation (a spec change), a new ``racetrack.io/redeploy-at`` or a Job not seen
 reconciled, so the echoes of our own status writes cost nothing. On operator start the watch
 lists every Job first, which reconciles them all (what ``on.resume`` would do).
 
+The handler only hands the event to the Jobs' work queue (``reconcile.jobqueue``) and
+returns: kopf's worker for the Job is free at once, so its later events never pile up in
+kopf's queue while the reconciliation waits on the API server.
+
 Why not ``on.create``/``on.update``: those make kopf write its progress and last-handled
 configuration into each Job, one more write per change on the busiest objects we have, and
 retries are as easy to schedule here (``reconcile.requeue``). A Job that cannot progress is
@@ -21,21 +25,18 @@ import kopf
 from racetrack_api.meta import GROUP
 from racetrack_api.v1alpha1 import VERSION, Job
 from racetrack_operator.handlers.startup import context
-from racetrack_operator.reconcile.job import job_deleted, job_seen
+from racetrack_operator.render.jobs import without_bookkeeping
 
 
 @kopf.on.event(GROUP, VERSION, Job.crd.plural, id="job")
 async def job_event(
-    event: kopf.RawEvent,
-    name: str,
-    namespace: str | None,
-    spec: kopf.Spec,
-    memo: kopf.Memo,
-    **_: Any,
+    event: kopf.RawEvent, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
 ) -> None:
     if namespace is None:
         return
-    if event["type"] == "DELETED":
-        job_deleted(context(memo), namespace, name, str(spec.get("name") or ""))
-    else:
-        await job_seen(context(memo), namespace, name, dict(event["object"]))
+    queue = context(memo).job_queue
+    if queue is None:
+        raise RuntimeError("the Jobs' work queue is missing: the operator's start-up failed")
+    # kopf reports the objects of its first list with no type: they are additions.
+    body = without_bookkeeping(dict(event["object"]))
+    queue.add((namespace, name), event["type"] or "ADDED", body)

@@ -22,7 +22,8 @@ from racetrack_operator.handlers.storage import NoDiffBase
 from racetrack_operator.reconcile import build as builds
 from racetrack_operator.reconcile import events, watches
 from racetrack_operator.reconcile.context import Context
-from racetrack_operator.reconcile.job import family_token_changed
+from racetrack_operator.reconcile.job import family_token_changed, job_event
+from racetrack_operator.reconcile.jobqueue import JobQueue
 from racetrack_operator.reconcile.purge import purge_timer
 from racetrack_operator.settings import Settings
 
@@ -128,6 +129,8 @@ async def startup(
     # Before any Job asks for a build slot: the builds already running take theirs.
     for build in await builds.running_builds(ctx.kube, operator_settings.namespaces):
         ctx.builds.seen_running(build)
+    ctx.job_queue = JobQueue(functools.partial(job_event, ctx), operator_settings.object_workers)
+    ctx.job_queue.start()
     memo.ctx = ctx
     # Before kopf's watches start: no subject is reconciled without the key and its Secrets.
     await watches.start(ctx, kube)
@@ -145,6 +148,8 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     ctx: Context | None = memo.get("ctx")
     if ctx is not None:
         ctx.identity.cancel()
+        if ctx.job_queue is not None:
+            ctx.job_queue.cancel()
         for task in list(ctx.background):
             task.cancel()
         for timer in ctx.timers:

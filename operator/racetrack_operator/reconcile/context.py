@@ -14,6 +14,7 @@ from racetrack_operator.reconcile.build import BuildSlots
 from racetrack_operator.reconcile.coalesce import Coalescer
 from racetrack_operator.reconcile.events import KopfRecorder, Recorder
 from racetrack_operator.reconcile.identity import IdentityState
+from racetrack_operator.reconcile.jobqueue import JobQueue
 from racetrack_operator.reconcile.jobstate import JobState
 from racetrack_operator.reconcile.locks import KeyedLocks
 from racetrack_operator.reconcile.requeue import Requeue
@@ -55,6 +56,8 @@ class Context:
     service_writes: asyncio.Semaphore = dataclasses.field(
         default_factory=lambda: asyncio.Semaphore(4)
     )
+    # The Job watch's events waiting for a worker (see reconcile.jobqueue); set at start-up.
+    job_queue: JobQueue | None = None
     # Created on first use by ``racetrack_operator.reconcile.family.request_sync``.
     family_syncs: Coalescer | None = None
     # Image builds running in the cluster, and Jobs waiting for one to finish.

@@ -142,6 +142,15 @@ async def reconcile_job(
             ctx.requeue.schedule(key, ctx.settings.stalled_retry_seconds, again)
 
 
+async def job_event(ctx: Context, key: Key, event_type: str, raw: dict[str, Any]) -> None:
+    """One event of the Job watch, as ``reconcile.jobqueue`` hands it over."""
+    namespace, name = key
+    if event_type == "DELETED":
+        job_deleted(ctx, namespace, name, str((raw.get("spec") or {}).get("name") or ""))
+    else:
+        await job_seen(ctx, namespace, name, raw)
+
+
 async def job_seen(ctx: Context, namespace: str, name: str, raw: dict[str, Any]) -> None:
     """The Job's watch delivered it: reconcile unless only our own status write changed."""
     state = ctx.jobs.get((namespace, name))

@@ -30,6 +30,23 @@ def slim_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Written by kubectl and the API server, read by nothing here: most of a stored Job's size.
+_BOOKKEEPING_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def without_bookkeeping(raw: dict[str, Any]) -> dict[str, Any]:
+    """The Job as watched, less its managed fields and kubectl's copy of the spec: what a
+    Job waiting to be reconciled keeps (everything a reconciliation reads is still there)."""
+    meta: dict[str, Any] = raw.get("metadata") or {}
+    kept = {key: value for key, value in meta.items() if key != "managedFields"}
+    annotations = meta.get("annotations")
+    if annotations and _BOOKKEEPING_ANNOTATION in annotations:
+        kept["annotations"] = {
+            key: value for key, value in annotations.items() if key != _BOOKKEEPING_ANNOTATION
+        }
+    return {**raw, "metadata": kept}
+
+
 def parse_job(raw: dict[str, Any]) -> tuple[Job, Problem | None]:
     """The Job, or a stand-in carrying its name and version and the reason it was refused.
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import functools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,13 @@ from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.job import (
     deployment_deleted,
     deployment_seen,
+    job_event,
     job_seen,
     reconcile_job,
     sync_job,
 )
+from racetrack_operator.reconcile.jobqueue import JobQueue
+from racetrack_operator.render.jobs import without_bookkeeping
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
 from racetrack_operator.render.rollout import deployment_view
 from racetrack_operator.settings import Settings
@@ -257,6 +261,28 @@ async def test_our_own_status_echo_and_an_unchanged_job_write_nothing(ctx: Conte
     await job_seen(ctx, NS, NAME, fake.obj(JOB))  # the echo of our status write
     await reconcile_job(ctx, NS, NAME)  # a full reconciliation of an unchanged Job
     assert fake.writes[written:] == []
+
+
+async def test_the_watch_events_through_the_work_queue_deploy_then_forget_a_job(
+    ctx: Context,
+) -> None:
+    queue = JobQueue(functools.partial(job_event, ctx), workers=2)
+    queue.start()
+    fake = kube(ctx)
+    stored = without_bookkeeping(fake.put(JOB, adder()))
+    queue.add((NS, NAME), "ADDED", stored)
+    queue.add((NS, NAME), "MODIFIED", stored)  # merged: one reconciliation
+    await asyncio.wait_for(queue.drain(), timeout=10)
+    assert DEPLOYMENT in fake.objects
+    assert condition(ctx, c.DEPLOYED) == ("True", c.REASON_DEPLOYMENT_UP_TO_DATE)
+    written = len(fake.writes)
+    queue.add((NS, NAME), "MODIFIED", fake.obj(JOB))  # the echo of our status write
+    await asyncio.wait_for(queue.drain(), timeout=10)
+    assert [path for _, path in fake.writes[written:] if path.startswith(JOB)] == []
+    queue.add((NS, NAME), "DELETED", fake.obj(JOB))
+    await asyncio.wait_for(queue.drain(), timeout=10)
+    queue.cancel()
+    assert (NS, NAME) not in ctx.jobs
 
 
 async def test_a_deployment_deleted_by_hand_is_put_back(ctx: Context) -> None:

@@ -9,7 +9,12 @@ import yaml
 from racetrack_api import conditions as c
 from racetrack_api.jobtypes import resolve_job_type
 from racetrack_api.v1alpha1 import Job
-from racetrack_operator.render.jobs import needs_apply, parse_job, slim_metadata
+from racetrack_operator.render.jobs import (
+    needs_apply,
+    parse_job,
+    slim_metadata,
+    without_bookkeeping,
+)
 from racetrack_operator.render.problems import Problem, spec_problem
 from racetrack_operator.settings import Settings
 
@@ -93,6 +98,29 @@ def test_slim_metadata_keeps_only_what_the_operator_reads() -> None:
         "uid": "u",
         "annotations": {"racetrack.io/redeploy-at": "1"},
     }
+
+
+def test_a_waiting_job_sheds_its_bookkeeping_but_keeps_what_a_reconciliation_reads() -> None:
+    raw = yaml.safe_load(ADDER.read_text())
+    raw["metadata"].update(
+        uid="u",
+        generation=2,
+        deletionTimestamp="2026-12-01T10:00:00Z",
+        finalizers=["example.com/hold"],
+        managedFields=[{"manager": "kubectl"}],
+        annotations={
+            "kubectl.kubernetes.io/last-applied-configuration": "{}",
+            "racetrack.io/redeploy-at": "1",
+        },
+    )
+    raw["status"] = {"observedGeneration": 1}
+    kept = without_bookkeeping(raw)
+    assert "managedFields" not in kept["metadata"]
+    assert kept["metadata"]["annotations"] == {"racetrack.io/redeploy-at": "1"}
+    for field in ("name", "uid", "generation", "deletionTimestamp", "finalizers"):
+        assert kept["metadata"][field] == raw["metadata"][field]
+    assert (kept["spec"], kept["status"]) == (raw["spec"], raw["status"])
+    assert parse_job(kept)[0] == parse_job(raw)[0]
 
 
 def test_a_job_our_models_refuse_is_kept_with_the_reason() -> None:
