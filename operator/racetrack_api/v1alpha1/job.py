@@ -425,12 +425,14 @@ class JobStatus(StatusModel):
     """When the job was last called through the gateway (written by the gateway, at most
     once a minute); what the purge score reads."""
     purge: PurgeStatus | None = None
-    """The purge score and its reasons, refreshed by the operator on a timer."""
+    """The purge score and its reasons, scored again with every status change of the Job
+    and refreshed by the operator on a timer."""
 
 
 #: Status fields another component writes; the operator's status writes leave them alone.
 GATEWAY_STATUS_FIELDS: tuple[str, ...] = ("lastCallTime",)
-#: Status fields the operator's purge timer writes; the Job's reconciliation leaves them alone.
+#: Status fields of the purge score: the reconciliation's status diff leaves them out, and a
+#: status write carries them only freshly scored (the purge timer writes them too).
 PURGE_STATUS_FIELDS: tuple[str, ...] = ("purge",)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from racetrack_api import conditions as c
 from racetrack_api.labels import LABEL_JOB
 from racetrack_api.v1alpha1 import Job
-from racetrack_api.v1alpha1.job import JobStatus, UnhealthyPod
+from racetrack_api.v1alpha1.job import JobStatus, PurgeStatus, UnhealthyPod
 from racetrack_kube import client, paths
 from racetrack_operator import metrics
 from racetrack_operator.reconcile import build as builds
@@ -31,6 +31,7 @@ from racetrack_operator.reconcile.family import (
     ensure_family,
     job_forgotten,
     job_known,
+    known_versions,
     request_sync,
 )
 from racetrack_operator.reconcile.grants import grant_deployer
@@ -42,6 +43,7 @@ from racetrack_operator.render.jobs import event_ref, needs_apply
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
 from racetrack_operator.render.pods import LOG_TAIL_LINES, find_unhealthy, log_tail
 from racetrack_operator.render.problems import Problem
+from racetrack_operator.render.purgefacts import purge_status, same_purge
 from racetrack_operator.render.status import events, job_status, progress_only, status_patch
 from racetrack_operator.render.tokens import FamilyToken
 
@@ -289,6 +291,7 @@ async def _sync_locked(
     patch = status_patch(old, new)
     if defer_progress and _defer_progress(ctx, key, patch, old, new):
         return Outcome(state.problem, c.is_true(old.conditions, c.READY)), ""
+    patch, new = _with_purge(ctx, state, patch, new)
     written = await _write_status(ctx, key, state, patch, old, new)
     if written is None:
         return None
@@ -388,6 +391,36 @@ def _defer_progress(
         ("progress", namespace, name), delay, functools.partial(_refresh, ctx, namespace, name)
     )
     return True
+
+
+def _with_purge(
+    ctx: Context, state: JobState, patch: dict[str, Any] | None, new: JobStatus
+) -> tuple[dict[str, Any] | None, JobStatus]:
+    """A status write also carries the purge score the new status deserves, when the Job's
+    family is known: otherwise the purge timer's next pass would write it, one more write
+    (and one more event for every watcher) per change of every Job. Nothing is written for
+    the score alone; that stays the timer's work (time passing, calls, newer versions)."""
+    if patch is None or not state.parsed:
+        return patch, new
+    job = state.job
+    versions = known_versions(ctx, str(job.namespace), job.spec.name)
+    if versions is None:
+        return patch, new
+    seen_as_listed: dict[str, Any] = {
+        "metadata": {"creationTimestamp": job.metadata.get("creationTimestamp")},
+        "spec": {"name": job.spec.name, "version": job.spec.version},
+        "status": new.to_wire(),
+    }
+    purge = purge_status(
+        seen_as_listed,
+        [version.spec.version for version in versions],
+        datetime.datetime.now(datetime.UTC),
+    )
+    if same_purge(seen_as_listed["status"].get("purge"), purge):
+        return patch, new
+    return {**patch, "purge": purge}, new.model_copy(
+        update={"purge": PurgeStatus.model_validate(purge)}
+    )
 
 
 async def _write_status(

@@ -7,7 +7,9 @@ all, decode to about 100 MiB of Python objects, their views to a third of that),
 ``render.purgefacts`` what each should carry, and merge-patches ``status.purge`` of only
 those whose score or reasons changed, naming no other field: ``lastCallTime`` belongs to
 the gateway and the rest of the status to the Job's reconciliation. An unchanged portfolio
-costs one list per interval.
+costs one list per interval. The reconciliation's own status writes carry the score their
+new status deserves (``reconcile.job``), so a pass mostly finds a Job that just changed
+scored already, and writes only for time passing, calls and newer versions.
 
 A new Job (and the older versions it outscores) would show no score until the next interval;
 so a Job seen without one, or a deleted Job, sets ``Context.purge_due`` and a pass follows

@@ -50,15 +50,19 @@ def purge_statuses(jobs: Iterable[JsonDict], now: datetime.datetime) -> dict[Key
     versions: dict[tuple[str, str], list[str]] = defaultdict(list)
     for job in listed:
         versions[(_namespace(job), _family(job))].append(_version(job))
-    out: dict[Key, JsonDict] = {}
-    for job in listed:
-        facts = purge_facts(job, versions[(_namespace(job), _family(job))], now)
-        purge = purge_score(facts, now)
-        out[(_namespace(job), job["metadata"]["name"])] = {
-            "score": purge.score,
-            "reasons": list(purge.reasons),
-        }
-    return out
+    return {
+        (_namespace(job), job["metadata"]["name"]): purge_status(
+            job, versions[(_namespace(job), _family(job))], now
+        )
+        for job in listed
+    }
+
+
+def purge_status(job: JsonDict, family_versions: Iterable[str], now: datetime.datetime) -> JsonDict:
+    """The ``status.purge`` one Job should carry, as JSON; ``family_versions`` are the
+    versions of its family's Jobs."""
+    purge = purge_score(purge_facts(job, family_versions, now), now)
+    return {"score": purge.score, "reasons": list(purge.reasons)}
 
 
 def purge_updates(jobs: Iterable[JsonDict], now: datetime.datetime) -> dict[Key, JsonDict]:
@@ -71,7 +75,7 @@ def purge_updates(jobs: Iterable[JsonDict], now: datetime.datetime) -> dict[Key,
     return {
         key: purge
         for key, purge in purge_statuses(listed, now).items()
-        if not _same(current.get(key), purge)
+        if not same_purge(current.get(key), purge)
     }
 
 
@@ -95,7 +99,8 @@ def _newer(version: str, versions: Iterable[str]) -> int:
     return sum(1 for other in set(versions) if is_semver(other) and semver_key(other) > mine)
 
 
-def _same(current: Any, desired: JsonDict) -> bool:
+def same_purge(current: Any, desired: JsonDict) -> bool:
+    """Whether a stored ``status.purge`` says what ``desired`` says."""
     if not isinstance(current, dict):
         return False
     try:

@@ -189,8 +189,9 @@ def status_patch(old: JobStatus, new: JobStatus) -> dict[str, Any] | None:
     """The merge patch of the operator's status write, None when there is nothing to write.
 
     Only fields the reconciliation owns: the gateway writes ``lastCallTime`` and the purge
-    timer ``purge`` on their own, so a status computed from the operator's (possibly older)
-    view of the Job never names them, and a write can never set them back or drop them."""
+    score has writers of its own (the purge timer, and ``reconcile.job`` adds it freshly
+    scored), so a status computed from the operator's (possibly older) view of the Job never
+    names them, and a write can never set them back or drop them."""
     before, after = old.to_wire(), new.to_wire()
     for field in (*GATEWAY_STATUS_FIELDS, *PURGE_STATUS_FIELDS):
         before.pop(field, None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import datetime
 import functools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ from racetrack_operator.reconcile.job import (
     sync_job,
 )
 from racetrack_operator.reconcile.jobqueue import JobQueue
+from racetrack_operator.reconcile.purge import refresh_purge
 from racetrack_operator.render.jobs import without_bookkeeping
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
 from racetrack_operator.render.rollout import deployment_view
@@ -283,6 +285,26 @@ async def test_the_watch_events_through_the_work_queue_deploy_then_forget_a_job(
     await asyncio.wait_for(queue.drain(), timeout=10)
     queue.cancel()
     assert (NS, NAME) not in ctx.jobs
+
+
+async def test_a_status_write_carries_the_purge_score_so_the_timer_writes_nothing(
+    ctx: Context,
+) -> None:
+    fake = kube(ctx)
+    newer = adder(version="2.0.0")
+    newer["metadata"]["name"] = "adder-v2-0-0"
+    fake.put(paths.racetrack(Job, NS, "adder-v2-0-0"), newer)
+    await apply_job(ctx, adder())
+    await family_synced(ctx)  # the family's Jobs are listed: its versions are known
+    await roll_out(ctx)
+    assert condition(ctx, c.READY) == ("True", c.REASON_JOB_READY)
+    assert fake.obj(JOB)["status"]["purge"] == {
+        "score": 1.0,
+        "reasons": ["It has 1 newer version."],
+    }
+    written = [path for _, path in fake.writes]
+    await refresh_purge(ctx, datetime.datetime.now(datetime.UTC))
+    assert [path for _, path in fake.writes[len(written) :] if path.startswith(JOB)] == []
 
 
 async def test_a_deployment_deleted_by_hand_is_put_back(ctx: Context) -> None:
