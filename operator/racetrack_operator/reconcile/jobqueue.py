@@ -8,7 +8,8 @@ its own status writes, a whole decoded Job each) piled up in kopf's queue meanwh
 
 So, as controller-runtime's work queue does, this keeps at most what is still to be done
 per Job: a newer event replaces a waiting one, since a reconciliation reads the newest state
-anyway (it is level-triggered); a deletion is never merged away, so a Job deleted and made
+anyway (it is level-triggered), and a deletion replaces whatever waited (a Job deleted before
+its turn is never deployed); but a deletion is never merged away, so a Job deleted and made
 again under its name is forgotten before the new one is reconciled. ``workers`` tasks take
 Jobs in the order they first asked, one Job never on two workers, which bounds the bodies
 and tasks in flight as kopf's slots did.
@@ -32,7 +33,7 @@ class JobQueue:
     def __init__(self, handle: Handle, workers: int) -> None:
         self._handle = handle
         self._workers = workers
-        # Events still to handle by Job, oldest first; only a deletion ends a run of merges.
+        # Events still to handle by Job, oldest first: at most a deletion and what came after.
         self._pending: dict[Key, list[tuple[str, dict[str, Any]]]] = {}
         self._ready: asyncio.Queue[Key] = asyncio.Queue()
         self._running: set[Key] = set()
@@ -44,10 +45,10 @@ class JobQueue:
             self._pending[key] = [(event_type, body)]
             if key not in self._running:
                 self._ready.put_nowait(key)
-        elif events[-1][0] != DELETED and event_type != DELETED:
-            events[-1] = (event_type, body)
+        elif events[-1][0] == DELETED and event_type != DELETED:
+            events.append((event_type, body))  # made again under its name: after the deletion
         else:
-            events.append((event_type, body))
+            events[-1] = (event_type, body)
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
