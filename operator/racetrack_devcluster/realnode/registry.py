@@ -1,8 +1,9 @@
 """The distribution registry (Debian's ``docker-registry``) next to the dev cluster.
 
 It listens on loopback, where images are pushed and named (``127.0.0.1:PORT/...``). Its
-storage lives in the cache folder (``<cache>/registry``), so base images pushed once survive
-cluster restarts; the registry keeps no other state, so stopping it loses nothing.
+storage lives with the cluster's data (``<data>/registry/storage``): kept while the cluster
+is only stopped, removed with it; the platform's images are pushed from the local image
+store when the cluster starts. The registry keeps no other state, so stopping it loses nothing.
 
 A real node's containerd runs in the node's network namespace, where ``127.0.0.1`` is the
 node's own loopback. For it a second registry process serves the *same storage* on the host

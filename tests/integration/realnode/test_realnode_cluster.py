@@ -12,7 +12,6 @@ from realnode_helpers import (  # type: ignore[import-not-found]
     push_adder_image,
 )
 
-from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_devcluster.realnode import baseimage
 from racetrack_images.registry import Registry
@@ -149,4 +148,6 @@ def test_the_base_image_is_in_the_registry_under_latest(real_cluster: LocalClust
     assert real_cluster.real is not None
     registry = Registry(real_cluster.real.registry_url)
     assert registry.has_manifest(baseimage.REPOSITORY, "latest")
-    assert BinaryCache().cache_dir.joinpath("registry").is_dir()
+    # Its blobs are kept with the cluster's data (removed with the cluster), not in the cache.
+    storage = real_cluster.data_dir / "registry" / "storage"
+    assert any(storage.iterdir())
