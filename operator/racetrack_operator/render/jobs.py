@@ -30,7 +30,7 @@ def slim_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-#: Written by kubectl and the API server, read by nothing here: most of a stored Job's size.
+#: Written by `kubectl apply` (its copy of the object), read by nothing here.
 _BOOKKEEPING_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 
 
