@@ -238,6 +238,7 @@ class Bench:
         def list_deployments(**kw: Any):  # type: ignore[no-untyped-def]  # see ReadyTracker
             return self.apps.list_namespaced_deployment(FLOOR_NAMESPACE, **kw)
 
+        self.list_jobs = list_jobs
         self.jobs = ReadyTracker(list_jobs, _job_ready)
         self.deployments = ReadyTracker(list_deployments, _deployment_available)
 

@@ -49,13 +49,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from jobs_convergence import (
-    GROUP,
-    JOBS_NAMESPACE,
-    PLURAL,
-    VERSION,
     Bench,
     ReadyTracker,
     cpu_seconds,
@@ -160,13 +155,7 @@ def restart_requests(running: LocalCluster) -> Counter[str]:
 
 def purge_tracker(bench: Bench) -> ReadyTracker:
     """Records when each Job first carries a purge score."""
-
-    def list_jobs(**kw: Any):  # type: ignore[no-untyped-def]  # see ReadyTracker
-        return bench.custom.list_namespaced_custom_object(
-            GROUP, VERSION, JOBS_NAMESPACE, PLURAL, **kw
-        )
-
-    return ReadyTracker(list_jobs, lambda job: "purge" in (job.get("status") or {}))
+    return ReadyTracker(bench.list_jobs, lambda job: "purge" in (job.get("status") or {}))
 
 
 def per_job(before: Counter[str], after: Counter[str], jobs: int) -> str:

@@ -273,7 +273,6 @@ async def test_the_watch_events_through_the_work_queue_deploy_then_forget_a_job(
     fake = kube(ctx)
     stored = without_bookkeeping(fake.put(JOB, adder()))
     queue.add((NS, NAME), "ADDED", stored)
-    queue.add((NS, NAME), "MODIFIED", stored)  # merged: one reconciliation
     await asyncio.wait_for(queue.drain(), timeout=10)
     assert DEPLOYMENT in fake.objects
     assert condition(ctx, c.DEPLOYED) == ("True", c.REASON_DEPLOYMENT_UP_TO_DATE)
