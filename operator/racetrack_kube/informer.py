@@ -13,7 +13,12 @@ the watch was down are reported deleted, so a reader never keeps a ghost.
 
 ``transform`` (optional) slims each object before it is stored and reported, so a reader
 keeping thousands of objects keeps only what it uses; it must keep
-``metadata.resourceVersion``, which the store compares.
+``metadata.resourceVersion``, which the store compares. ``stored`` (optional) slims it once
+more for the store alone, for a reader that hands each object on and keeps nothing of it
+(the operator's Job watch): ``old`` is then that stored view.
+
+A list reports each page's changes as the page arrives, so a reader starts on the first
+objects while the rest are still listed, and never holds a whole list of bodies.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ class Informer:
         field_selector: str | None = None,
         metadata_only: bool = False,
         transform: Callable[[JsonDict], JsonDict] | None = None,
+        stored: Callable[[JsonDict], JsonDict] | None = None,
     ) -> None:
         self.kind = kind
         self.collection = collection
@@ -90,6 +96,7 @@ class Informer:
         ]
         self._metadata_only = metadata_only
         self._transform = transform
+        self._stored = stored
         self._resource_version = ""
         self._stop = threading.Event()
 
@@ -127,24 +134,20 @@ class Informer:
 
     async def _list(self) -> None:
         accept = METADATA_LIST if self._metadata_only else _JSON
-        fresh: dict[Key, JsonDict] = {}
-        listed: JsonDict = {}
-        # Each page is slimmed by ``transform`` before the next arrives (see Kube.pages), so a
+        listed: set[Key] = set()
+        metadata: JsonDict = {}
+        # Each page is reported and slimmed before the next arrives (see Kube.pages), so a
         # list of thousands of whole bodies is never in memory at once.
         async for page in self._kube.pages(self.collection, self._selectors, accept):
             for item in page.get("items") or []:
-                fresh[key_of(item)] = self._kept(item)
-            listed = page.get("metadata") or {}
-        self._resource_version = str(listed.get("resourceVersion", ""))
-        for key, old in list(self.store.items()):
-            if key not in fresh:
-                del self.store[key]
-                self._emit(old, None)
-        for key, new in fresh.items():
-            previous = self.store.get(key)
-            self.store[key] = new
-            if previous is None or _version(previous) != _version(new):
-                self._emit(previous, new)
+                key = key_of(item)
+                listed.add(key)
+                self._put(key, self._kept(item), unless_unchanged=True)
+            metadata = page.get("metadata") or {}
+        self._resource_version = str(metadata.get("resourceVersion", ""))
+        # What vanished while the watch was down.
+        for key in [key for key in self.store if key not in listed]:
+            self._emit(self.store.pop(key), None)
         self.synced.set()
 
     async def _watch(self) -> None:
@@ -198,14 +201,17 @@ class Informer:
         if kind == "BOOKMARK":
             return
         key = key_of(obj)
-        old = self.store.get(key)
         if kind == "DELETED":
-            self.store.pop(key, None)
-            self._emit(old, None)
+            self._emit(self.store.pop(key, None), None)
         else:
-            kept = self._kept(obj)
-            self.store[key] = kept
-            self._emit(old, kept)
+            self._put(key, self._kept(obj), unless_unchanged=False)
+
+    def _put(self, key: Key, kept: JsonDict, *, unless_unchanged: bool) -> None:
+        old = self.store.get(key)
+        if unless_unchanged and old is not None and _version(old) == _version(kept):
+            return
+        self.store[key] = kept if self._stored is None else self._stored(kept)
+        self._emit(old, kept)
 
     def _kept(self, obj: JsonDict) -> JsonDict:
         return obj if self._transform is None else self._transform(obj)

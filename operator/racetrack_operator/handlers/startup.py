@@ -20,7 +20,7 @@ from racetrack_kube.client import Kube, load_api_client
 from racetrack_operator import metrics
 from racetrack_operator.handlers.storage import NoDiffBase
 from racetrack_operator.reconcile import build as builds
-from racetrack_operator.reconcile import events, watches
+from racetrack_operator.reconcile import events, jobwatch, watches
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.job import family_token_changed, job_event
 from racetrack_operator.reconcile.jobqueue import JobQueue
@@ -78,7 +78,7 @@ def configure(settings: kopf.OperatorSettings, operator_settings: Settings) -> N
     settings.persistence.finalizer = FINALIZER
     # kopf's progress storage goes into our own annotations, never into status.kopf, which
     # our structural status schema would prune. Our handlers are watch handlers and store
-    # nothing today (see handlers.job); this keeps any future retrying handler from writing
+    # nothing today (see reconcile.jobwatch); this keeps any future retrying handler from writing
     # under kopf's names. The prefix is a subdomain of racetrack.io, not racetrack.io itself:
     # kopf treats every annotation under its storage prefix as its own bookkeeping.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
@@ -134,6 +134,8 @@ async def startup(
     memo.ctx = ctx
     # Before kopf's watches start: no subject is reconciled without the key and its Secrets.
     await watches.start(ctx, kube)
+    # After the Deployments' and Services' watches have listed (watches.start waits for them).
+    jobwatch.start(ctx, kube)
     ctx.timers.append(asyncio.get_running_loop().create_task(purge_timer(ctx)))
     scope = ", ".join(operator_settings.watched_namespaces) or "all namespaces"
     logger.info(

@@ -3,7 +3,7 @@
 kopf builds a "diff base" of every object on every event (a deep copy of the body without
 metadata and status) to tell changing handlers (``on.create``/``on.update``/``on.resume``)
 what changed. We have none of those: our handlers are watch handlers that compare the
-generation themselves (see ``handlers.job``). With a thousand Jobs and their Deployments
+generation themselves (see ``reconcile.jobwatch``). With a thousand Jobs and their Deployments
 converging, that deep copy was an eighth of the operator's CPU. ``NoDiffBase`` reports an
 empty essence instead; ``tests/unit/operator_core/test_kopf_setup.py`` fails if a changing
 handler is ever registered while it is in use.

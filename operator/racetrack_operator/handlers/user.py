@@ -1,6 +1,6 @@
 """User watch: default Permissions once, then the token (issued while active, revoked when not).
 
-A watch handler like the others (see ``handlers.job``): every event is compared with what the
+A watch handler like the others (see ``reconcile.jobwatch``): every event is compared with what the
 User's token needs, and the echoes of our own writes cost no API call.
 """
 

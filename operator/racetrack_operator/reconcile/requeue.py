@@ -1,6 +1,6 @@
 """Run a reconciliation again later: for a Job waiting on the world, or after an error.
 
-Our Job handler is a watch handler (see ``handlers.job``), which kopf does not retry, so the
+Our Job handler is a watch handler (see ``reconcile.jobwatch``), which kopf does not retry, so the
 retry policy lives here: one pending retry per key (the earliest wins), exponential backoff
 for errors, reset by a success. The caller caps the backoff lower while the API server is
 unavailable (``Settings.api_retry_seconds``): a Job that failed a dozen times during an

@@ -142,6 +142,13 @@ def test_killed_operator_restarts_and_converges_without_duplicates(
     for family in families:
         assert len(family["status"]["versions"]) == VERSIONS
 
+    # Converged includes the purge scores: a Job that turned Ready before its family was
+    # known gets its score from the purge timer's next pass, a few seconds later.
+    eventually(
+        lambda: all("purge" in j.get("status", {}) for j in items(crds, namespace, "rtjobs")),
+        60,
+        "every Job scored for purging",
+    )
     # A second, clean restart over a converged namespace writes nothing to the children, and
     # does not even try (a create answered "already exists" is load on the API server too).
     before = {d["metadata"]["name"]: d["metadata"]["resourceVersion"] for d in items(

@@ -246,3 +246,48 @@ async def test_list_objects_reads_page_by_page_and_keeps_what_the_transform_retu
         assert len(pages) >= 3 and all(("limit", "2") in query for query in pages)
     finally:
         cluster.kubectl("delete", "rtmaint", *names)
+
+
+async def test_a_stored_view_keeps_less_than_is_reported_and_pages_are_reported_as_they_come(
+    cluster: LocalCluster, kube: Kube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = five_maintenances(cluster, "handed-on")
+    reported: list[tuple[dict[str, Any] | None, dict[str, Any] | None]] = []
+    reported_before_each_request: list[int] = []
+    pages_of_two(kube, monkeypatch)
+    paged_request = kube.request
+
+    async def noting(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        reported_before_each_request.append(len(reported))
+        return await paged_request(method, path, *args, **kwargs)
+
+    monkeypatch.setattr(kube, "request", noting)
+
+    def name_only(obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        return {"metadata": {k: meta[k] for k in ("name", "resourceVersion")}}
+
+    informer = Informer(
+        kube,
+        "Maintenance",
+        paths.racetrack(Maintenance),
+        lambda _, old, new: reported.append((old, new)),
+        stored=name_only,
+    )
+    try:
+        await informer._list()
+        # Whole objects were handed on; the store kept names and versions only.
+        ours = [new for _, new in reported if new and new["metadata"]["name"] in names]
+        assert sorted(new["metadata"]["name"] for new in ours) == sorted(names)
+        assert all(new["spec"]["message"] == "x" for new in ours)
+        assert all(set(informer.get(None, n) or {}) == {"metadata"} for n in names)
+        # The first page's objects were reported before the second page was asked for.
+        assert reported_before_each_request[0] == 0 and reported_before_each_request[1] == 2
+        # A list again reports only what changed; a deletion reports the stored view.
+        reported.clear()
+        cluster.kubectl("delete", "rtmaint", names[0])
+        await informer._list()
+        (deleted,) = [obj for obj in ours if obj["metadata"]["name"] == names[0]]
+        assert reported == [(name_only(deleted), None)]
+    finally:
+        cluster.kubectl("delete", "rtmaint", *names[1:])

@@ -27,7 +27,7 @@ def test_no_changing_handlers_while_the_diff_base_is_skipped() -> None:
     registry = kopf.get_default_registry()
     assert [h.id for h in registry._changing.get_all_handlers()] == []
     assert [h.id for h in registry._spawning.get_all_handlers()] == []
-    assert {h.id for h in registry._watching.get_all_handlers()} >= {"job"}
+    assert {h.id for h in registry._watching.get_all_handlers()} >= {"user", "permission"}
 
 
 def test_no_diff_base_reports_no_essence_and_stores_nothing() -> None:

@@ -22,6 +22,7 @@ from racetrack_api import conditions as c
 from racetrack_api.v1alpha1 import Job, JobFamily
 from racetrack_kube import paths
 from racetrack_operator.reconcile import job as job_module
+from racetrack_operator.reconcile import jobwatch
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.job import (
     deployment_deleted,
@@ -266,24 +267,30 @@ async def test_our_own_status_echo_and_an_unchanged_job_write_nothing(ctx: Conte
 
 
 async def test_the_watch_events_through_the_work_queue_deploy_then_forget_a_job(
-    ctx: Context,
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    queue = JobQueue(functools.partial(job_event, ctx), workers=2)
+    # As the Job watch hands them over: whole Jobs, and for a deletion the view it stored.
+    ctx.job_queue = queue = JobQueue(functools.partial(job_event, ctx), workers=2)
     queue.start()
     fake = kube(ctx)
     stored = without_bookkeeping(fake.put(JOB, adder()))
-    queue.add((NS, NAME), "ADDED", stored)
+    jobwatch.job_changed(ctx, None, stored)
     await asyncio.wait_for(queue.drain(), timeout=10)
     assert DEPLOYMENT in fake.objects
     assert condition(ctx, c.DEPLOYED) == ("True", c.REASON_DEPLOYMENT_UP_TO_DATE)
     written = len(fake.writes)
-    queue.add((NS, NAME), "MODIFIED", fake.obj(JOB))  # the echo of our status write
+    echo = fake.obj(JOB)  # the echo of our status write
+    jobwatch.job_changed(ctx, jobwatch.deletion_view(stored), echo)
     await asyncio.wait_for(queue.drain(), timeout=10)
     assert [path for _, path in fake.writes[written:] if path.startswith(JOB)] == []
-    queue.add((NS, NAME), "DELETED", fake.obj(JOB))
+    assert (NS, NAME) in ctx.jobs
+    family_syncs: list[tuple[str, str]] = []
+    monkeypatch.setattr(job_module, "request_sync", lambda _, ns, f: family_syncs.append((ns, f)))
+    jobwatch.job_changed(ctx, jobwatch.deletion_view(echo), None)
     await asyncio.wait_for(queue.drain(), timeout=10)
     queue.cancel()
     assert (NS, NAME) not in ctx.jobs
+    assert family_syncs == [(NS, "adder")]  # the family forgets the version
 
 
 async def test_a_status_write_carries_the_purge_score_so_the_timer_writes_nothing(

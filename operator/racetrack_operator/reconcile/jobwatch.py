@@ -1,0 +1,76 @@
+"""The Job watch: level-triggered, a watch of our own feeding the Jobs' work queue.
+
+Every event of a Job goes to the work queue (``reconcile.jobqueue``), less its managed fields
+and kubectl's copy of the spec; the reconciliation compares it with what it last reconciled
+(``reconcile.job.job_seen``), so only a new generation (a spec change), a new
+``racetrack.io/redeploy-at`` or a Job not seen before costs any work, and the echoes of our
+own status writes cost nothing. The watch starts with a list of every Job, which reconciles
+them all (what kopf's ``on.resume`` would do); it starts after the Deployments' and Services'
+watches have listed, so those reconciliations compare with what those lists delivered.
+
+Why not a kopf handler: kopf gives each event a worker of its own with its per-object logger
+and bookkeeping, which cost more than deciding that an echo changes nothing, and its first
+list arrives whole before the first Job is handed over. This watch lists in pages, reconciles
+from the first page on, and keeps of each Job only what a deletion needs (its name and
+family), as the Deployments' watch keeps views. Why not ``on.create``/``on.update`` either:
+those write kopf's progress and last-handled configuration into each Job, one more write per
+change on the busiest objects we have, and retries are as easy to schedule here
+(``reconcile.requeue``). A Job that cannot progress is Stalled; if the world can fix it (a
+Secret appearing) it is retried on a timer, otherwise the spec change that fixes it triggers
+the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from racetrack_api.v1alpha1 import Job
+from racetrack_kube import paths
+from racetrack_kube.client import JsonDict, Kube
+from racetrack_kube.informer import Informer
+from racetrack_operator.reconcile.context import Context
+from racetrack_operator.render.jobs import without_bookkeeping
+
+
+def start(ctx: Context, kube: Kube) -> list[Informer]:
+    """Start the Job watch (one per watched namespace, or one for all), handing every change
+    to ``ctx.job_queue``."""
+    watches = [
+        Informer(
+            kube,
+            "Jobs",
+            paths.racetrack(Job, namespace),
+            lambda _, old, new: job_changed(ctx, old, new),
+            transform=without_bookkeeping,
+            stored=deletion_view,
+        )
+        for namespace in ctx.settings.watched_namespaces or (None,)
+    ]
+    loop = asyncio.get_running_loop()
+    ctx.timers.extend(loop.create_task(watch.run()) for watch in watches)
+    return watches
+
+
+def deletion_view(job: JsonDict) -> JsonDict:
+    """What is kept of a watched Job: enough to report its deletion (its family forgets the
+    version) and to tell a newer version of it from the one already handed over."""
+    meta = job.get("metadata") or {}
+    return {
+        "metadata": {key: meta.get(key) for key in ("name", "namespace", "resourceVersion")},
+        "spec": {"name": (job.get("spec") or {}).get("name")},
+    }
+
+
+def job_changed(ctx: Context, old: JsonDict | None, new: JsonDict | None) -> None:
+    queue = ctx.job_queue
+    if queue is None:
+        raise RuntimeError("the Jobs' work queue is missing: the operator's start-up failed")
+    job = new if new is not None else old
+    if job is None:
+        return
+    meta = job["metadata"]
+    key = (str(meta.get("namespace") or ""), str(meta["name"]))
+    if new is None:
+        queue.add(key, "DELETED", job)
+    else:
+        queue.add(key, "ADDED" if old is None else "MODIFIED", new)
