@@ -58,6 +58,8 @@ class Context:
     )
     # The Job watch's events waiting for a worker (see reconcile.jobqueue); set at start-up.
     job_queue: JobQueue | None = None
+    # Set once the Job watch has listed every Job: each has been handed to the job queue.
+    jobs_listed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     # Created on first use by ``racetrack_operator.reconcile.family.request_sync``.
     family_syncs: Coalescer | None = None
     # Image builds running in the cluster, and Jobs waiting for one to finish.

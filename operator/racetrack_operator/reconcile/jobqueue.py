@@ -62,6 +62,10 @@ class JobQueue:
         """Wait until every event added so far is handled (tests)."""
         await self._ready.join()
 
+    def waiting(self, key: Key) -> bool:
+        """Whether the Job has events waiting and none being handled."""
+        return key in self._pending and key not in self._running
+
     def __len__(self) -> int:
         """Jobs with events waiting (those being handled not counted)."""
         return len(self._pending)

@@ -48,7 +48,13 @@ def start(ctx: Context, kube: Kube) -> list[Informer]:
     ]
     loop = asyncio.get_running_loop()
     ctx.timers.extend(loop.create_task(watch.run()) for watch in watches)
+    ctx.timers.append(loop.create_task(_set_when_listed(ctx, watches)))
     return watches
+
+
+async def _set_when_listed(ctx: Context, watches: list[Informer]) -> None:
+    await asyncio.gather(*(watch.synced.wait() for watch in watches))
+    ctx.jobs_listed.set()
 
 
 def deletion_view(job: JsonDict) -> JsonDict:

@@ -16,6 +16,7 @@ from racetrack_api.v1alpha1.job import JobStatus, PurgeStatus
 from racetrack_kube import paths
 from racetrack_operator.reconcile import purge
 from racetrack_operator.reconcile.context import Context
+from racetrack_operator.reconcile.jobqueue import JobQueue
 from racetrack_operator.reconcile.purge import purge_timer, refresh_purge
 from racetrack_operator.render.status import status_patch
 from racetrack_operator.settings import Settings
@@ -182,5 +183,55 @@ async def test_changes_that_keep_coming_are_gathered_into_few_passes(
         during = [t for t in passes if t >= started]
         assert 1 <= len(during) <= 2, during
         assert await eventual_score(fake, path) == 10.0  # and one after it settles
+    finally:
+        timer.cancel()
+
+
+async def test_a_job_waiting_for_its_first_reconciliation_is_left_to_its_own_status_write(
+    ctx: Context,
+) -> None:
+    fake = ctx.kube
+    assert isinstance(fake, FakeKube)
+    waiting = put_job(fake, "adder-v1", "1.0.0")
+    scored = put_job(fake, "adder-v2", "2.0.0", purge={"score": 99.0, "reasons": []})
+    started, handled = asyncio.Event(), asyncio.Event()
+
+    async def handle(key: Any, event_type: str, body: dict[str, Any]) -> None:
+        started.set()
+        await handled.wait()
+
+    ctx.job_queue = JobQueue(handle, workers=1)
+    ctx.job_queue.add(("ml", "adder-v1"), "ADDED", fake.obj(waiting))
+    # It waits in the queue: left alone; a wrong score of a Job not waiting is corrected.
+    assert await refresh_purge(ctx, NOW) == 1
+    assert "purge" not in fake.obj(waiting)["status"]
+    assert fake.obj(scored)["status"]["purge"]["score"] != 99.0
+    # Being handled, it may have asked for a pass before this one began: scored now.
+    ctx.job_queue.start()
+    await asyncio.wait_for(started.wait(), timeout=5)
+    assert await refresh_purge(ctx, NOW) == 1
+    assert fake.obj(waiting)["status"]["purge"]["score"] == 11.0
+    handled.set()
+    await asyncio.wait_for(ctx.job_queue.drain(), timeout=5)
+    ctx.job_queue.cancel()
+
+
+async def test_the_first_pass_waits_until_the_job_watch_has_listed_every_job(
+    ctx: Context,
+) -> None:
+    fake = ctx.kube
+    assert isinstance(fake, FakeKube)
+    path = put_job(fake, "adder-v1", "1.0.0")
+
+    async def handle(key: Any, event_type: str, body: dict[str, Any]) -> None:
+        pass
+
+    ctx.job_queue = JobQueue(handle, workers=1)
+    timer = asyncio.get_running_loop().create_task(purge_timer(ctx, lambda: NOW))
+    try:
+        await asyncio.sleep(0.05)
+        assert "purge" not in fake.obj(path)["status"], "a pass before the Jobs were listed"
+        ctx.jobs_listed.set()
+        assert await eventual_score(fake, path) == 10.0
     finally:
         timer.cancel()
