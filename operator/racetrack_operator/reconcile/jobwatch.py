@@ -32,7 +32,7 @@ from racetrack_operator.reconcile.context import Context
 from racetrack_operator.render.jobs import without_bookkeeping
 
 
-def start(ctx: Context, kube: Kube) -> list[Informer]:
+def start(ctx: Context, kube: Kube) -> None:
     """Start the Job watch (one per watched namespace, or one for all), handing every change
     to ``ctx.job_queue``."""
     watches = [
@@ -49,7 +49,6 @@ def start(ctx: Context, kube: Kube) -> list[Informer]:
     loop = asyncio.get_running_loop()
     ctx.timers.extend(loop.create_task(watch.run()) for watch in watches)
     ctx.timers.append(loop.create_task(_set_when_listed(ctx, watches)))
-    return watches
 
 
 async def _set_when_listed(ctx: Context, watches: list[Informer]) -> None:

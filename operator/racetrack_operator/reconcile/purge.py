@@ -9,14 +9,24 @@ those whose score or reasons changed, naming no other field: ``lastCallTime`` be
 the gateway and the rest of the status to the Job's reconciliation. An unchanged portfolio
 costs one list per interval. The reconciliation's own status writes carry the score their
 new status deserves (``reconcile.job``), so a pass mostly finds a Job that just changed
-scored already, and writes only for time passing, calls and newer versions. So a pass leaves
-alone a Job with no score that this process has not handled yet and that waits in the job
-queue: the status write of its first reconciliation carries a score, and if it cannot (its
-family not known yet), the Job sets ``purge_due`` when its turn comes and the pass after
-scores it. (A Job being handled is scored as before: it may have set ``purge_due`` before
-this pass began, and nothing would ask again.) For the same reason the first pass waits
-until the Job watch has listed every Job: at start-up each Job without a score would
+scored already, and writes only for time passing, calls and newer versions.
+
+A new Job (and the older versions it outscores) would show no score until the next interval;
+so a Job seen without one, or a deleted Job, sets ``Context.purge_due`` and a pass follows
+once no other came for ``SETTLE_SECONDS`` (at most ``BUSY_SECONDS`` after the first), which
+gathers a burst of applies into one list.
+
+A pass leaves alone a Job with no score that this process has not handled yet and that waits
+in the job queue: the status write of its first reconciliation carries a score, and if it
+cannot (its family not known yet), the Job sets ``purge_due`` when its turn comes and the
+pass after scores it. A Job being handled is scored as before: it may have set ``purge_due``
+before this pass began, and nothing would ask again. For the same reason the first pass
+waits until the Job watch has listed every Job: at start-up each Job without a score would
 otherwise cost a write of its own.
+
+Why one timer for all Jobs rather than kopf's per-object ``@kopf.timer``: kopf puts a
+finalizer on every object with a timer, so deleting a Job would wait for a running operator,
+and the newer-versions count needs the family's other Jobs anyway.
 """
 
 from __future__ import annotations
@@ -66,9 +76,8 @@ async def refresh_purge(ctx: Context, now: datetime.datetime) -> int:
             for job in jobs
             if "purge" not in job["status"]
         }
-        for key in [key for key in updates if key in unscored and key not in ctx.jobs]:
-            if queue.waiting(key):
-                del updates[key]
+        for key in [k for k in unscored if k in updates and k not in ctx.jobs and queue.waiting(k)]:
+            del updates[key]
     # All at once: the client's pool bounds the requests in flight (api_concurrency).
     results = await asyncio.gather(
         *(_write(ctx, namespace, name, purge) for (namespace, name), purge in updates.items())

@@ -275,6 +275,7 @@ async def test_the_watch_events_through_the_work_queue_deploy_then_forget_a_job(
     fake = kube(ctx)
     stored = without_bookkeeping(fake.put(JOB, adder()))
     jobwatch.job_changed(ctx, None, stored)
+    jobwatch.job_changed(ctx, jobwatch.deletion_view(stored), stored)  # merged: one reconciliation
     await asyncio.wait_for(queue.drain(), timeout=10)
     assert DEPLOYMENT in fake.objects
     assert condition(ctx, c.DEPLOYED) == ("True", c.REASON_DEPLOYMENT_UP_TO_DATE)
