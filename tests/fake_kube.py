@@ -159,6 +159,14 @@ class FakeKube:
             updated = merge(current, patch)
         return self._store(target, current, updated)
 
+    async def merge_patch_metadata(self, path: str, patch: JsonDict) -> JsonDict:
+        written = await self.merge_patch(path, patch)
+        return {
+            "apiVersion": "meta.k8s.io/v1",
+            "kind": "PartialObjectMetadata",
+            "metadata": written["metadata"],
+        }
+
     async def replace(self, path: str, body: JsonDict) -> JsonDict:
         self._answer(path)
         self.writes.append(("PUT", path))

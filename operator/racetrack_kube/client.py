@@ -143,6 +143,8 @@ class Api(Protocol):
 
     async def merge_patch(self, path: str, patch: JsonDict) -> JsonDict: ...
 
+    async def merge_patch_metadata(self, path: str, patch: JsonDict) -> JsonDict: ...
+
     async def replace(self, path: str, body: JsonDict) -> JsonDict: ...
 
     async def delete(self, path: str) -> bool: ...
@@ -350,6 +352,14 @@ class Kube:
 
     async def merge_patch(self, path: str, patch: JsonDict) -> JsonDict:
         return await self.request("PATCH", path, patch, content_type=MERGE_PATCH)
+
+    async def merge_patch_metadata(self, path: str, patch: JsonDict) -> JsonDict:
+        """``merge_patch``, answered with the object's metadata alone (a
+        PartialObjectMetadata): for a status write, whose full answer would be the whole
+        object, serialised by the API server and decoded here only to be dropped."""
+        return await self.request(
+            "PATCH", path, patch, content_type=MERGE_PATCH, accept=PARTIAL_METADATA
+        )
 
     async def replace(self, path: str, body: JsonDict) -> JsonDict:
         return await self.request("PUT", path, body)

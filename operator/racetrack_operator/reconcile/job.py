@@ -436,7 +436,7 @@ async def _write_status(
     namespace, name = key
     if patch is not None:
         try:
-            await ctx.kube.merge_patch(
+            await ctx.kube.merge_patch_metadata(
                 paths.racetrack(Job, namespace, name) + "/status", {"status": patch}
             )
         except client.ApiError as error:

@@ -87,7 +87,7 @@ async def refresh_purge(ctx: Context, now: datetime.datetime) -> int:
 
 async def _write(ctx: Context, namespace: str, name: str, purge: dict[str, object]) -> bool:
     try:
-        await ctx.kube.merge_patch(
+        await ctx.kube.merge_patch_metadata(
             paths.racetrack(Job, namespace, name) + "/status", {"status": {"purge": purge}}
         )
     except client.ApiError as error:
