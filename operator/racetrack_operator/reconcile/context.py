@@ -7,7 +7,6 @@ import dataclasses
 from collections.abc import Hashable
 from typing import Any
 
-from racetrack_api.v1alpha1 import Job
 from racetrack_kube.client import Api, JsonDict
 from racetrack_kube.informer import Informer
 from racetrack_operator.reconcile.build import BuildSlots
@@ -18,6 +17,7 @@ from racetrack_operator.reconcile.jobqueue import JobQueue
 from racetrack_operator.reconcile.jobstate import JobState
 from racetrack_operator.reconcile.locks import KeyedLocks
 from racetrack_operator.reconcile.requeue import Requeue
+from racetrack_operator.render.family import Member
 from racetrack_operator.settings import Settings
 
 
@@ -46,7 +46,7 @@ class Context:
     families_listed: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     # Jobs a family's list delivered that this process has not loaded yet, by (namespace,
     # name): until their own reconciliation loads them, a sync counts them as listed.
-    family_listed_jobs: dict[tuple[str, str], Job] = dataclasses.field(default_factory=dict)
+    family_listed_jobs: dict[tuple[str, str], Member] = dataclasses.field(default_factory=dict)
     # Reconciliations to run again later (waiting on the world, or after an error).
     requeue: Requeue = dataclasses.field(default_factory=Requeue)
     # Service writes in flight. The API server creates Services one after another (each
@@ -58,6 +58,9 @@ class Context:
     )
     # The Job watch's events waiting for a worker (see reconcile.jobqueue); set at start-up.
     job_queue: JobQueue | None = None
+    # The Job watches, by namespace (see reconcile.jobwatch): what a family's status needs of
+    # every Job (render.family's member_view), and no more.
+    job_watches: list[Informer] = dataclasses.field(default_factory=list)
     # Set once the Job watch has listed every Job: each has been handed to the job queue.
     jobs_listed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     # Created on first use by ``racetrack_operator.reconcile.family.request_sync``.
@@ -80,8 +83,16 @@ class Context:
 
     def listed_service(self, namespace: str, name: str) -> JsonDict | None:
         """The Service as its watch last reported it (a slim view), or None."""
-        for watch in self.services:
-            found = watch.get(namespace, name)
-            if found is not None:
-                return found
-        return None
+        return _watched(self.services, namespace, name)
+
+    def listed_job(self, namespace: str, name: str) -> JsonDict | None:
+        """The Job as its watch last reported it (a ``member_view``), or None."""
+        return _watched(self.job_watches, namespace, name)
+
+
+def _watched(watches: list[Informer], namespace: str, name: str) -> JsonDict | None:
+    for watch in watches:
+        found = watch.get(namespace, name)
+        if found is not None:
+            return found
+    return None

@@ -4,7 +4,8 @@
 - every token Secret, as a ``SecretView`` (digests, never values), fed by a watch of Secrets
   labelled ``racetrack.io/token`` and by our own writes (``reconcile.tokens``);
 - the last seen body of every User, ExternalServiceConsumer and JobFamily (slimmed), so a
-  change of a Secret or of the key reconciles a subject without reading it;
+  change of a Secret or of the key reconciles a subject, and a family's status is synced,
+  without reading it;
 - each family's token as its Jobs mount it, so a Job's render needs no read;
 - which subjects and families exist (``reconcile.presence``) and which Permissions name
   them (``reconcile.permissions``), so that Permissions follow subjects that come and go.
@@ -34,18 +35,19 @@ FamilyKey = tuple[str, str]
 # Beyond what a Job keeps: the version orders our writes against watch events, and a
 # subject being deleted issues nothing.
 _ALSO_KEPT = ("resourceVersion", "deletionTimestamp")
+# A family's versions and latest are what its sync (reconcile.family) compares its new
+# status with, so that a sync needs no read.
+_KEPT_STATUS = ("observedGeneration", "token", "conditions", "versions", "latest")
 
 
 def slim(body: dict[str, Any]) -> dict[str, Any]:
-    """What the identity reconcilers use of an object: a family's version list, kubectl's
+    """What the identity reconcilers and the family sync use of an object: kubectl's
     last-applied copy and managedFields are most of its size and none of our business."""
     meta: dict[str, Any] = body.get("metadata") or {}
     kept_meta = slim_metadata(meta)
     kept_meta.update({key: meta[key] for key in _ALSO_KEPT if key in meta})
     status: dict[str, Any] = body.get("status") or {}
-    kept_status = {
-        key: status[key] for key in ("observedGeneration", "token", "conditions") if key in status
-    }
+    kept_status = {key: status[key] for key in _KEPT_STATUS if key in status}
     return {"metadata": kept_meta, "spec": body.get("spec") or {}, "status": kept_status}
 
 

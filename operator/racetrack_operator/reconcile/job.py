@@ -413,7 +413,7 @@ def _with_purge(
     }
     purge = purge_status(
         seen_as_listed,
-        [version.spec.version for version in versions],
+        [version.version for version in versions],
         datetime.datetime.now(datetime.UTC),
     )
     if same_purge(seen_as_listed["status"].get("purge"), purge):

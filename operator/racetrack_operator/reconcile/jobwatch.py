@@ -11,10 +11,11 @@ watches have listed, so those reconciliations compare with what those lists deli
 Why not a kopf handler: kopf gives each event a worker of its own with its per-object logger
 and bookkeeping, which cost more than deciding that an echo changes nothing, and its first
 list arrives whole before the first Job is handed over. This watch lists in pages, reconciles
-from the first page on, and keeps of each Job only what a deletion needs (its name and
-family), as the Deployments' watch keeps views. Why not ``on.create``/``on.update`` either:
-those write kopf's progress and last-handled configuration into each Job, one more write per
-change on the busiest objects we have, and retries are as easy to schedule here
+from the first page on, and keeps of each Job only what a deletion and its family's status
+need (``render.family.member_view``), as the Deployments' watch keeps views. Why not
+``on.create``/``on.update`` either: those write kopf's progress and last-handled
+configuration into each Job, one more write per change on the busiest objects we have, and
+retries are as easy to schedule here
 (``reconcile.requeue``). A Job that cannot progress is Stalled; if the world can fix it (a
 Secret appearing) it is retried on a timer, otherwise the spec change that fixes it triggers
 the next run.
@@ -29,6 +30,7 @@ from racetrack_kube import paths
 from racetrack_kube.client import JsonDict, Kube
 from racetrack_kube.informer import Informer
 from racetrack_operator.reconcile.context import Context
+from racetrack_operator.render.family import member_view
 from racetrack_operator.render.jobs import without_bookkeeping
 
 
@@ -42,10 +44,11 @@ def start(ctx: Context, kube: Kube) -> None:
             paths.racetrack(Job, namespace),
             lambda _, old, new: job_changed(ctx, old, new),
             transform=without_bookkeeping,
-            stored=deletion_view,
+            stored=member_view,
         )
         for namespace in ctx.settings.watched_namespaces or (None,)
     ]
+    ctx.job_watches = watches
     loop = asyncio.get_running_loop()
     ctx.timers.extend(loop.create_task(watch.run()) for watch in watches)
     ctx.timers.append(loop.create_task(_set_when_listed(ctx, watches)))
@@ -54,16 +57,6 @@ def start(ctx: Context, kube: Kube) -> None:
 async def _set_when_listed(ctx: Context, watches: list[Informer]) -> None:
     await asyncio.gather(*(watch.synced.wait() for watch in watches))
     ctx.jobs_listed.set()
-
-
-def deletion_view(job: JsonDict) -> JsonDict:
-    """What is kept of a watched Job: enough to report its deletion (its family forgets the
-    version) and to tell a newer version of it from the one already handed over."""
-    meta = job.get("metadata") or {}
-    return {
-        "metadata": {key: meta.get(key) for key in ("name", "namespace", "resourceVersion")},
-        "spec": {"name": (job.get("spec") or {}).get("name")},
-    }
 
 
 def job_changed(ctx: Context, old: JsonDict | None, new: JsonDict | None) -> None:
@@ -75,7 +68,12 @@ def job_changed(ctx: Context, old: JsonDict | None, new: JsonDict | None) -> Non
         return
     meta = job["metadata"]
     key = (str(meta.get("namespace") or ""), str(meta["name"]))
+    family = (key[0], str((job.get("spec") or {}).get("name") or ""))
     if new is None:
+        ctx.family_members.get(family, set()).discard(key[1])
         queue.add(key, "DELETED", job)
     else:
+        # Every Job is a member of its family from its first event on, so once the watch
+        # has listed, a family's members are all here (reconcile.family).
+        ctx.family_members.setdefault(family, set()).add(key[1])
         queue.add(key, "ADDED" if old is None else "MODIFIED", new)

@@ -12,11 +12,17 @@ import pytest_asyncio
 import yaml
 
 from fake_kube import FakeKube  # type: ignore[import-not-found]
+from racetrack_api.permissions import SubjectRef
 from racetrack_api.v1alpha1 import Job, JobFamily
+from racetrack_api.v1alpha1.permission import SubjectKind
 from racetrack_kube import paths
+from racetrack_kube.informer import Informer
+from racetrack_operator.reconcile import jobwatch
 from racetrack_operator.reconcile.context import Context
 from racetrack_operator.reconcile.family import sync_family
 from racetrack_operator.reconcile.job import deployment_seen, job_deleted, job_seen
+from racetrack_operator.reconcile.jobqueue import JobQueue
+from racetrack_operator.render.family import desired_family, member_view
 from racetrack_operator.render.rollout import deployment_view
 from racetrack_operator.settings import Settings
 
@@ -37,10 +43,15 @@ class CountingLists(FakeKube):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self.lists = 0
+        self.gets = 0
 
     async def list_objects(self, collection: str, **options: Any) -> Any:
         self.lists += 1
         return await super().list_objects(collection, **options)
+
+    async def get(self, path: str, **options: Any) -> Any:
+        self.gets += 1
+        return await super().get(path, **options)
 
 
 @pytest_asyncio.fixture
@@ -163,3 +174,44 @@ async def test_a_listed_job_deleted_before_it_was_loaded_is_no_version(ctx: Cont
     job_deleted(ctx, NS, second, "adder")  # its reconciliation never came
     await sync_family(ctx, NS, "adder")
     assert [v["version"] for v in fake.obj(FAMILY)["status"]["versions"]] == ["1.0.0"]
+
+
+async def test_once_the_job_watch_has_listed_a_sync_reads_nothing(ctx: Context) -> None:
+    """Neither the family nor its Jobs: the family watch and the Job watch have both."""
+    fake = ctx.kube
+    assert isinstance(fake, CountingLists)
+    first, body = adder_version(fake, "1.0.0")
+    second, second_body = adder_version(fake, "2.0.0")
+    # 2.0.0 is Ready since an earlier run of the operator; neither is reconciled here yet.
+    ready = {"conditions": [{"type": "Ready", "status": "True", "reason": "Available"}]}
+    second_body = fake.put(paths.racetrack(Job, NS, second), {**second_body, "status": ready})
+    family = fake.put(FAMILY, desired_family(NS, "adder", "ml-team@example.org"))
+    # What the family watch and the Job watch delivered.
+    ctx.identity.remember(SubjectRef(SubjectKind.JOB_FAMILY, "adder", NS), family)
+
+    async def unused(key: Any, event_type: str, raw: dict[str, Any]) -> None:
+        raise AssertionError("the queue is not started here")
+
+    ctx.job_queue = JobQueue(unused, workers=1)
+    watch = Informer(fake, "Jobs", paths.racetrack(Job, NS), lambda *_: None)
+    ctx.job_watches = [watch]
+    for name, raw in ((first, body), (second, second_body)):
+        watch.store[(NS, name)] = member_view(raw)
+        jobwatch.job_changed(ctx, None, raw)
+    # Asked for while the Job watch still lists: the sync waits for the list.
+    sync = asyncio.create_task(sync_family(ctx, NS, "adder"))
+    await asyncio.sleep(0.05)
+    assert not sync.done() and "status" not in fake.obj(FAMILY)
+    ctx.jobs_listed.set()
+    await sync
+    status = fake.obj(FAMILY)["status"]
+    assert [(v["version"], v["ready"]) for v in status["versions"]] == [
+        ("2.0.0", True),
+        ("1.0.0", False),
+    ]
+    assert status["latest"] == "2.0.0"
+    assert (fake.gets, fake.lists) == (0, 0)
+    # The family as written is what the next sync compares with: nothing more to write.
+    writes = len(fake.writes)
+    await sync_family(ctx, NS, "adder")
+    assert len(fake.writes) == writes and (fake.gets, fake.lists) == (0, 0)

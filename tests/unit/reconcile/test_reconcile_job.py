@@ -34,6 +34,7 @@ from racetrack_operator.reconcile.job import (
 )
 from racetrack_operator.reconcile.jobqueue import JobQueue
 from racetrack_operator.reconcile.purge import refresh_purge
+from racetrack_operator.render.family import member_view
 from racetrack_operator.render.jobs import without_bookkeeping
 from racetrack_operator.render.names import ANNOTATION_RENDER_HASH
 from racetrack_operator.render.rollout import deployment_view
@@ -275,19 +276,19 @@ async def test_the_watch_events_through_the_work_queue_deploy_then_forget_a_job(
     fake = kube(ctx)
     stored = without_bookkeeping(fake.put(JOB, adder()))
     jobwatch.job_changed(ctx, None, stored)
-    jobwatch.job_changed(ctx, jobwatch.deletion_view(stored), stored)  # merged: one reconciliation
+    jobwatch.job_changed(ctx, member_view(stored), stored)  # merged: one reconciliation
     await asyncio.wait_for(queue.drain(), timeout=10)
     assert DEPLOYMENT in fake.objects
     assert condition(ctx, c.DEPLOYED) == ("True", c.REASON_DEPLOYMENT_UP_TO_DATE)
     written = len(fake.writes)
     echo = fake.obj(JOB)  # the echo of our status write
-    jobwatch.job_changed(ctx, jobwatch.deletion_view(stored), echo)
+    jobwatch.job_changed(ctx, member_view(stored), echo)
     await asyncio.wait_for(queue.drain(), timeout=10)
     assert [path for _, path in fake.writes[written:] if path.startswith(JOB)] == []
     assert (NS, NAME) in ctx.jobs
     family_syncs: list[tuple[str, str]] = []
     monkeypatch.setattr(job_module, "request_sync", lambda _, ns, f: family_syncs.append((ns, f)))
-    jobwatch.job_changed(ctx, jobwatch.deletion_view(echo), None)
+    jobwatch.job_changed(ctx, member_view(echo), None)
     await asyncio.wait_for(queue.drain(), timeout=10)
     queue.cancel()
     assert (NS, NAME) not in ctx.jobs
