@@ -18,6 +18,7 @@ import kopf
 from kopf._core.engines.peering import Identity  # kopf exports no public name for it
 
 from racetrack_operator import (
+    allocator,
     handlers,  # noqa: F401 - imported to register every handler with kopf
     leadership,
 )
@@ -25,6 +26,7 @@ from racetrack_operator.settings import Settings, SettingsError
 
 
 def main() -> int:
+    allocator.limit_arenas()  # before the API client's threads exist (see allocator)
     try:
         settings = Settings.from_env()
     except SettingsError as error:
