@@ -15,10 +15,9 @@ from the first page on, and keeps of each Job only what a deletion and its famil
 need (``render.family.member_view``), as the Deployments' watch keeps views. Why not
 ``on.create``/``on.update`` either: those write kopf's progress and last-handled
 configuration into each Job, one more write per change on the busiest objects we have, and
-retries are as easy to schedule here
-(``reconcile.requeue``). A Job that cannot progress is Stalled; if the world can fix it (a
-Secret appearing) it is retried on a timer, otherwise the spec change that fixes it triggers
-the next run.
+retries are as easy to schedule here (``reconcile.requeue``). A Job that cannot progress is
+Stalled; if the world can fix it (a Secret appearing) it is retried on a timer, otherwise
+the spec change that fixes it triggers the next run.
 """
 
 from __future__ import annotations
