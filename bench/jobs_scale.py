@@ -40,6 +40,7 @@ profiled run's figures are not the ones to report.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import subprocess
@@ -47,6 +48,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,7 +119,12 @@ def cluster(binaries: Binaries, work: Path, name: str, nodes: int, pods: int) ->
 def measure_floor(running: LocalCluster, jobs: int, burst: int) -> Floor:
     bench = Bench(running)
     try:
+        children_before = restart_requests(running)
+        started = time.monotonic()
         _, backlog = bench.burst(jobs, "floor", jobs=False)
+        print(f"  floor: {timeline(bench.deployments.ready_at.values(), started)}")
+        spent = per_job(children_before, restart_requests(running), jobs)
+        print(f"  floor: requests per Job on the Jobs' kinds (all clients): {spent}")
         _, on_top = bench.burst(burst, "floor-extra", jobs=False)
     finally:
         bench.jobs.stop()
@@ -156,6 +163,16 @@ def restart_requests(running: LocalCluster) -> Counter[str]:
 def purge_tracker(bench: Bench) -> ReadyTracker:
     """Records when each Job first carries a purge score."""
     return ReadyTracker(bench.list_jobs, lambda job: "purge" in (job.get("status") or {}))
+
+
+def timeline(ready_at: Iterable[float], started: float) -> str:
+    """Seconds from the start until a share of the objects was Ready: where a gap opens."""
+    times = sorted(at - started for at in ready_at)
+    shares = (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
+    marks = (times[max(0, math.ceil(share * len(times)) - 1)] for share in shares)
+    return "Ready after " + ", ".join(
+        f"{share:.0%} {mark:.1f}s" for share, mark in zip(shares, marks, strict=True)
+    )
 
 
 def per_job(before: Counter[str], after: Counter[str], jobs: int) -> str:
@@ -226,6 +243,7 @@ def measure_operator(
         # Waiting Jobs, as after an outage or a restart during a GitOps sync.
         create_all(bench.create_job("backlog"), jobs)
         requests_before = racetrack_requests(running)
+        children_before = restart_requests(running)
         started = time.monotonic()
         addons.start_operator(
             running, {**(operator_env or {}), **(tracing_env(memory) if memory else {})}
@@ -235,6 +253,7 @@ def measure_operator(
         names = {f"backlog-{i}" for i in range(jobs)}
         bench.jobs.wait_for(names, timeout=max(900, jobs * 0.5))
         converged = max(bench.jobs.ready_at[n] for n in names) - started
+        print(f"  backlog: {timeline((bench.jobs.ready_at[n] for n in names), started)}")
         cpu_backlog = cpu_seconds(pid)
         if profiler and profile:
             stop_profiler(profiler, profile)
@@ -245,6 +264,8 @@ def measure_operator(
         settle(running, timeout=120)
         spent = per_job(requests_before, racetrack_requests(running), jobs)
         print(f"  racetrack.io requests per Job in the backlog: {spent}")
+        spent = per_job(children_before, restart_requests(running), jobs)
+        print(f"  requests per Job on the Jobs' kinds in the backlog (all clients): {spent}")
 
         settle(running, timeout=120)
         before_restart = restart_requests(running)
