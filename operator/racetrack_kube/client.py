@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
+from pydantic_core import from_json
 
 JsonDict = dict[str, Any]
 
@@ -244,7 +245,7 @@ class Kube:
         accept: str,
     ) -> JsonDict:
         data = self._call(method, path, body, query, content_type, accept)
-        parsed: JsonDict = json.loads(data) if data else {}
+        parsed: JsonDict = from_json(data) if data else {}  # twice the json module's pace
         return parsed
 
     def _call(

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import urllib3
+from pydantic_core import from_json
 
 from racetrack_kube.client import ApiError, JsonDict, Kube
 
@@ -183,7 +183,9 @@ class Informer:
                 return  # the server ended the watch: continue from the last version
             if isinstance(item, BaseException):
                 raise item if isinstance(item, Exception) else RuntimeError(str(item))
-            self._apply(json.loads(item))
+            # pydantic's parser reads an event in about half the time of the json module's,
+            # and every Deployment, Service and Job event passes through here.
+            self._apply(from_json(item))
             # A queue that already holds items hands them over without yielding: a burst of
             # events would hold the loop, and whatever shares it (an admission answer, a
             # gateway lookup) would wait for the whole burst. One event at a time instead.
