@@ -133,7 +133,7 @@ def _job_ready(obj: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def _deployment_available(obj: dict[str, Any]) -> bool:
+def deployment_available(obj: dict[str, Any]) -> bool:
     conditions = obj.get("status", {}).get("conditions") or []
     return any(c.get("type") == "Available" and c.get("status") == "True" for c in conditions)
 
@@ -143,10 +143,16 @@ class ReadyTracker:
     (no polling lists)."""
 
     def __init__(
-        self, list_call: Callable[..., Any], ready: Callable[[dict[str, Any]], bool], **kw: Any
+        self,
+        list_call: Callable[..., Any],
+        ready: Callable[[dict[str, Any]], bool],
+        key: Callable[[dict[str, Any]], str] = lambda obj: str(obj["metadata"]["name"]),
+        **kw: Any,
     ) -> None:
         # ``list_call`` must have no return annotation: then the watch yields plain dicts
         # instead of deserialising every event into model objects (a real CPU cost here).
+        self._key = key
+        self.seen_at: dict[str, float] = {}
         self.ready_at: dict[str, float] = {}
         self.ready_now: set[str] = set()
         self._changed = threading.Condition()
@@ -164,9 +170,10 @@ class ReadyTracker:
             try:
                 for event in self._watch.stream(list_call, **kw):
                     obj = event["object"]
-                    name = obj["metadata"]["name"]
+                    name = self._key(obj)
                     is_ready = event["type"] != "DELETED" and ready(obj)
                     with self._changed:
+                        self.seen_at.setdefault(name, time.monotonic())
                         if is_ready:
                             self.ready_at.setdefault(name, time.monotonic())
                             self.ready_now.add(name)
@@ -240,7 +247,7 @@ class Bench:
 
         self.list_jobs = list_jobs
         self.jobs = ReadyTracker(list_jobs, _job_ready)
-        self.deployments = ReadyTracker(list_deployments, _deployment_available)
+        self.deployments = ReadyTracker(list_deployments, deployment_available)
 
     def create_job(self, prefix: str) -> Callable[[int], None]:
         def create(index: int) -> None:

@@ -19,6 +19,12 @@ them), so the figures are the operator's and the cluster's, never the fake node'
   time until all of them are Ready, against as many Deployments and Services created the same
   way next to the floor's, and the operator's CPU per new Job.
 
+With the floor and the backlog it prints when each share of the objects turned Ready, the CPU
+every process of the cluster spent per Job (on two busy cores the wall clock follows the sum),
+and the requests per Job on the Jobs' kinds from every client; with the backlog also when the
+Jobs' Deployments were created and turned Available, and how long after its Deployment each
+Job turned Ready (the operator's own delay).
+
 ``--memory FOLDER`` traces the operator's allocations with ``tracemalloc`` from its start
 (``tracemalloc_hook``) and prints, at the end of the backlog, what it held near its peak and
 what it holds then, by allocation site (see ``memory_summary.py``); the snapshots stay in
@@ -51,13 +57,17 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from jobs_convergence import (
+    JOBS_NAMESPACE,
     Bench,
     ReadyTracker,
     cpu_seconds,
     create_all,
+    deployment_available,
     operator_rss_mib,
+    percentile,
     restart_operator,
     settle,
 )
@@ -120,9 +130,11 @@ def measure_floor(running: LocalCluster, jobs: int, burst: int) -> Floor:
     bench = Bench(running)
     try:
         children_before = restart_requests(running)
+        cpu_before = process_cpu(running)
         started = time.monotonic()
         _, backlog = bench.burst(jobs, "floor", jobs=False)
-        print(f"  floor: {timeline(bench.deployments.ready_at.values(), started)}")
+        print(f"  floor: Ready after {timeline(bench.deployments.ready_at.values(), started)}")
+        print(f"  floor: {cpu_spent(cpu_before, process_cpu(running), jobs)}")
         spent = per_job(children_before, restart_requests(running), jobs)
         print(f"  floor: requests per Job on the Jobs' kinds (all clients): {spent}")
         _, on_top = bench.burst(burst, "floor-extra", jobs=False)
@@ -165,14 +177,44 @@ def purge_tracker(bench: Bench) -> ReadyTracker:
     return ReadyTracker(bench.list_jobs, lambda job: "purge" in (job.get("status") or {}))
 
 
-def timeline(ready_at: Iterable[float], started: float) -> str:
-    """Seconds from the start until a share of the objects was Ready: where a gap opens."""
-    times = sorted(at - started for at in ready_at)
+def job_deployments(bench: Bench) -> ReadyTracker:
+    """When each Job's Deployment was first seen and first Available, by the Job's name."""
+
+    def list_deployments(**kw: Any):  # type: ignore[no-untyped-def]  # see ReadyTracker
+        return bench.apps.list_namespaced_deployment(JOBS_NAMESPACE, **kw)
+
+    def owner(deployment: dict[str, Any]) -> str:
+        return str(deployment["metadata"]["ownerReferences"][0]["name"])
+
+    return ReadyTracker(list_deployments, deployment_available, key=owner)
+
+
+def timeline(moments: Iterable[float], started: float) -> str:
+    """Seconds from ``started`` until each share of the objects had reached a state (their
+    ``moments``, one each): where a gap opens."""
+    times = sorted(at - started for at in moments)
     shares = (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
     marks = (times[max(0, math.ceil(share * len(times)) - 1)] for share in shares)
-    return "Ready after " + ", ".join(
-        f"{share:.0%} {mark:.1f}s" for share, mark in zip(shares, marks, strict=True)
-    )
+    return ", ".join(f"{share:.0%} {mark:.1f}s" for share, mark in zip(shares, marks, strict=True))
+
+
+def process_cpu(running: LocalCluster) -> dict[str, float]:
+    """CPU seconds so far of each process of the cluster (the API server, etcd, the
+    controllers, kwok, the operator once it runs) and of the benchmark itself."""
+    spent = {c.name: cpu_seconds(c.pid) for c in running.components if c.pid}
+    times = os.times()
+    # This process: the floor's 16 clients, and the watches that see Jobs turn Ready.
+    spent["benchmark"] = times.user + times.system
+    return spent
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float], jobs: int) -> str:
+    """On two busy cores the wall clock follows the CPU every process spent: which one the
+    operator's work made spend more shows here."""
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
+    total = sum(spent.values())
+    parts = ", ".join(f"{name} {seconds / jobs * 1000:.1f}" for name, seconds in spent.items())
+    return f"CPU ms per Job by process: {parts}; all {total / jobs * 1000:.1f}"
 
 
 def per_job(before: Counter[str], after: Counter[str], jobs: int) -> str:
@@ -244,6 +286,8 @@ def measure_operator(
         create_all(bench.create_job("backlog"), jobs)
         requests_before = racetrack_requests(running)
         children_before = restart_requests(running)
+        cluster_cpu_before = process_cpu(running)
+        children = job_deployments(bench)
         started = time.monotonic()
         addons.start_operator(
             running, {**(operator_env or {}), **(tracing_env(memory) if memory else {})}
@@ -253,7 +297,20 @@ def measure_operator(
         names = {f"backlog-{i}" for i in range(jobs)}
         bench.jobs.wait_for(names, timeout=max(900, jobs * 0.5))
         converged = max(bench.jobs.ready_at[n] for n in names) - started
-        print(f"  backlog: {timeline((bench.jobs.ready_at[n] for n in names), started)}")
+        ready = timeline((bench.jobs.ready_at[n] for n in names), started)
+        print(f"  backlog: Ready after {ready}")
+        print(f"  backlog: {cpu_spent(cluster_cpu_before, process_cpu(running), jobs)}")
+        created = timeline(children.seen_at.values(), started)
+        print(f"  backlog: their Deployments created after {created}")
+        available = timeline(children.ready_at.values(), started)
+        print(f"  backlog: their Deployments Available after {available}")
+        lags = [bench.jobs.ready_at[n] - children.ready_at[n] for n in names]
+        shares = {"median": 0.5, "p90": 0.9, "p99": 0.99, "max": 1.0}
+        print(
+            "  backlog: a Job Ready after its Deployment Available: "
+            + ", ".join(f"{label} {percentile(lags, q):.2f}s" for label, q in shares.items())
+        )
+        children.stop()
         cpu_backlog = cpu_seconds(pid)
         if profiler and profile:
             stop_profiler(profiler, profile)
