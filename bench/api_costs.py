@@ -8,11 +8,12 @@ other, and the API server's and etcd's CPU time (user + system of their processe
 by the number of requests. Nothing else writes meanwhile, and nobody watches the Jobs, so
 each figure is the request's own cost, without a watcher's share.
 
-The requests: a read of a Job and of a Deployment (the cheapest a request gets), the merge
-patch of a Job's status that changes one condition's message (what a status write is), the
-same changing one short field (how much of that is the object's size), and an Event as the
-operator posts one. The scale benchmark (``jobs_scale.py``) counts how many of each a Job
-costs; these figures say what each one weighs.
+The requests: a read of a Job and of a Deployment (the cheapest a request gets); merge
+patches of a Job's status that change one condition's message (what a status write is), that
+set a field to the value it has, and that change one short field (how much of the cost is the
+write itself, how much the object's size); and an Event as the operator posts one. The scale
+benchmark (``jobs_scale.py``) counts how many of each a Job costs; these figures say what
+each one weighs.
 """
 
 from __future__ import annotations
@@ -122,6 +123,9 @@ def main() -> int:
                 "GET", f"/apis/apps/v1/namespaces/{JOBS_NAMESPACE}/deployments/{name}"
             ),
             "PATCH a Job's status, one condition's message": message_changed,
+            "PATCH a Job's status, changing nothing": lambda name, _: send(
+                "PATCH", f"{JOBS}/{name}/status", {"status": {"url": jobs[name]["status"]["url"]}}
+            ),
             "PATCH a Job's status, one short field": url_changed,
             "POST an Event": event,
         }
