@@ -1,6 +1,6 @@
 """Benchmark: the gateway's rules in instructions per call, which a busy machine cannot blur.
 
-    python bench/gateway_instructions.py [--calls 1000]
+    python bench/gateway_instructions.py [--calls 1000] [--buffer-bytes 8192]
 
 CPU time per call (``gateway_throughput.py``) is what the targets are about, but on a shared
 machine it moves by a fifth from one run to the next, more than most changes to the rules.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import http.client
 import re
 import shutil
@@ -38,8 +39,11 @@ from racetrack_gateway.render import config, tables
 WARM_UP_CALLS = 200
 
 
-def gateway_files(run_dir: Path, upstream: str, access_log: bool) -> tuple[Path, str, str]:
-    """The agent's files for the benchmark's world; haproxy.cfg, a caller's token, the path."""
+def gateway_files(
+    run_dir: Path, upstream: str, access_log: bool, buffer_bytes: int | None = None
+) -> tuple[Path, str, str]:
+    """The agent's files for the benchmark's world; haproxy.cfg, a caller's token, the path.
+    ``buffer_bytes`` replaces the gateway's default ``tune.bufsize``."""
     entries, token = world(upstream)
     cfg = config.ConfigInput(
         run_dir,
@@ -49,6 +53,8 @@ def gateway_files(run_dir: Path, upstream: str, access_log: bool) -> tuple[Path,
         access_log=access_log,
         servers=entries[tables.SERVERS],
     )
+    if buffer_bytes is not None:
+        cfg = dataclasses.replace(cfg, buffer_bytes=buffer_bytes)
     for name, body in config.render_files(cfg, entries).items():
         (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (run_dir / name).write_text(body)
@@ -120,6 +126,9 @@ def per_call(cfg: Path, calls: int, headers: dict[str, str], path: str, work: Pa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=1000, help="calls counted (1000)")
+    parser.add_argument(
+        "--buffer-bytes", type=int, help="the gateway's HAProxy tune.bufsize (its default)"
+    )
     args = parser.parse_args()
     for tool in ("valgrind", "nginx", "haproxy"):
         if shutil.which(tool) is None:
@@ -128,7 +137,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, servers(Path(tmp)) as running:
         work = Path(tmp)
         work.chmod(0o755)  # nginx's workers run as an unprivileged user
-        figures = measure(running, work, args.calls)
+        figures = measure(running, work, args.calls, args.buffer_bytes)
     plain = figures["plain HAProxy (floor)"]
     print(f"User-space instructions per call, {args.calls} calls each:\n")
     print(f"{'target':<32} {'instructions/call':>18} {'x plain':>8}")
@@ -137,14 +146,16 @@ def main() -> int:
     return 0
 
 
-def measure(running: Servers, work: Path, calls: int) -> dict[str, float]:
+def measure(
+    running: Servers, work: Path, calls: int, buffer_bytes: int | None = None
+) -> dict[str, float]:
     upstream, _ = running.nginx("7")
     plain = per_call(plain_config(work, upstream), calls, {}, "/api/v1/perform", work)
     figures = {"plain HAProxy (floor)": plain}
     for access_log in (True, False):
         run_dir = work / f"gateway-{access_log}"
         run_dir.mkdir()
-        cfg, token, path = gateway_files(run_dir, upstream, access_log)
+        cfg, token, path = gateway_files(run_dir, upstream, access_log, buffer_bytes)
         name = "gateway" + ("" if access_log else ", no access log")
         figures[name] = per_call(cfg, calls, {"X-Racetrack-Auth": token}, path, work)
     return figures

@@ -1,6 +1,7 @@
 """Benchmark: the gateway's data plane against a direct call and an nginx plain proxy.
 
     python bench/gateway_throughput.py [--seconds 5] [--rounds 3] [--upstreams runtime static]
+                                       [--buffer-bytes 8192]
 
 Side by side in one run, with one load generator (wrk, pinned to CPU 1; every server pinned
 to CPU 0), for each upstream, body size (small JSON, 1 MB) and concurrency (1, 16):
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import os
 import random
@@ -168,15 +170,20 @@ class Servers:
         wait_http(f"http://127.0.0.1:{port}/api/v1/perform")
         return f"127.0.0.1:{port}"
 
-    def gateway(self, upstream: str) -> tuple[str, list[int], str, int]:
+    def gateway(
+        self, upstream: str, buffer_bytes: int | None = None
+    ) -> tuple[str, list[int], str, int]:
         """HAProxy with the agent's files for a synthetic world whose 5,000 job versions all
-        answer at ``upstream``; the URL, HAProxy's pid, a caller's token and key count."""
+        answer at ``upstream``; the URL, HAProxy's pid, a caller's token and key count.
+        ``buffer_bytes`` replaces the gateway's default ``tune.bufsize``."""
         run_dir = Path(tempfile.mkdtemp(prefix="rtgw-bench-"))
         port = free_port()
         entries, token = world(upstream)
         cfg = config.ConfigInput(
             run_dir, (f"127.0.0.1:{port}",), BUCKETS, threads=1, servers=entries[tables.SERVERS]
         )
+        if buffer_bytes is not None:
+            cfg = dataclasses.replace(cfg, buffer_bytes=buffer_bytes)
         for name, body in config.render_files(cfg, entries).items():
             (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
             (run_dir / name).write_text(body)
@@ -325,6 +332,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="runs per figure (3)")
     parser.add_argument("--upstreams", nargs="+", default=["runtime", "static"])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument(
+        "--buffer-bytes", type=int, help="the gateway's HAProxy tune.bufsize (its default)"
+    )
     args = parser.parse_args()
     for tool in ("nginx", "wrk", "haproxy", "taskset"):
         if shutil.which(tool) is None:
@@ -339,7 +349,7 @@ def main() -> int:
             upstream = running.runtime() if upstream_kind == "runtime" else running.nginx("7")[0]
             nginx, workers = running.nginx(upstream=upstream)
             plain, plain_pids = running.haproxy_plain(upstream)
-            gateway_url, gateway_pids, token, keys = running.gateway(upstream)
+            gateway_url, gateway_pids, token, keys = running.gateway(upstream, args.buffer_bytes)
             targets = [
                 Target("direct", f"http://{upstream}/api/v1/perform", [], {}),
                 Target("nginx", f"http://{nginx}/api/v1/perform", workers, {}),

@@ -136,6 +136,7 @@ class Agent:
             bind=s.bind,
             buckets=s.buckets,
             threads=s.haproxy_threads,
+            buffer_bytes=s.haproxy_buffer_bytes,
             access_log=s.access_log,
             tracing_header=s.tracing_header,
             caller_header=s.caller_header,

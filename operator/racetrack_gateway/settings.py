@@ -42,6 +42,13 @@ class Settings:
     haproxy_threads: int = 0
     """RACETRACK_GATEWAY_HAPROXY_THREADS: HAProxy's nbthread; 0 = HAProxy's default (one
     per CPU it may use)."""
+    haproxy_buffer_bytes: int = 16384
+    """RACETRACK_GATEWAY_HAPROXY_BUFFER_BYTES: HAProxy's ``tune.bufsize`` (HAProxy's own
+    default). A request's line and headers must fit in it less the 1,024 bytes HAProxy keeps
+    for rewriting them (a larger head gets 400), and so must a response's. Every call copies
+    one whole buffer so that it can be retried (``retry-on empty-response``): 8192 makes a
+    small call about a tenth cheaper, and a call with a large body dearer (more, smaller
+    reads and writes)."""
     access_log: bool = True
     """RACETRACK_GATEWAY_ACCESS_LOG: one HAProxy log line per request on its stdout (request
     line, status, timings, request id and caller; never a token)."""
@@ -129,6 +136,10 @@ class Settings:
                 )
         if not 1 <= self.buckets <= 4096:
             raise SettingsError(f"{PREFIX}BUCKETS must be between 1 and 4096")
+        if not 4096 <= self.haproxy_buffer_bytes <= 1 << 20:
+            raise SettingsError(
+                f"{PREFIX}HAPROXY_BUFFER_BYTES must be between 4096 and 1048576 (bytes)"
+            )
         for name in (
             "resync_seconds", "stats_seconds", "last_call_seconds", "async_max_attempts",
             "async_timeout_seconds",

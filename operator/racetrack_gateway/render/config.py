@@ -67,6 +67,8 @@ class ConfigInput:
     bind: tuple[str, ...]
     buckets: int
     threads: int = 0
+    #: HAProxy's tune.bufsize (see the gateway's settings for what it trades).
+    buffer_bytes: int = 16384
     access_log: bool = True
     tracing_header: str = "X-Request-Tracing-Id"
     caller_header: str = "X-Caller-Name"
@@ -159,6 +161,7 @@ def _global(cfg: ConfigInput) -> list[str]:
     ]
     if cfg.threads:
         out.append(f"    nbthread {cfg.threads}")
+    out.append(f"    tune.bufsize {cfg.buffer_bytes}")
     if cfg.access_log:
         out.append("    log stdout format raw local0 info")
     return out

@@ -31,6 +31,12 @@ def test_listeners_threads_and_the_socket_follow_the_settings() -> None:
     assert f"stats socket {RUN}/haproxy.sock mode 600 level admin" in text
 
 
+def test_haproxy_buffers_are_16_kb_unless_the_settings_say_otherwise() -> None:
+    assert "    tune.bufsize 16384\n" in config.render_config(cfg())
+    text = config.render_config(cfg(buffer_bytes=8192))
+    assert "    tune.bufsize 8192\n" in text.split("\n\n")[0]  # in the global section
+
+
 def test_without_access_log_nothing_is_logged() -> None:
     assert "log-format" not in config.render_config(cfg(access_log=False))
     assert "log stdout" not in config.render_config(cfg(access_log=False))

@@ -81,6 +81,7 @@ def test_settings_from_the_environment() -> None:
         ("BUCKETS", "many", "an integer"),
         ("ACCESS_LOG", "maybe", "true or false"),
         ("STATS_SECONDS", "0", "positive"),
+        ("HAPROXY_BUFFER_BYTES", "1024", "between 4096 and 1048576"),
     ],
 )
 def test_bad_settings_name_the_variable(name: str, value: str, message: str) -> None:
