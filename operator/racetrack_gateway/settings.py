@@ -45,7 +45,7 @@ class Settings:
     haproxy_buffer_bytes: int = 16384
     """RACETRACK_GATEWAY_HAPROXY_BUFFER_BYTES: HAProxy's ``tune.bufsize`` (HAProxy's own
     default). A request's line and headers must fit in it less the 1,024 bytes HAProxy keeps
-    for rewriting them (a larger head gets 400), and so must a response's. Every call copies
+    for rewriting them (a larger head gets 400), and a response's likewise. Every call copies
     one whole buffer so that it can be retried (``retry-on empty-response``): 8192 makes a
     small call about a tenth cheaper, and a call with a large body dearer (more, smaller
     reads and writes)."""
