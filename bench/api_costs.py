@@ -27,8 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from jobs_convergence import JOBS_NAMESPACE, Bench, cpu_seconds, create_all
-from jobs_scale import cluster
+from jobs_convergence import JOBS_NAMESPACE, Bench, create_all
+from jobs_scale import cluster, process_cpu
 from racetrack_devcluster import addons
 from racetrack_devcluster.build import BinaryCache
 from racetrack_devcluster.launcher import LocalCluster
@@ -38,7 +38,7 @@ JOBS = f"/apis/racetrack.io/v1alpha1/namespaces/{JOBS_NAMESPACE}/jobs"
 
 def server_cpu(running: LocalCluster) -> tuple[float, float]:
     """CPU seconds so far of the API server and of etcd."""
-    by_name = {c.name: cpu_seconds(c.pid) for c in running.components if c.pid}
+    by_name = process_cpu(running)
     return by_name["kube-apiserver"], by_name["etcd"]
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import http.client
 import re
 import shutil
@@ -40,10 +39,10 @@ WARM_UP_CALLS = 200
 
 
 def gateway_files(
-    run_dir: Path, upstream: str, access_log: bool, buffer_bytes: int | None = None
+    run_dir: Path, upstream: str, access_log: bool, buffer_bytes: int
 ) -> tuple[Path, str, str]:
     """The agent's files for the benchmark's world; haproxy.cfg, a caller's token, the path.
-    ``buffer_bytes`` replaces the gateway's default ``tune.bufsize``."""
+    ``buffer_bytes`` is HAProxy's ``tune.bufsize``."""
     entries, token = world(upstream)
     cfg = config.ConfigInput(
         run_dir,
@@ -51,10 +50,9 @@ def gateway_files(
         BUCKETS,
         threads=1,
         access_log=access_log,
+        buffer_bytes=buffer_bytes,
         servers=entries[tables.SERVERS],
     )
-    if buffer_bytes is not None:
-        cfg = dataclasses.replace(cfg, buffer_bytes=buffer_bytes)
     for name, body in config.render_files(cfg, entries).items():
         (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (run_dir / name).write_text(body)
@@ -127,7 +125,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=1000, help="calls counted (1000)")
     parser.add_argument(
-        "--buffer-bytes", type=int, help="the gateway's HAProxy tune.bufsize (its default)"
+        "--buffer-bytes",
+        type=int,
+        default=config.ConfigInput.buffer_bytes,
+        help="the gateway's HAProxy tune.bufsize (%(default)s)",
     )
     args = parser.parse_args()
     for tool in ("valgrind", "nginx", "haproxy"):
@@ -146,9 +147,7 @@ def main() -> int:
     return 0
 
 
-def measure(
-    running: Servers, work: Path, calls: int, buffer_bytes: int | None = None
-) -> dict[str, float]:
+def measure(running: Servers, work: Path, calls: int, buffer_bytes: int) -> dict[str, float]:
     upstream, _ = running.nginx("7")
     plain = per_call(plain_config(work, upstream), calls, {}, "/api/v1/perform", work)
     figures = {"plain HAProxy (floor)": plain}

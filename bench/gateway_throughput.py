@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import datetime
 import os
 import random
@@ -171,19 +170,22 @@ class Servers:
         return f"127.0.0.1:{port}"
 
     def gateway(
-        self, upstream: str, buffer_bytes: int | None = None
+        self, upstream: str, buffer_bytes: int = config.ConfigInput.buffer_bytes
     ) -> tuple[str, list[int], str, int]:
         """HAProxy with the agent's files for a synthetic world whose 5,000 job versions all
         answer at ``upstream``; the URL, HAProxy's pid, a caller's token and key count.
-        ``buffer_bytes`` replaces the gateway's default ``tune.bufsize``."""
+        ``buffer_bytes`` is HAProxy's ``tune.bufsize``."""
         run_dir = Path(tempfile.mkdtemp(prefix="rtgw-bench-"))
         port = free_port()
         entries, token = world(upstream)
         cfg = config.ConfigInput(
-            run_dir, (f"127.0.0.1:{port}",), BUCKETS, threads=1, servers=entries[tables.SERVERS]
+            run_dir,
+            (f"127.0.0.1:{port}",),
+            BUCKETS,
+            threads=1,
+            buffer_bytes=buffer_bytes,
+            servers=entries[tables.SERVERS],
         )
-        if buffer_bytes is not None:
-            cfg = dataclasses.replace(cfg, buffer_bytes=buffer_bytes)
         for name, body in config.render_files(cfg, entries).items():
             (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
             (run_dir / name).write_text(body)
@@ -333,7 +335,10 @@ def main() -> int:
     parser.add_argument("--upstreams", nargs="+", default=["runtime", "static"])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
     parser.add_argument(
-        "--buffer-bytes", type=int, help="the gateway's HAProxy tune.bufsize (its default)"
+        "--buffer-bytes",
+        type=int,
+        default=config.ConfigInput.buffer_bytes,
+        help="the gateway's HAProxy tune.bufsize (%(default)s)",
     )
     args = parser.parse_args()
     for tool in ("nginx", "wrk", "haproxy", "taskset"):

@@ -129,13 +129,13 @@ def cluster(binaries: Binaries, work: Path, name: str, nodes: int, pods: int) ->
 def measure_floor(running: LocalCluster, jobs: int, burst: int) -> Floor:
     bench = Bench(running)
     try:
-        children_before = restart_requests(running)
+        children_before = job_kind_requests(running)
         cpu_before = process_cpu(running)
         started = time.monotonic()
         _, backlog = bench.burst(jobs, "floor", jobs=False)
         print(f"  floor: Ready after {timeline(bench.deployments.ready_at.values(), started)}")
         print(f"  floor: {cpu_spent(cpu_before, process_cpu(running), jobs)}")
-        spent = per_job(children_before, restart_requests(running), jobs)
+        spent = per_job(children_before, job_kind_requests(running), jobs)
         print(f"  floor: requests per Job on the Jobs' kinds (all clients): {spent}")
         _, on_top = bench.burst(burst, "floor-extra", jobs=False)
     finally:
@@ -156,17 +156,17 @@ def racetrack_requests(running: LocalCluster) -> Counter[str]:
     return counts
 
 
-#: The kinds a restarted operator could read or write per Job.
-_RESTART_RESOURCES = {"jobs", "jobfamilies", "deployments", "services", "secrets", "pods"}
+#: The kinds the operator (or, in the floor, the controllers) could read or write per Job.
+_JOB_KINDS = {"jobs", "jobfamilies", "deployments", "services", "secrets", "pods"}
 
 
-def restart_requests(running: LocalCluster) -> Counter[str]:
+def job_kind_requests(running: LocalCluster) -> Counter[str]:
     """Requests the API server served on the kinds a Job touches, by verb and resource
     (every client's: during a settled restart the operator is nearly the only one)."""
     counts: Counter[str] = Counter()
     for labels, count in running.api_requests():
         resource = labels.get("resource", "")
-        if resource in _RESTART_RESOURCES and labels.get("verb") != "WATCH":
+        if resource in _JOB_KINDS and labels.get("verb") != "WATCH":
             sub = labels.get("subresource")
             counts[f"{labels.get('verb')} {resource}" + (f"/{sub}" if sub else "")] += count
     return counts
@@ -285,7 +285,7 @@ def measure_operator(
         # Waiting Jobs, as after an outage or a restart during a GitOps sync.
         create_all(bench.create_job("backlog"), jobs)
         requests_before = racetrack_requests(running)
-        children_before = restart_requests(running)
+        children_before = job_kind_requests(running)
         cluster_cpu_before = process_cpu(running)
         children = job_deployments(bench)
         started = time.monotonic()
@@ -321,11 +321,11 @@ def measure_operator(
         settle(running, timeout=120)
         spent = per_job(requests_before, racetrack_requests(running), jobs)
         print(f"  racetrack.io requests per Job in the backlog: {spent}")
-        spent = per_job(children_before, restart_requests(running), jobs)
+        spent = per_job(children_before, job_kind_requests(running), jobs)
         print(f"  requests per Job on the Jobs' kinds in the backlog (all clients): {spent}")
 
         settle(running, timeout=120)
-        before_restart = restart_requests(running)
+        before_restart = job_kind_requests(running)
         restart_profiler: list[subprocess.Popen[bytes]] = []
 
         def attach(pid: int) -> None:
@@ -343,7 +343,7 @@ def measure_operator(
         if restart_profiler and profile_restart:
             stop_profiler(restart_profiler[0], profile_restart, "the restart")
         restart_peak = peak_mib(operator_pid(running))
-        spent = per_job(before_restart, restart_requests(running), jobs)
+        spent = per_job(before_restart, job_kind_requests(running), jobs)
         print(f"  restart caught up ({load()}), peak {restart_peak:.0f} MiB")
         print(f"  requests per Job during the restart (all clients): {spent}")
 
