@@ -356,10 +356,12 @@ async def _watch_unhealthy(
     ctx: Context, key: Key, rollout: rollouts.Rollout, look_at_pods: bool
 ) -> UnhealthyPod | None:
     """While replicas are missing, look at the Job's pods again on a timer: pods fail
-    without their Deployment changing. A rollout that finishes first costs no pod reads."""
-    if not rollout.exists or rollout.fully_available:
-        return None
+    without their Deployment changing. A rollout that finishes first costs no pod reads, and
+    no look at all: its timer goes."""
     namespace, name = key
+    if not rollout.exists or rollout.fully_available:
+        ctx.requeue.cancel(("unhealthy", namespace, name))
+        return None
     unhealthy = await diagnose(ctx, namespace, name) if look_at_pods else None
 
     async def look_again() -> None:

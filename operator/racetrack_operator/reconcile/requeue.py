@@ -69,6 +69,9 @@ class Requeue:
     def succeeded(self, key: Hashable) -> None:
         self._failures.pop(key, None)
 
+    def pending(self, key: Hashable) -> bool:
+        return key in self._pending
+
     def cancel(self, key: Hashable) -> None:
         self._failures.pop(key, None)
         pending = self._pending.pop(key, None)

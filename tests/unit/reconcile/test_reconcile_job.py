@@ -354,6 +354,15 @@ async def test_a_crashing_pod_and_its_last_log_lines_show_in_status(ctx: Context
     assert "unhealthyPod" not in fake.obj(JOB)["status"]
 
 
+async def test_a_rollout_that_finishes_stops_the_look_at_its_pods(ctx: Context) -> None:
+    await apply_job(ctx, adder())
+    await roll_out(ctx, available=0)
+    assert ctx.requeue.pending(("unhealthy", NS, NAME))
+    await roll_out(ctx)
+    assert not ctx.requeue.pending(("unhealthy", NS, NAME))
+    assert condition(ctx, c.READY) == ("True", c.REASON_JOB_READY)
+
+
 async def test_a_job_deleted_meanwhile_is_forgotten(ctx: Context) -> None:
     await apply_job(ctx, adder())
     kube(ctx).remove(JOB)
