@@ -10,7 +10,8 @@ callgrind; the same count on every run to within about 1 %), for:
 - plain HAProxy proxying to the same upstream (no rules, no log): the floor;
 - the gateway from exactly the files the agent renders, with tables for 5,000 jobs and 1,000
   users (``gateway_throughput.world``), every call authenticated, resolved, authorised and
-  routed, with and without the access log.
+  routed, with and without the access log; and a GET, which HAProxy first copies whole so
+  that it can send it again if the job hangs up without answering (a POST is never resent).
 
 Each figure is the difference between two runs of one HAProxy, ``--calls`` apart, so start-up
 (loading the tables) cancels out. Calls are sequential POSTs on one keep-alive connection to a
@@ -70,9 +71,12 @@ def plain_config(work: Path, upstream: str) -> Path:
     return path
 
 
-def instructions(cfg: Path, calls: int, headers: dict[str, str], path: str, work: Path) -> int:
+def instructions(
+    cfg: Path, calls: int, headers: dict[str, str], path: str, work: Path, method: str = "POST"
+) -> int:
     """User-space instructions of one HAProxy, started from ``cfg`` on a free port, that
-    answered ``calls`` calls (start-up and shutdown included)."""
+    answered ``calls`` calls (start-up and shutdown included): POSTs of a small body, or
+    ``method`` with none."""
     port = free_port()
     text = re.sub(r"^(    bind 127\.0\.0\.1):0$", rf"\1:{port}", cfg.read_text(), flags=re.M)
     run_cfg = cfg.with_name(f"{cfg.stem}-{port}.cfg")
@@ -87,7 +91,8 @@ def instructions(cfg: Path, calls: int, headers: dict[str, str], path: str, work
     try:
         connection = connect(port)
         for _ in range(calls):
-            connection.request("POST", path, body=SMALL.encode(), headers=headers)
+            body = SMALL.encode() if method == "POST" else None
+            connection.request(method, path, body=body, headers=headers)
             answer = connection.getresponse()
             answer.read()
             if answer.status != 200:
@@ -115,9 +120,11 @@ def connect(port: int, deadline: float = 120.0) -> http.client.HTTPConnection:
         time.sleep(0.2)
 
 
-def per_call(cfg: Path, calls: int, headers: dict[str, str], path: str, work: Path) -> float:
-    few = instructions(cfg, WARM_UP_CALLS, headers, path, work)
-    many = instructions(cfg, WARM_UP_CALLS + calls, headers, path, work)
+def per_call(
+    cfg: Path, calls: int, headers: dict[str, str], path: str, work: Path, method: str = "POST"
+) -> float:
+    few = instructions(cfg, WARM_UP_CALLS, headers, path, work, method)
+    many = instructions(cfg, WARM_UP_CALLS + calls, headers, path, work, method)
     return (many - few) / calls
 
 
@@ -157,6 +164,10 @@ def measure(running: Servers, work: Path, calls: int, buffer_bytes: int) -> dict
         cfg, token, path = gateway_files(run_dir, upstream, access_log, buffer_bytes)
         name = "gateway" + ("" if access_log else ", no access log")
         figures[name] = per_call(cfg, calls, {"X-Racetrack-Auth": token}, path, work)
+        if access_log:
+            figures["gateway, GET"] = per_call(
+                cfg, calls, {"X-Racetrack-Auth": token}, path, work, "GET"
+            )
     return figures
 
 

@@ -57,10 +57,15 @@ class QuietServer(ThreadingHTTPServer):
 
 
 class Echo:
-    """An upstream that answers what it received: method, path, headers, body digest."""
+    """An upstream that answers what it received: method, path, headers, body digest.
+
+    A request with ``X-Echo-Hang-Up: <key>`` is the first with that key to reach it: it is
+    counted, and the connection closed with no answer at all (a job that died handling it).
+    The next one with the same key is answered."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.hung_up: set[str] = set()
         echo = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -77,6 +82,11 @@ class Echo:
                     "body_bytes": len(body),
                 }
                 echo.requests.append(seen)
+                hang_up = self.headers.get("X-Echo-Hang-Up")
+                if hang_up and hang_up not in echo.hung_up:
+                    echo.hung_up.add(hang_up)
+                    self.close_connection = True
+                    return
                 size = int(self.headers.get("X-Echo-Bytes") or 0)
                 payload = b"x" * size if size else json.dumps(seen).encode()
                 self.send_response(200)
@@ -85,7 +95,7 @@ class Echo:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _answer
+            do_GET = do_POST = do_PUT = do_DELETE = do_OPTIONS = _answer
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass

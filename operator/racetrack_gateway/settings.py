@@ -45,10 +45,10 @@ class Settings:
     haproxy_buffer_bytes: int = 16384
     """RACETRACK_GATEWAY_HAPROXY_BUFFER_BYTES: HAProxy's ``tune.bufsize`` (HAProxy's own
     default). A request's line and headers must fit in it less the 1,024 bytes HAProxy keeps
-    for rewriting them (a larger head gets 400), and a response's likewise. Every call copies
-    one whole buffer so that it can be retried (``retry-on empty-response``): 8192 makes a
-    small call about a tenth cheaper, and a call with a large body dearer (more, smaller
-    reads and writes)."""
+    for rewriting them (a larger head gets 400), and a response's likewise. A call that may
+    be sent again after its job hung up (a GET, not a POST: see ``render.config.REPLAYABLE``)
+    is first copied whole, one buffer: 8192 makes such a call cheaper, and a call with a
+    large body dearer (more, smaller reads and writes)."""
     access_log: bool = True
     """RACETRACK_GATEWAY_ACCESS_LOG: one HAProxy log line per request on its stdout (request
     line, status, timings, request id and caller; never a token)."""

@@ -311,6 +311,41 @@ def test_headers_of_12_kb_are_proxied_and_more_than_the_buffer_holds_is_400(
     assert len(echo.requests) == before
 
 
+@pytest.mark.parametrize(
+    ("method", "headers", "retried"),
+    [
+        ("GET", {}, True),
+        ("OPTIONS", {}, True),
+        ("POST", {}, False),
+        ("PUT", {}, False),
+        ("POST", {"Idempotency-Key": "order-7"}, True),
+        ("POST", {"X-Idempotency-Key": "order-7"}, True),
+    ],
+)
+def test_a_job_that_hangs_up_without_answering_gets_the_call_again_only_if_it_may_be_replayed(
+    gateway: HAProxy, world: Scene, echo: Echo, method: str, headers: dict[str, str], retried: bool
+) -> None:
+    # A replayable call is sent once more on a new connection (the job may have closed an idle
+    # one as HAProxy reused it); any other may have run in a job that died, and must not run
+    # twice: the caller gets 502 and decides.
+    key = f"{method}-{uuid.uuid4()}"
+    answer = gateway.client.request(
+        method,
+        PERFORM,
+        content=b'{"a": 1}' if method in ("POST", "PUT") else None,
+        headers={"X-Racetrack-Auth": world.tokens[ALICE], "X-Echo-Hang-Up": key, **headers},
+    )
+    reached = [seen for seen in echo.requests if seen["headers"].get("x-echo-hang-up") == key]
+    if retried:
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["method"] == method
+        assert len(reached) == 2
+    else:
+        body = refused(answer, 502, "")
+        assert body["requestId"]
+        assert len(reached) == 1
+
+
 def test_a_tracing_id_is_passed_on_and_returned_even_with_quotes(gateway: HAProxy) -> None:
     trace = f'my "id" {uuid.uuid4()}'
     body = refused(call(gateway, PERFORM, **{"X-Request-Tracing-Id": trace}), 401, "auth token")

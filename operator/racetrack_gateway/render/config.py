@@ -55,6 +55,15 @@ PATH_TRICKS = r"(//|/\.\.?(/|$)|\\|%2[eEfF]|%5[cC]|%00)"
 #: runtime keeps idle connections 75 s, longer than most live here but not all; the retry of
 #: an empty response (see _defaults) covers a job closing one as HAProxy reuses it.
 POOL_PURGE_SECONDS = 30
+#: A call that may be sent again after its job closed the connection without answering: the
+#: methods Go's http.Transport replays (so did the original's gateway), or a call that says
+#: it is idempotent. Any other (a POST to ``/api/v1/perform``) may have run in a job that died
+#: before answering, and must not run twice: it gets 502. Also cheaper: a call that may be
+#: retried is first copied whole, one HAProxy buffer.
+REPLAYABLE = (
+    "{ method GET HEAD OPTIONS TRACE } || { req.fhdr(idempotency-key) -m found } "
+    "|| { req.fhdr(x-idempotency-key) -m found }"
+)
 #: Headers naming the backend and server of an asynchronous call's version (to the agent,
 #: and from it to ``async_replay``); a client's own are removed.
 ASYNC_BACKEND_HEADER = "X-Racetrack-Async-Backend"
@@ -122,6 +131,10 @@ def render_config(cfg: ConfigInput) -> str:
             # A replayed asynchronous call may take longer than a call (see _replay).
             f"    http-request set-timeout server {cfg.async_timeout_seconds}s "
             "if { var(txn.replay) -m bool }",
+            # Only a request that HAProxy holds whole when it sends it can be sent again.
+            f"    http-request set-var(txn.replayable) bool(1) if {REPLAYABLE}",
+            "    http-request wait-for-body time 1s if { var(txn.replayable) -m bool }",
+            "    http-request disable-l7-retry unless { var(txn.replayable) -m bool }",
             "    use-server %[var(txn.server)] if TRUE",
             *(f"    server {line}" for line in by_backend.get(backend, [])),
             "",
@@ -179,7 +192,8 @@ def _defaults(cfg: ConfigInput) -> list[str]:
         "    timeout queue 10s",
         "    balance roundrobin",
         "    option forwardfor",
-        # A job may close an idle connection just as it is reused: try again, on a new one.
+        # A job may close an idle connection just as it is reused: try again, on a new one
+        # (after an empty response, only a call that may be replayed: see REPLAYABLE).
         "    retries 2",
         "    retry-on conn-failure empty-response",
     ]
