@@ -19,7 +19,9 @@ A call is checked in this order (each refusal is JSON, see ``answers``):
 7. A known version that is not serving: 503.
 8. The call goes to ``/pub/job/<family>/<resolved version><path>`` on the version's server,
    with the caller in the caller header, the request id, and no token headers: the job
-   never sees the caller's token. Bodies stream both ways.
+   never sees the caller's token. Bodies stream both ways. A call whose job hangs up without
+   answering is sent once more only if it may be replayed (``REPLAYABLE``): a GET, say, or
+   a POST with an idempotency key, never any other POST.
 
 Every rule of the frontend runs on every call, and each costs CPU, so the frontend does as
 little as it can: it sets the variables the checks read, and one rule tells whether any
@@ -131,8 +133,8 @@ def render_config(cfg: ConfigInput) -> str:
             # A replayed asynchronous call may take longer than a call (see _replay).
             f"    http-request set-timeout server {cfg.async_timeout_seconds}s "
             "if { var(txn.replay) -m bool }",
-            # Only a request that HAProxy holds whole when it sends it can be sent again.
             f"    http-request set-var(txn.replayable) bool(1) if {REPLAYABLE}",
+            # HAProxy can send a request again only if it held all of it when it first sent it.
             "    http-request wait-for-body time 1s if { var(txn.replayable) -m bool }",
             "    http-request disable-l7-retry unless { var(txn.replayable) -m bool }",
             "    use-server %[var(txn.server)] if TRUE",
