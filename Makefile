@@ -112,6 +112,7 @@ bench: system-packages binaries
 	$(BIN)/python bench/runtime_throughput.py
 	$(BIN)/python bench/jobs_convergence.py
 	$(BIN)/python bench/api_costs.py
+	$(BIN)/python bench/api_transport.py
 	$(BIN)/python bench/chaos_convergence.py
 	$(BIN)/python bench/realnode_start.py
 	$(BIN)/python bench/build_python3.py
