@@ -14,9 +14,9 @@ callgrind; the same count on every run to within about 1 %), for:
   that it can send it again if the job hangs up without answering (a POST is never resent).
 
 Each figure is the difference between two runs of one HAProxy, ``--calls`` apart, so start-up
-(loading the tables) cancels out. Calls are sequential POSTs on one keep-alive connection to a
-static nginx answer. Kernel time (the sockets, the log's write) is not counted: compare the
-CPU figures of ``gateway_throughput.py`` for that.
+(loading the tables) cancels out. Calls are sequential POSTs (GETs for the GET row) on one
+keep-alive connection to a static nginx answer. Kernel time (the sockets, the log's write) is
+not counted: compare the CPU figures of ``gateway_throughput.py`` for that.
 """
 
 from __future__ import annotations

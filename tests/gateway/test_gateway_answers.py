@@ -341,8 +341,7 @@ def test_a_job_that_hangs_up_without_answering_gets_the_call_again_only_if_it_ma
         assert answer.json()["method"] == method
         assert len(reached) == 2
     else:
-        body = refused(answer, 502, "")
-        assert body["requestId"]
+        refused(answer, 502, "closed the connection")
         assert len(reached) == 1
 
 
