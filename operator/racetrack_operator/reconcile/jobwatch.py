@@ -29,7 +29,8 @@ from racetrack_kube import paths
 from racetrack_kube.client import JsonDict, Kube
 from racetrack_kube.informer import Informer
 from racetrack_operator.reconcile.context import Context
-from racetrack_operator.render.family import member_view
+from racetrack_operator.reconcile.family import request_sync
+from racetrack_operator.render.family import member_of_view, member_view
 from racetrack_operator.render.jobs import without_bookkeeping
 
 
@@ -76,3 +77,7 @@ def job_changed(ctx: Context, old: JsonDict | None, new: JsonDict | None) -> Non
         # has listed, a family's members are all here (reconcile.family).
         ctx.family_members.setdefault(family, set()).add(key[1])
         queue.add(key, "ADDED" if old is None else "MODIFIED", new)
+        if old is not None and member_of_view(old) != member_of_view(member_view(new)):
+            # As stored, the version started or stopped serving: its family hears of it from
+            # what the API server holds, whichever write made the change.
+            request_sync(ctx, *family)

@@ -295,6 +295,29 @@ async def test_the_watch_events_through_the_work_queue_deploy_then_forget_a_job(
     assert family_syncs == [(NS, "adder")]  # the family forgets the version
 
 
+async def test_the_job_watch_tells_the_family_of_a_version_that_started_serving(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Level-triggered: whatever the reconciliation told the family (here: nothing), the
+    # watch's echo of a status that starts or stops serving brings the family up to date.
+    ctx.job_queue = queue = JobQueue(functools.partial(job_event, ctx), workers=2)
+    queue.start()
+    stored = without_bookkeeping(kube(ctx).put(JOB, adder()))
+    jobwatch.job_changed(ctx, None, stored)
+    await asyncio.wait_for(queue.drain(), timeout=10)
+    assert (await family_synced(ctx)).get("latest") is None
+    before = member_view(kube(ctx).obj(JOB))
+    monkeypatch.setattr(job_module, "request_sync", lambda *_: None)
+    await roll_out(ctx)
+    assert (await family_synced(ctx)).get("latest") is None  # not told
+    jobwatch.job_changed(ctx, before, without_bookkeeping(kube(ctx).obj(JOB)))
+    await asyncio.wait_for(queue.drain(), timeout=10)
+    queue.cancel()
+    family = await family_synced(ctx)
+    assert family["latest"] == "1.0.0"
+    assert family["versions"] == [{"version": "1.0.0", "job": NAME, "ready": True}]
+
+
 async def test_a_status_write_carries_the_purge_score_so_the_timer_writes_nothing(
     ctx: Context,
 ) -> None:
