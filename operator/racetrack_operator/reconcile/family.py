@@ -15,6 +15,11 @@ status with the family as its watch or our own last write showed it (``reconcile
 keeps both, ordered by resourceVersion, and the sync's lock orders our writes). A spec
 change the watch has not delivered yet costs one sync with an older ``observedGeneration``;
 its event asks for the next one.
+
+A sync is asked for by a Job's reconciliation when the Job's Ready flips (or it is written for
+the first time), and by the Job watch whenever what it stores of a Job says the version
+started or stopped serving (``reconcile.jobwatch``): the family follows what the API server
+holds even when a reconciliation's word was lost.
 """
 
 from __future__ import annotations
