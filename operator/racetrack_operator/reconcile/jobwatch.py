@@ -77,7 +77,20 @@ def job_changed(ctx: Context, old: JsonDict | None, new: JsonDict | None) -> Non
         # has listed, a family's members are all here (reconcile.family).
         ctx.family_members.setdefault(family, set()).add(key[1])
         queue.add(key, "ADDED" if old is None else "MODIFIED", new)
-        if old is not None and member_of_view(old) != member_of_view(member_view(new)):
+        if old is not None and _membership_changed(old, member_view(new)):
             # As stored, the version started or stopped serving: its family hears of it from
             # what the API server holds, whichever write made the change.
             request_sync(ctx, *family)
+
+
+def _membership_changed(old: JsonDict, new: JsonDict) -> bool:
+    """Whether two member views of a Job count differently in its family. Most events (the
+    echoes of progress and purge writes) leave the view as it was but for its
+    resourceVersion: those are told apart by comparing plain dicts, before any model."""
+    if (
+        old["spec"] == new["spec"]
+        and old["status"] == new["status"]
+        and old["metadata"].get("deletionTimestamp") == new["metadata"].get("deletionTimestamp")
+    ):
+        return False
+    return member_of_view(old) != member_of_view(new)
