@@ -2,8 +2,11 @@
 
 We speak plain dicts (the renderers produce dicts, the status models dump to dicts) and reach
 the API by path, which keeps every call site explicit about what it reads and writes. The
-``kubernetes`` client is synchronous, so calls run in a thread pool sized for the connection
-pool; kopf's own watches stay on the event loop.
+``kubernetes`` client is synchronous, so its calls run in a thread pool sized for the
+connection pool; kopf's own watches stay on the event loop. A client that sends thousands of
+requests (the operator) sends them with aiohttp on the event loop instead (``on_loop``): a
+third to a half of the CPU per request (``bench/api_transport.py``). Credentials come from
+the ``kubernetes`` client either way, and streams (watches, followed logs) keep their threads.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import asyncio
 import concurrent.futures
 import importlib.metadata
 import json
+import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+import aiohttp
 import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
@@ -48,9 +53,14 @@ NO_ANSWER = "<error>"
 RequestObserver = Callable[[str, str], None]
 
 
-#: What a request that got no HTTP answer raises: the socket's errors, and urllib3's own (a
-#: refused connection after its retries, a reset connection), which are not OSErrors.
-NO_ANSWER_ERRORS: tuple[type[Exception], ...] = (OSError, urllib3.exceptions.HTTPError)
+#: What a request that got no HTTP answer raises: the socket's errors, and urllib3's and
+#: aiohttp's own (a refused connection after its retries, a connection closed before the
+#: answer), which are not all OSErrors.
+NO_ANSWER_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    urllib3.exceptions.HTTPError,
+    aiohttp.ClientError,
+)
 
 
 def unavailable(error: BaseException) -> bool:
@@ -155,18 +165,70 @@ class Api(Protocol):
     def close(self) -> None: ...
 
 
+def ssl_context(configuration: Any) -> ssl.SSLContext:
+    """The TLS settings a ``kubernetes`` client Configuration holds (its CA, its client
+    certificate, whether to verify), as an SSLContext for aiohttp."""
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file or None)
+    if not configuration.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif configuration.assert_hostname is False:
+        context.check_hostname = False
+    return context
+
+
 class Kube:
     def __init__(
-        self, api_client: Any, workers: int = 16, observe: RequestObserver | None = None
+        self,
+        api_client: Any,
+        workers: int = 16,
+        observe: RequestObserver | None = None,
+        *,
+        on_loop: bool = False,
     ) -> None:
+        """``workers`` requests at most at once; ``on_loop`` sends them with aiohttp on the
+        event loop rather than from threads (see the module's docs)."""
         self._api = api_client
         self._observe = observe
+        self._workers = workers
+        self._on_loop = on_loop
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="kube"
         )
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def aclose(self) -> None:
+        """``close``, and the event loop's connections closed (``on_loop``)."""
+        self.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _loop_session(self) -> aiohttp.ClientSession:
+        """One session for the running event loop: its connections belong to that loop."""
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or self._session_loop is not loop:
+            configuration = self._api.configuration
+            connector = aiohttp.TCPConnector(ssl=ssl_context(configuration), limit=self._workers)
+            session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(
+                    sock_connect=REQUEST_TIMEOUT[0], sock_read=REQUEST_TIMEOUT[1]
+                ),
+                # Only the configuration's proxy (see _send), as the kubernetes client's pool:
+                # never one from the environment.
+                trust_env=False,
+                skip_auto_headers=("User-Agent",),
+            )
+            self._session, self._session_loop = session, loop
+        return session
 
     async def request(
         self,
@@ -178,6 +240,10 @@ class Kube:
         content_type: str = "application/json",
         accept: str = "application/json",
     ) -> JsonDict:
+        if self._on_loop:
+            data = await self._send(method, path, body, query or [], content_type, accept)
+            parsed: JsonDict = from_json(data) if data else {}
+            return parsed
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._pool, self._request, method, path, body, query or [], content_type, accept
@@ -185,10 +251,13 @@ class Kube:
 
     async def text(self, path: str, query: list[tuple[str, str]] | None = None) -> str:
         """A plain-text GET, such as a container's log."""
-        loop = asyncio.get_running_loop()
-        data = await loop.run_in_executor(
-            self._pool, self._call, "GET", path, None, query or [], "application/json", "*/*"
-        )
+        if self._on_loop:
+            data = await self._send("GET", path, None, query or [], "application/json", "*/*")
+        else:
+            loop = asyncio.get_running_loop()
+            data = await loop.run_in_executor(
+                self._pool, self._call, "GET", path, None, query or [], "application/json", "*/*"
+            )
         return data.decode(errors="replace")
 
     def stream_lines(
@@ -248,6 +317,67 @@ class Kube:
         parsed: JsonDict = from_json(data) if data else {}  # twice the json module's pace
         return parsed
 
+    def _prepare(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        query: list[tuple[str, str]],
+        content_type: str,
+        accept: str,
+    ) -> tuple[str, dict[str, str], bytes | None]:
+        """The URL, the headers (credentials included) and the encoded body of a request."""
+        headers = {"Accept": accept}
+        payload = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            # Encoded here: the client's generic serializer walks every value of the body
+            # looking for model objects, and ours are plain dicts already.
+            payload = json.dumps(body, separators=(",", ":")).encode()
+        # The client adds the credentials (refreshing a service account token) and the user
+        # agent; the body goes out as it is.
+        _, url, headers, _, _ = self._api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=query,
+            header_params=headers,
+            auth_settings=["BearerToken"],
+        )
+        return url, headers, payload
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        query: list[tuple[str, str]],
+        content_type: str,
+        accept: str,
+    ) -> bytes:
+        """``_call`` with aiohttp, on the event loop."""
+        url, headers, payload = self._prepare(method, path, body, query, content_type, accept)
+        configuration = self._api.configuration
+        options: dict[str, Any] = {}
+        if configuration.proxy:
+            options["proxy"] = configuration.proxy
+        if configuration.tls_server_name:
+            options["server_hostname"] = configuration.tls_server_name
+        try:
+            async with self._loop_session().request(
+                method, url, data=payload, headers=headers, **options
+            ) as response:
+                data = await response.read()
+                status, reason = response.status, str(response.reason)
+        except (aiohttp.ClientError, TimeoutError):
+            if self._observe is not None:
+                self._observe(method, NO_ANSWER)
+            raise
+        if self._observe is not None:
+            self._observe(method, str(status))
+        if status >= 400:
+            raise ApiError(status, reason, data.decode(errors="replace"))
+        return data
+
     def _call(
         self,
         method: str,
@@ -257,22 +387,8 @@ class Kube:
         content_type: str,
         accept: str,
     ) -> bytes:
-        headers = {"Accept": accept}
-        payload = None
-        if body is not None:
-            headers["Content-Type"] = content_type
-            # Encoded here: the client's generic serializer walks every value of the body
-            # looking for model objects, and ours are plain dicts already.
-            payload = json.dumps(body, separators=(",", ":")).encode()
-        # The client still adds the credentials (refreshing a service account token) and
-        # owns the TLS connection pool; the body goes to the pool as it is.
-        _, url, headers, _, _ = self._api.param_serialize(
-            method=method,
-            resource_path=path,
-            query_params=query,
-            header_params=headers,
-            auth_settings=["BearerToken"],
-        )
+        url, headers, payload = self._prepare(method, path, body, query, content_type, accept)
+        # The client owns the TLS connection pool.
         try:
             response = self._api.rest_client.pool_manager.request(
                 method,

@@ -55,7 +55,7 @@ class Settings:
     image_pull_secrets: tuple[str, ...] = ()
     """RACETRACK_IMAGE_PULL_SECRETS: comma-separated Secret names for private registries."""
     api_concurrency: int = 64
-    """RACETRACK_API_CONCURRENCY: API requests in flight at once (threads and connections).
+    """RACETRACK_API_CONCURRENCY: API requests in flight at once (connections to the API server).
 
     Many concurrent writes let the API server and etcd batch them. With a thousand Jobs
     converging on two cores, 16, 32 and 64 measured the same (bench/jobs_convergence.py):

@@ -123,7 +123,9 @@ async def startup(
     port = metrics.serve(operator_settings.metrics_port)
     logger.info("Serving metrics on port %d.", port)
     workers = operator_settings.api_concurrency
-    kube = Kube(load_api_client(workers, EVENT_SOURCE), workers, observe=_count_request)
+    kube = Kube(
+        load_api_client(workers, EVENT_SOURCE), workers, observe=_count_request, on_loop=True
+    )
     ctx = Context(kube, operator_settings)
     ctx.identity.family_token_changed = functools.partial(family_token_changed, ctx)
     # Before any Job asks for a build slot: the builds already running take theirs.
@@ -159,7 +161,10 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         if ctx.family_syncs is not None:
             ctx.family_syncs.cancel()
         ctx.requeue.cancel_all()
-        ctx.kube.close()
+        if isinstance(ctx.kube, Kube):
+            await ctx.kube.aclose()
+        else:
+            ctx.kube.close()
 
 
 def _count_request(method: str, code: str) -> None:

@@ -1,27 +1,33 @@
-"""The JSON client against a real API server: what a status write's short answer holds."""
+"""The JSON client against a real API server, from a thread pool and on the event loop (the
+operator's way): what a status write's short answer holds, answers that are not errors (404,
+409), errors, plain text, and a server that does not answer."""
 
 from __future__ import annotations
 
+import copy
+import json
+import socket
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
+from kubernetes import client as k8s_client
 
 from racetrack_api.v1alpha1 import JobFamily
 from racetrack_devcluster.launcher import LocalCluster
 from racetrack_kube import paths
-from racetrack_kube.client import Kube
+from racetrack_kube.client import NO_ANSWER, NO_ANSWER_ERRORS, ApiError, Kube, unavailable
 from racetrack_operator.render.family import desired_family
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio]
 
 
-@pytest_asyncio.fixture
-async def kube(cluster: LocalCluster) -> AsyncIterator[Kube]:
-    client = Kube(cluster.api_client(), 2)
+@pytest_asyncio.fixture(params=[False, True], ids=["thread-pool", "on-loop"])
+async def kube(cluster: LocalCluster, request: pytest.FixtureRequest) -> AsyncIterator[Kube]:
+    client = Kube(cluster.api_client(), 2, on_loop=request.param)
     yield client
-    client.close()
+    await client.aclose()
 
 
 async def test_a_status_write_answered_with_metadata_alone(
@@ -51,3 +57,53 @@ async def test_a_status_write_answered_with_metadata_alone(
         assert stored["metadata"]["resourceVersion"] == written
     finally:
         cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+async def test_a_missing_object_and_a_second_create_are_answers_not_errors(
+    cluster: LocalCluster, kube: Kube
+) -> None:
+    namespace = f"client-{uuid.uuid4().hex[:6]}"
+    assert await kube.get(f"/api/v1/namespaces/{namespace}") is None
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    try:
+        created = await kube.create("/api/v1/namespaces", body)
+        assert created is not None and created["metadata"]["name"] == namespace
+        assert await kube.create("/api/v1/namespaces", body) is None
+        with pytest.raises(ApiError) as refused:
+            await kube.create("/api/v1/namespaces", {**body, "metadata": {"name": "Not_Valid"}})
+        assert refused.value.status == 422
+        assert not unavailable(refused.value)
+        assert "Not_Valid" in refused.value.body
+    finally:
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+async def test_plain_text_is_read_as_it_is(kube: Kube) -> None:
+    version = json.loads(await kube.text("/version"))
+    assert version["major"] == "1"
+
+
+@pytest.mark.parametrize("on_loop", [False, True], ids=["thread-pool", "on-loop"])
+async def test_a_server_that_does_not_answer_is_unavailable_and_counted(
+    cluster: LocalCluster, on_loop: bool
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once the socket is closed
+    configuration = copy.copy(cluster.api_client().configuration)
+    configuration.host = f"https://127.0.0.1:{port}"
+    configuration.retries = 0
+    seen: list[tuple[str, str]] = []
+    kube = Kube(
+        k8s_client.ApiClient(configuration),
+        2,
+        observe=lambda method, code: seen.append((method, code)),
+        on_loop=on_loop,
+    )
+    try:
+        with pytest.raises(NO_ANSWER_ERRORS) as failed:
+            await kube.get("/api/v1/namespaces/default")
+        assert unavailable(failed.value)
+        assert seen == [("GET", NO_ANSWER)]
+    finally:
+        await kube.aclose()
