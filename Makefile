@@ -121,6 +121,7 @@ bench: system-packages binaries
 	$(BIN)/python bench/gateway_throughput.py
 	$(BIN)/python bench/gateway_instructions.py
 	$(BIN)/python bench/gateway_propagation.py
+	$(BIN)/python bench/platform_scale.py
 	$(BIN)/python bench/webhooks_admission.py
 	$(BIN)/python bench/purge_timer.py
 
