@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import statistics
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -239,30 +240,42 @@ def first(call: Callable[[], int], status: int, since: float, timeout: float = 3
     return float("nan")
 
 
+@contextlib.contextmanager
+def seeded_cluster(
+    jobs: int, users: int, *, heal: bool = False
+) -> Iterator[tuple[LocalCluster, Kube]]:
+    """A fresh local control plane seeded with ``jobs`` job versions, which an upstream of
+    this process answers for, and ``users`` Users (see ``seed``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ClusterOptions(crds=addons.crds_folder(), heal=heal)
+        with LocalCluster(BinaryCache().ensure(), Path(tmp) / "cluster", options) as cluster:
+            cluster.kubectl("create", "namespace", NS)
+            kube = Kube(cluster.api_client(), 32)
+            upstream = Upstream()
+            started = time.monotonic()
+            asyncio.run(seed(kube, jobs, users, upstream.address))
+            print(
+                f"Seeded {jobs} job versions and {users} users with "
+                f"{10 * users} grants in {time.monotonic() - started:.0f} s."
+            )
+            try:
+                yield cluster, kube
+            finally:
+                kube.close()
+                upstream.server.shutdown()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--trials", type=int, default=10)
     args = parser.parse_args()
-    binaries = BinaryCache().ensure()
     results: dict[str, list[tuple[float, float]]] = {"grant": [], "revoke": [], "reset": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        options = ClusterOptions(crds=addons.crds_folder())
-        with LocalCluster(binaries, Path(tmp) / "cluster", options) as cluster:
-            cluster.kubectl("create", "namespace", NS)
-            kube = Kube(cluster.api_client(), 32)
-            started = time.monotonic()
-            upstream = Upstream()
-            asyncio.run(seed(kube, args.jobs, args.users, upstream.address))
-            print(
-                f"Seeded {args.jobs} job versions and {args.users} users with "
-                f"{10 * args.users} grants in {time.monotonic() - started:.0f} s."
-            )
-            # Jobs point at the bench's upstream: the simulated node runs no job.
-            url = gateway.start(cluster, upstream_override=True)
-            measure(cluster, kube, url, args.trials, results)
-            kube.close()
+    with seeded_cluster(args.jobs, args.users) as (cluster, kube):
+        # Jobs point at the bench's upstream: the simulated node runs no job.
+        url = gateway.start(cluster, upstream_override=True)
+        measure(cluster, kube, url, args.trials, results)
     report(results)
     return 0
 

@@ -32,13 +32,12 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from gateway_propagation import NS, Upstream, seed
+from gateway_propagation import NS, seeded_cluster
 from racetrack_api.v1alpha1 import (
     AuditEvent,
     ExternalServiceConsumer,
@@ -48,9 +47,7 @@ from racetrack_api.v1alpha1 import (
     Permission,
     User,
 )
-from racetrack_devcluster import addons, chaos, gateway, webhooks
-from racetrack_devcluster.build import BinaryCache
-from racetrack_devcluster.launcher import ClusterOptions, LocalCluster
+from racetrack_devcluster import chaos, gateway, webhooks
 from racetrack_kube import paths
 from racetrack_kube.client import Kube
 
@@ -151,51 +148,37 @@ def main() -> int:
     parser.add_argument("--admissions", type=int, default=50)
     args = parser.parse_args()
     print(f"Started with load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    binaries = BinaryCache().ensure()
-    with tempfile.TemporaryDirectory() as tmp:
-        options = ClusterOptions(crds=addons.crds_folder(), heal=True)
-        with LocalCluster(binaries, Path(tmp) / "cluster", options) as cluster:
-            cluster.kubectl("create", "namespace", NS)
-            kube = Kube(cluster.api_client(), 32)
-            started = time.monotonic()
-            upstream = Upstream()
-            asyncio.run(seed(kube, args.jobs, args.users, upstream.address))
-            print(
-                f"Seeded {args.jobs} job versions and {args.users} users with "
-                f"{10 * args.users} grants in {time.monotonic() - started:.0f} s.\n"
-            )
-            lists, listed_bytes = asyncio.run(list_all(kube, agent_collections()))
+    with seeded_cluster(args.jobs, args.users, heal=True) as (cluster, kube):
+        lists, listed_bytes = asyncio.run(list_all(kube, agent_collections()))
 
-            started = time.monotonic()
-            gateway.start(cluster, upstream_override=True)
-            agent_start = time.monotonic() - started
-            agent = gateway.agent(cluster)
-            assert agent.pid is not None and agent.env is not None
-            agent_memory = memory_mib(agent.pid)
-            haproxy = gateway.haproxy_pid(cluster)
-            haproxy_memory = memory_mib(haproxy) if haproxy else (float("nan"),) * 2
+        started = time.monotonic()
+        gateway.start(cluster, upstream_override=True)
+        agent_start = time.monotonic() - started
+        agent = gateway.agent(cluster)
+        assert agent.pid is not None and agent.env is not None
+        agent_memory = memory_mib(agent.pid)
+        haproxy = gateway.haproxy_pid(cluster)
+        haproxy_memory = memory_mib(haproxy) if haproxy else (float("nan"),) * 2
 
-            ready_url = f"http://127.0.0.1:{agent.env['RACETRACK_GATEWAY_HTTP_PORT']}/ready"
-            killed = chaos.kill(cluster, gateway.COMPONENT)
-            chaos.wait_back(cluster, killed)
-            wait("the restarted agent to be ready", lambda: http_ready(ready_url))
-            resync = time.monotonic() - killed.at
-            synced = SYNCED.findall(agent.log_path.read_text())
-            lists_again, _ = asyncio.run(list_all(kube, agent_collections()))
-            restarted = gateway.agent(cluster)
-            assert restarted.pid is not None
-            restarted_memory = memory_mib(restarted.pid)
+        ready_url = f"http://127.0.0.1:{agent.env['RACETRACK_GATEWAY_HTTP_PORT']}/ready"
+        killed = chaos.kill(cluster, gateway.COMPONENT)
+        chaos.wait_back(cluster, killed)
+        wait("the restarted agent to be ready", lambda: http_ready(ready_url))
+        resync = time.monotonic() - killed.at
+        synced = SYNCED.findall(agent.log_path.read_text())
+        lists_again, _ = asyncio.run(list_all(kube, agent_collections()))
+        restarted = gateway.agent(cluster)
+        assert restarted.pid is not None
+        restarted_memory = memory_mib(restarted.pid)
 
-            before = admission_times(kube, args.admissions)
-            webhook_lists, webhook_bytes = asyncio.run(list_all(kube, webhook_collections()))
-            started = time.monotonic()
-            hooks = webhooks.start(cluster)
-            webhooks_start = time.monotonic() - started
-            assert hooks.component is not None and hooks.component.pid is not None
-            webhooks_memory = memory_mib(hooks.component.pid)
-            after = admission_times(kube, args.admissions)
-            kube.close()
-            upstream.server.shutdown()
+        before = admission_times(kube, args.admissions)
+        webhook_lists, webhook_bytes = asyncio.run(list_all(kube, webhook_collections()))
+        started = time.monotonic()
+        hooks = webhooks.start(cluster)
+        webhooks_start = time.monotonic() - started
+        assert hooks.component is not None and hooks.component.pid is not None
+        webhooks_memory = memory_mib(hooks.component.pid)
+        after = admission_times(kube, args.admissions)
 
     mib = 1 << 20
     print(f"{'':<46} {'ours':>10} {'baseline':>10} {'ratio':>7}")

@@ -367,16 +367,10 @@ class Kube:
                 method, url, data=payload, headers=headers, **options
             ) as response:
                 data = await response.read()
-                status, reason = response.status, str(response.reason)
+                return self._answered(method, response.status, str(response.reason), data)
         except (aiohttp.ClientError, TimeoutError):
-            if self._observe is not None:
-                self._observe(method, NO_ANSWER)
+            self._counted(method, NO_ANSWER)
             raise
-        if self._observe is not None:
-            self._observe(method, str(status))
-        if status >= 400:
-            raise ApiError(status, reason, data.decode(errors="replace"))
-        return data
 
     def _call(
         self,
@@ -399,17 +393,20 @@ class Kube:
                 preload_content=True,
             )
         except Exception:
-            if self._observe is not None:
-                self._observe(method, NO_ANSWER)
+            self._counted(method, NO_ANSWER)
             raise
+        return self._answered(method, response.status, str(response.reason), response.data)
+
+    def _counted(self, method: str, code: str) -> None:
         if self._observe is not None:
-            self._observe(method, str(response.status))
-        data = response.data
-        if response.status >= 400:
-            text = data.decode(errors="replace")
-            raise ApiError(response.status, str(response.reason), text)
-        result: bytes = data
-        return result
+            self._observe(method, code)
+
+    def _answered(self, method: str, status: int, reason: str, data: bytes) -> bytes:
+        """The body of an answer, counted; an ApiError for an error status."""
+        self._counted(method, str(status))
+        if status >= 400:
+            raise ApiError(status, reason, data.decode(errors="replace"))
+        return data
 
     async def get(self, path: str, *, accept: str = "application/json") -> JsonDict | None:
         """The object, or None when it does not exist."""
