@@ -196,6 +196,13 @@ class Kube:
         self._on_loop = on_loop
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
+        configuration = api_client.configuration
+        #: What every aiohttp request takes from the configuration besides its TLS settings.
+        self._send_options: dict[str, Any] = {}
+        if configuration.proxy:
+            self._send_options["proxy"] = configuration.proxy
+        if configuration.tls_server_name:
+            self._send_options["server_hostname"] = configuration.tls_server_name
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="kube"
         )
@@ -356,15 +363,9 @@ class Kube:
     ) -> bytes:
         """``_call`` with aiohttp, on the event loop."""
         url, headers, payload = self._prepare(method, path, body, query, content_type, accept)
-        configuration = self._api.configuration
-        options: dict[str, Any] = {}
-        if configuration.proxy:
-            options["proxy"] = configuration.proxy
-        if configuration.tls_server_name:
-            options["server_hostname"] = configuration.tls_server_name
         try:
             async with self._loop_session().request(
-                method, url, data=payload, headers=headers, **options
+                method, url, data=payload, headers=headers, **self._send_options
             ) as response:
                 data = await response.read()
                 return self._answered(method, response.status, str(response.reason), data)
