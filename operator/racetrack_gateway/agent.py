@@ -71,6 +71,7 @@ class Agent:
         self.haproxy_up = False
         self._changed = asyncio.Event()
         self._written: dict[str, dict[str, str]] | None = None
+        """The tables the files were just rendered from, until HAProxy starts from them."""
         self._failing = False
         self.async_calls = AsyncCalls(
             self.config_input().replay_socket,
@@ -212,6 +213,8 @@ class Agent:
         # Called with the lock held, right after HAProxy started from the written files.
         assert self._written is not None
         self.pusher.assume(self._written)
+        # The pusher keeps its own copy; the next (re)start writes the files anew.
+        self._written = None
         self.haproxy_up = True
         self.metrics.haproxy_starts.inc()
         self._mark_synced()
