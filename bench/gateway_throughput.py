@@ -1,7 +1,7 @@
 """Benchmark: the gateway's data plane against a direct call and an nginx plain proxy.
 
     python bench/gateway_throughput.py [--seconds 5] [--rounds 3] [--upstreams runtime static]
-                                       [--buffer-bytes 8192]
+                                       [--buffer-bytes 8192] [--jobs 5000] [--users 1000]
 
 Side by side in one run, with one load generator (wrk, pinned to CPU 1; every server pinned
 to CPU 0), for each upstream, body size (small JSON, 1 MB) and concurrency (1, 16):
@@ -13,7 +13,8 @@ to CPU 0), for each upstream, body size (small JSON, 1 MB) and concurrency (1, 1
 - gateway: HAProxy from exactly the files the agent renders, with tables for 5,000 jobs and
   1,000 users (~11.5k permission keys): every call is authenticated (token hash lookup),
   resolved (``latest``), authorised (prefix lookups) and routed (one server among 5,000 in
-  256 backends), with the access log on.
+  256 backends), with the access log on. ``--jobs`` and ``--users`` size those tables, to
+  tell what the tables' size costs from what the rules cost.
 
 Upstreams: ``runtime`` is our job runtime serving ``bench/gateway_job.py`` (what jobs are);
 ``static`` is nginx answering a fixed body, fast enough that the proxies' own cost shows
@@ -170,14 +171,18 @@ class Servers:
         return f"127.0.0.1:{port}"
 
     def gateway(
-        self, upstream: str, buffer_bytes: int = config.ConfigInput.buffer_bytes
+        self,
+        upstream: str,
+        buffer_bytes: int = config.ConfigInput.buffer_bytes,
+        jobs: int = JOBS,
+        users: int = USERS,
     ) -> tuple[str, list[int], str, int]:
-        """HAProxy with the agent's files for a synthetic world whose 5,000 job versions all
-        answer at ``upstream``; the URL, HAProxy's pid, a caller's token and key count.
+        """HAProxy with the agent's files for a synthetic world whose ``jobs`` job versions
+        all answer at ``upstream``; the URL, HAProxy's pid, a caller's token and key count.
         ``buffer_bytes`` is HAProxy's ``tune.bufsize``."""
         run_dir = Path(tempfile.mkdtemp(prefix="rtgw-bench-"))
         port = free_port()
-        entries, token = world(upstream)
+        entries, token = world(upstream, jobs, users)
         cfg = config.ConfigInput(
             run_dir,
             (f"127.0.0.1:{port}",),
@@ -228,10 +233,13 @@ class Servers:
                 process.kill()
 
 
-def world(upstream: str) -> tuple[tables.Entries, str]:
-    """5,000 families (one serving version each), 1,000 users with a token each, and
-    ~11.5k permission keys: 10 families per user, a tenth of them narrowed to an endpoint,
-    a version pattern for some; user 7 may call family fam-0042's perform."""
+def world(upstream: str, jobs: int = JOBS, users: int = USERS) -> tuple[tables.Entries, str]:
+    """``jobs`` families (one serving version each), ``users`` users with a token each, and
+    their permission keys: 10 families per user, a tenth of them narrowed to an endpoint, a
+    version pattern for some; user 7 may call family fam-0042's perform. At 5,000 and 1,000:
+    ~11.5k permission keys."""
+    if jobs <= 42 or users <= 7:
+        raise ValueError("the world needs family fam-0042 and user 7: at least 43 jobs, 8 users")
     rng = random.Random(7)
     key = tokens.new_auth_key()
     families = {
@@ -240,19 +248,19 @@ def world(upstream: str) -> tuple[tables.Entries, str]:
             f"fam-{i:04d}",
             (Version("1.0.0", f"fam-{i:04d}-v1-0-0", True, upstream),),
         )
-        for i in range(JOBS)
+        for i in range(jobs)
     }
-    users = [SubjectRef(SubjectKind.USER, f"user-{i:04d}") for i in range(USERS)]
-    issued = {user: tokens.issue(user.name, "user", key) for user in users}
+    subjects = [SubjectRef(SubjectKind.USER, f"user-{i:04d}") for i in range(users)]
+    issued = {user: tokens.issue(user.name, "user", key) for user in subjects}
     callers = tuple(Caller(u, (tokens.token_hash(t),)) for u, t in issued.items())
     grants = []
-    for user in users:
+    for user in subjects:
         for family in rng.sample(sorted(families), 10):
             endpoint = "/api/v1/perform" if rng.random() < 0.1 else None
             grants.append(Grant(user, Scope.CALL_JOB, None, family, None, endpoint))
         if rng.random() < 0.5:
             grants.append(Grant(user, Scope.CALL_JOB, None, rng.choice(sorted(families)), "1.x"))
-    caller = users[7]
+    caller = subjects[7]
     grants.append(Grant(caller, Scope.CALL_JOB, None, "fam-0042", None, "/api/v1/perform"))
     state = tables.World(callers, families, tuple(grants), True, None)
     now = datetime.datetime.now(datetime.UTC)
@@ -340,6 +348,12 @@ def main() -> int:
         default=config.ConfigInput.buffer_bytes,
         help="the gateway's HAProxy tune.bufsize (%(default)s)",
     )
+    parser.add_argument(
+        "--jobs", type=int, default=JOBS, help="job versions in the tables (%(default)s)"
+    )
+    parser.add_argument(
+        "--users", type=int, default=USERS, help="users in the tables (%(default)s)"
+    )
     args = parser.parse_args()
     for tool in ("nginx", "wrk", "haproxy", "taskset"):
         if shutil.which(tool) is None:
@@ -354,7 +368,9 @@ def main() -> int:
             upstream = running.runtime() if upstream_kind == "runtime" else running.nginx("7")[0]
             nginx, workers = running.nginx(upstream=upstream)
             plain, plain_pids = running.haproxy_plain(upstream)
-            gateway_url, gateway_pids, token, keys = running.gateway(upstream, args.buffer_bytes)
+            gateway_url, gateway_pids, token, keys = running.gateway(
+                upstream, args.buffer_bytes, args.jobs, args.users
+            )
             targets = [
                 Target("direct", f"http://{upstream}/api/v1/perform", [], {}),
                 Target("nginx", f"http://{nginx}/api/v1/perform", workers, {}),
@@ -386,7 +402,7 @@ def print_results(
     results: dict[tuple[str, str, int, str], list[dict[str, float]]], args: Any, keys: int
 ) -> None:
     print(
-        f"Gateway tables: {JOBS} jobs, {USERS} users, {keys} permission keys; "
+        f"Gateway tables: {args.jobs} jobs, {args.users} users, {keys} permission keys; "
         f"{args.rounds} rounds of {args.seconds:.0f} s, medians.\n"
     )
     header = (
