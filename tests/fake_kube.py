@@ -196,6 +196,9 @@ class FakeKube:
     def close(self) -> None:
         pass
 
+    async def aclose(self) -> None:
+        self.close()
+
     # -- internals -----------------------------------------------------------------------
 
     def _target(self, path: str) -> tuple[str, bool]:

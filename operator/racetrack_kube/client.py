@@ -164,6 +164,10 @@ class Api(Protocol):
 
     def close(self) -> None: ...
 
+    async def aclose(self) -> None:
+        """``close``, from the event loop: also what the client holds on that loop."""
+        ...
+
 
 def ssl_context(configuration: Any) -> ssl.SSLContext:
     """The TLS settings a ``kubernetes`` client Configuration holds (its CA, its client

@@ -161,10 +161,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         if ctx.family_syncs is not None:
             ctx.family_syncs.cancel()
         ctx.requeue.cancel_all()
-        if isinstance(ctx.kube, Kube):
-            await ctx.kube.aclose()
-        else:
-            ctx.kube.close()
+        await ctx.kube.aclose()
 
 
 def _count_request(method: str, code: str) -> None:
